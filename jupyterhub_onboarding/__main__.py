@@ -1,0 +1,3 @@
+from jupyterhub_onboarding.app import main
+
+main()

@@ -1,0 +1,465 @@
+"""The ``jupyterhub-onboarding`` application: configuration, wiring and start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import signal
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tornado.httpserver import HTTPServer
+from traitlets import (
+    Bool,
+    Enum,
+    Float,
+    Integer,
+    List,
+    Set,
+    TraitError,
+    Unicode,
+    default,
+    validate,
+)
+from traitlets.config import Application, catch_config_error
+
+from . import __version__, fees
+from .clock import parse_iso, utcnow
+from .links import StandardLinks
+from .rules import CountingRules
+
+
+def _parse_live_since(value: str) -> datetime:
+    """``2026-11-01`` or ``2026-11-01T09:00:00Z`` -> aware UTC datetime."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    return parse_iso(value)
+
+
+class Onboarding(Application):
+    """A JupyterHub service that tracks first value and monthly active users."""
+
+    name = "jupyterhub-onboarding"
+    version = __version__
+    description = """Tracks who has logged in to a JupyterHub, progress to first value and
+    monthly active users, and serves the admin landing page, a JSON status API and
+    Prometheus metrics. Runs as a hub-managed service: python -m jupyterhub_onboarding"""
+    examples = """
+    python -m jupyterhub_onboarding                     # inside a hub, as a managed service
+    jupyterhub-onboarding --generate-config             # write jupyterhub_onboarding_config.py
+    jupyterhub-onboarding collect --hubs hubs.yaml      # report across many hubs
+    """
+
+    raise_config_file_errors = True
+
+    aliases = {
+        "config": "Onboarding.config_file",
+        "db-url": "Onboarding.db_url",
+        "log-level": "Application.log_level",
+        "poll-interval": "Onboarding.poll_interval",
+    }
+    flags = {
+        "debug": ({"Application": {"log_level": 10}}, "Log at DEBUG level."),
+        "generate-config": (
+            {"Onboarding": {"generate_config": True}},
+            "Write a default config file (see --config) and exit.",
+        ),
+    }
+    subcommands = {
+        "collect": (
+            "jupyterhub_onboarding.collect.CollectApp",
+            "Poll the status API of many hubs and write one report.",
+        ),
+    }
+
+    @property
+    def classes(self):  # type: ignore[override]
+        return [Onboarding, StandardLinks]
+
+    activity_overlap = Float(
+        900,
+        help="""Seconds below the last poll's newest activity that an incremental poll still
+        re-reads. The hub can report activity late (proxy activity is polled every 5 minutes),
+        so keep this above 300.""",
+    ).tag(config=True)
+
+    api_token = Unicode(
+        help="""Token for the hub's REST API. Default: $JUPYTERHUB_API_TOKEN (set by the hub
+        for a managed service). Needs scopes list:users, read:users, read:servers.""",
+    ).tag(config=True)
+
+    @default("api_token")
+    def _default_api_token(self):
+        return os.environ.get("JUPYTERHUB_API_TOKEN", "")
+
+    authenticate_prometheus = Bool(
+        True,
+        help="""Require a hub token with access to this service for /metrics, as the hub does
+        for its own metrics. Set False to let an in-cluster Prometheus scrape without a token.""",
+    ).tag(config=True)
+
+    billing_basis = Enum(
+        ["login", "server"],
+        default_value="login",
+        help="""Which MAU basis the usage-fee estimate uses: 'login' (had activity in the month)
+        or 'server' (had a running server in the month).""",
+    ).tag(config=True)
+
+    check_in_days = Integer(
+        14,
+        help="""Days after live_since when the check-in is due if first value is not reached.""",
+    ).tag(config=True)
+
+    config_file = Unicode(
+        "jupyterhub_onboarding_config.py",
+        help="""The config file to load (in the working directory by default).""",
+    ).tag(config=True)
+
+    cookie_secret_file = Unicode(
+        "jupyterhub_onboarding_cookie_secret",
+        help="""File holding the secret that signs this service's cookies. Created (mode 0600)
+        when missing, so logins survive restarts.""",
+    ).tag(config=True)
+
+    count_admins = Bool(
+        True,
+        help="""Count hub admins as users toward first value and MAU.""",
+    ).tag(config=True)
+
+    currency = Unicode(
+        "USD",
+        help="""Currency code of the fee tiers, shown beside the estimate.""",
+    ).tag(config=True)
+
+    data_files_path = Unicode(
+        help="""Directory holding this package's shared data (templates). Found automatically
+        from an installed wheel or a source checkout.""",
+    ).tag(config=True)
+
+    @default("data_files_path")
+    def _default_data_files_path(self):
+        from .templating import find_data_files_path
+
+        return str(find_data_files_path())
+
+    db_url = Unicode(
+        "sqlite:///jupyterhub_onboarding.sqlite",
+        help="""SQLAlchemy URL of the database. The default is an SQLite file in the working
+        directory. PostgreSQL: 'postgresql+psycopg://user:password@host/dbname'.""",
+    ).tag(config=True)
+
+    @validate("db_url")
+    def _check_db_url(self, proposal):
+        value = proposal["value"].strip()
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise TraitError(
+                "Onboarding.db_url must be an SQLAlchemy URL starting with sqlite:// or "
+                f"postgresql://, got {value!r}"
+            )
+        return value
+
+    excluded_user_pattern = Unicode(
+        r"deployment-service-check",
+        help="""Regular expression; users whose whole name matches are not counted.
+        Default excludes the health-check account. Example: r'(deployment-service-check|.*-staff)'.
+        Empty excludes nobody by pattern.""",
+    ).tag(config=True)
+
+    @validate("excluded_user_pattern")
+    def _check_pattern(self, proposal):
+        try:
+            re.compile(proposal["value"])
+        except re.error as error:
+            raise TraitError(
+                f"Onboarding.excluded_user_pattern is not a valid regular expression: {error}"
+            ) from None
+        return proposal["value"]
+
+    excluded_users = Set(
+        Unicode(),
+        help="""Usernames never counted, e.g. the provider's staff: {'alice-staff', 'bob-staff'}.""",
+    ).tag(config=True)
+
+    fee_tiers = List(
+        default_value=[list(tier) for tier in fees.DEFAULT_TIERS],
+        help="""Graduated usage-fee tiers as [upper_bound, price_per_user] pairs, ascending,
+        the last with upper_bound None. Default:
+        [[10, 10.0], [100, 5.0], [1000, 2.5], [10000, 1.25], [None, 0.0]].""",
+    ).tag(config=True)
+
+    @validate("fee_tiers")
+    def _check_tiers(self, proposal):
+        try:
+            return [list(tier) for tier in fees.validate_tiers(proposal["value"])]
+        except ValueError as error:
+            raise TraitError(f"Onboarding.fee_tiers: {error}") from None
+
+    first_value_basis = Enum(
+        ["login", "server"],
+        default_value="login",
+        help="""What counts toward first value: 'login' (the hub shows activity) or the stricter
+        'server' (started a server).""",
+    ).tag(config=True)
+
+    first_value_threshold = Integer(
+        5,
+        help="""How many counted users must have logged in for the moment of first value.""",
+    ).tag(config=True)
+
+    full_sync_interval = Float(
+        3600,
+        help="""Seconds between full reads of the user list (finds deleted users and idle
+        running servers). Incremental polls run in between.""",
+    ).tag(config=True)
+
+    generate_config = Bool(False, help="""Write a default config file and exit.""").tag(
+        config=True
+    )
+
+    generating_value_days = Integer(
+        14,
+        help="""The window, in days, for 'generating value': at least first_value_threshold
+        counted users active in it.""",
+    ).tag(config=True)
+
+    hub_api_url = Unicode(
+        help="""The hub's REST API URL. Default: $JUPYTERHUB_API_URL.""",
+    ).tag(config=True)
+
+    @default("hub_api_url")
+    def _default_hub_api_url(self):
+        return os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
+
+    hub_concurrency = Integer(
+        4, help="""At most this many hub API requests at once."""
+    ).tag(config=True)
+
+    hub_page_size = Integer(
+        200, help="""Users per page when listing users (the hub caps it at api_page_max_limit)."""
+    ).tag(config=True)
+
+    hub_request_timeout = Float(
+        20, help="""Seconds before a hub API request is abandoned."""
+    ).tag(config=True)
+
+    hub_retries = Integer(
+        3,
+        help="""Retries of a hub API request after a connection error or 5xx, with
+        exponential backoff.""",
+    ).tag(config=True)
+
+    live_since = Unicode(
+        "",
+        help="""When the hub went live, e.g. '2026-11-02' or '2026-11-02T15:00:00Z' (UTC).
+        Empty: the service's first start, remembered in the database.""",
+    ).tag(config=True)
+
+    @validate("live_since")
+    def _check_live_since(self, proposal):
+        value = proposal["value"].strip()
+        if value:
+            try:
+                _parse_live_since(value)
+            except (TypeError, ValueError):
+                raise TraitError(
+                    "Onboarding.live_since must be an ISO 8601 date or date-time "
+                    f"such as '2026-11-02' or '2026-11-02T15:00:00Z', got {value!r}"
+                ) from None
+        return value
+
+    poll_interval = Float(
+        60, help="""Seconds between incremental polls of the hub's user list."""
+    ).tag(config=True)
+
+    public_url = Unicode(
+        help="""The hub's public URL, the base of every standard link, e.g.
+        'https://community.example.org'. Default: $JUPYTERHUB_PUBLIC_URL; when both are empty
+        the URL is taken from each request's Host header.""",
+    ).tag(config=True)
+
+    @default("public_url")
+    def _default_public_url(self):
+        return os.environ.get("JUPYTERHUB_PUBLIC_URL", "")
+
+    @validate("public_url")
+    def _check_public_url(self, proposal):
+        value = proposal["value"].strip().rstrip("/")
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise TraitError(f"Onboarding.public_url must be an http(s) URL, got {value!r}")
+        return value
+
+    service_name = Unicode(
+        help="""This service's name in the hub. Default: $JUPYTERHUB_SERVICE_NAME or
+        'onboarding'.""",
+    ).tag(config=True)
+
+    @default("service_name")
+    def _default_service_name(self):
+        return os.environ.get("JUPYTERHUB_SERVICE_NAME", "onboarding")
+
+    service_prefix = Unicode(
+        help="""URL prefix of every route. Default: $JUPYTERHUB_SERVICE_PREFIX or
+        '/services/onboarding/'.""",
+    ).tag(config=True)
+
+    @default("service_prefix")
+    def _default_service_prefix(self):
+        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{self.service_name}/")
+
+    @validate("service_prefix")
+    def _check_prefix(self, proposal):
+        value = proposal["value"]
+        return "/" + value.strip("/") + "/" if value.strip("/") else "/"
+
+    service_url = Unicode(
+        help="""Where to listen, as a URL. Default: $JUPYTERHUB_SERVICE_URL or
+        'http://127.0.0.1:10101'.""",
+    ).tag(config=True)
+
+    @default("service_url")
+    def _default_service_url(self):
+        return os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
+
+    @validate("service_url")
+    def _check_service_url(self, proposal):
+        parts = urlsplit(proposal["value"])
+        if parts.scheme not in ("http", "https") or not parts.port:
+            raise TraitError(
+                "Onboarding.service_url must be an http URL with a port, e.g. "
+                f"'http://127.0.0.1:10101', got {proposal['value']!r}"
+            )
+        return proposal["value"]
+
+    stale_after = Float(
+        help="""Seconds without a successful poll after which the status reports stale.
+        Default: the larger of 900 and three poll intervals.""",
+    ).tag(config=True)
+
+    @default("stale_after")
+    def _default_stale_after(self):
+        return max(900.0, 3 * self.poll_interval)
+
+    template_paths = List(
+        Unicode(),
+        help="""Directories searched for templates before the built-in ones, to override
+        any of them, e.g. ['/etc/jupyterhub-onboarding/templates'].""",
+    ).tag(config=True)
+
+    @validate(
+        "activity_overlap",
+        "full_sync_interval",
+        "hub_request_timeout",
+        "poll_interval",
+        "stale_after",
+    )
+    def _check_positive_float(self, proposal):
+        if not proposal["value"] > 0:
+            raise TraitError(
+                f"Onboarding.{proposal['trait'].name} must be a number of seconds > 0, "
+                f"got {proposal['value']!r}"
+            )
+        return proposal["value"]
+
+    @validate(
+        "check_in_days",
+        "first_value_threshold",
+        "generating_value_days",
+        "hub_concurrency",
+        "hub_page_size",
+    )
+    def _check_positive_int(self, proposal):
+        if proposal["value"] < 1:
+            raise TraitError(
+                f"Onboarding.{proposal['trait'].name} must be at least 1, "
+                f"got {proposal['value']!r}"
+            )
+        return proposal["value"]
+
+    @validate("hub_retries")
+    def _check_retries(self, proposal):
+        if proposal["value"] < 0:
+            raise TraitError(f"Onboarding.hub_retries must be >= 0, got {proposal['value']!r}")
+        return proposal["value"]
+
+    #: The clock every part of the service reads; tests replace it.
+    clock = staticmethod(utcnow)
+
+    def counting_rules(self) -> CountingRules:
+        pattern = self.excluded_user_pattern
+        return CountingRules(
+            excluded_users=frozenset(self.excluded_users),
+            excluded_pattern=re.compile(pattern) if pattern else None,
+            count_admins=self.count_admins,
+        )
+
+    def parsed_live_since(self) -> datetime | None:
+        return _parse_live_since(self.live_since) if self.live_since else None
+
+    def read_cookie_secret(self) -> bytes:
+        """The persisted cookie secret, created on first use."""
+        path = Path(self.cookie_secret_file)
+        if path.exists():
+            return path.read_bytes().strip()
+        secret = secrets.token_hex(32).encode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secret)
+        return secret
+
+    @catch_config_error
+    def initialize(self, argv=None):
+        super().initialize(argv)
+        if self.subapp is not None:
+            return
+        self.load_config_file(self.config_file)
+        self.update_config(self.cli_config)
+
+    def write_config_file(self) -> None:
+        path = Path(self.config_file)
+        if path.exists():
+            self.log.error("Not overwriting %s; remove it first.", path)
+            self.exit(1)
+        path.write_text(self.generate_config_file())
+        self.log.info("Wrote %s", path)
+
+    def start(self):
+        if self.subapp is not None:
+            return self.subapp.start()
+        if self.generate_config:
+            self.write_config_file()
+            return
+        from .service import OnboardingService
+
+        asyncio.run(self._serve(OnboardingService))
+
+    async def _serve(self, service_class) -> None:
+        service = service_class(self)
+        await service.start()
+        listen = urlsplit(self.service_url)
+        server = HTTPServer(service.web_app, xheaders=True)
+        server.listen(listen.port, listen.hostname or "127.0.0.1")
+        self.log.info(
+            "jupyterhub-onboarding %s listening on %s with prefix %s",
+            __version__,
+            self.service_url,
+            self.service_prefix,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        self.log.info("Shutting down")
+        server.stop()
+        await service.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``jupyterhub-onboarding`` and ``python -m jupyterhub_onboarding``."""
+    app = Onboarding.instance()
+    app.initialize(argv if argv is not None else sys.argv[1:])
+    app.start()
