@@ -9,13 +9,16 @@ from .clock import isoformat
 from .snapshot import Snapshot
 
 
-def status_document(snapshot: Snapshot) -> dict[str, Any]:
-    """The public status of one hub, as documented in ``docs/openapi.yaml``."""
+def status_document(snapshot: Snapshot, hub_url: str | None = None) -> dict[str, Any]:
+    """The public status of one hub, as documented in ``docs/openapi.yaml``.
+
+    *hub_url* fills in the hub's URL when the configuration does not give one.
+    """
     settings = snapshot.settings
     return {
         "version": __version__,
         "generated_at": isoformat(snapshot.generated_at),
-        "hub": {"url": settings.hub_url},
+        "hub": {"url": settings.hub_url or hub_url or None},
         "first_value": {
             "threshold": settings.first_value_threshold,
             "basis": settings.first_value_basis,

@@ -1,0 +1,142 @@
+"""Parse the hub's user models into plain observations: pure, no I/O.
+
+Anything the hub might send is either parsed or rejected with a reason; a rejected entry
+never stops the rest of the page from being read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .clock import as_utc, parse_iso
+
+
+class InvalidPage(ValueError):
+    """The hub answered something that is not a page of users."""
+
+
+@dataclass(frozen=True)
+class ServerSeen:
+    """A server the hub reported for a user."""
+
+    name: str
+    running: bool
+    started: datetime | None
+    last_activity: datetime | None
+
+
+@dataclass(frozen=True)
+class UserSeen:
+    """What one poll learned of one hub user."""
+
+    name: str
+    admin: bool
+    last_activity: datetime | None
+    servers: tuple[ServerSeen, ...] = ()
+
+    @property
+    def server_running(self) -> bool:
+        return any(server.running for server in self.servers)
+
+    @property
+    def server_started_at(self) -> datetime | None:
+        times = [s.started for s in self.servers if s.running and s.started is not None]
+        return min(times) if times else None
+
+
+def _optional_time(value: Any, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_iso(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{field} is not an ISO 8601 time") from error
+
+
+def parse_server(name: str, model: Any) -> ServerSeen:
+    """One entry of a user model's ``servers`` dict."""
+    if not isinstance(model, dict):
+        raise ValueError("server model is not an object")
+    ready = model.get("ready") is True
+    started = _optional_time(model.get("started"), "server started")
+    pending = model.get("pending")
+    running = ready or (started is not None and pending != "stop")
+    return ServerSeen(
+        name=str(name),
+        running=running,
+        started=started,
+        last_activity=_optional_time(model.get("last_activity"), "server last_activity"),
+    )
+
+
+def parse_user(model: Any) -> UserSeen:
+    """One user model; ValueError with a reason (never the username) when unusable."""
+    if not isinstance(model, dict):
+        raise ValueError("user model is not an object")
+    name = model.get("name")
+    if not isinstance(name, str) or not name or len(name) > 255:
+        raise ValueError("user model has no usable name")
+    if model.get("kind", "user") != "user":
+        raise ValueError("model is not a user")
+    admin = model.get("admin", False)
+    if not isinstance(admin, bool):
+        raise ValueError("admin is not a boolean")
+    servers_model = model.get("servers") or {}
+    if not isinstance(servers_model, dict):
+        raise ValueError("servers is not an object")
+    servers = tuple(parse_server(key, value) for key, value in servers_model.items())
+    return UserSeen(
+        name=name,
+        admin=admin,
+        last_activity=_optional_time(model.get("last_activity"), "last_activity"),
+        servers=servers,
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the users list."""
+
+    users: tuple[UserSeen, ...]
+    rejected: tuple[str, ...]
+    next_url: str | None
+    total: int | None
+
+
+def parse_page(body: Any) -> Page:
+    """A paginated (or, from an old hub, plain list) users response."""
+    if isinstance(body, list):
+        items: Iterable[Any] = body
+        next_url = None
+        total = None
+    elif isinstance(body, dict) and isinstance(body.get("items"), list):
+        items = body["items"]
+        pagination = body.get("_pagination") or {}
+        if not isinstance(pagination, dict):
+            raise InvalidPage("_pagination is not an object")
+        next_info = pagination.get("next")
+        next_url = None
+        if isinstance(next_info, dict) and isinstance(next_info.get("url"), str):
+            next_url = next_info["url"]
+        elif next_info is not None:
+            raise InvalidPage("_pagination.next is not an object with a url")
+        total = pagination.get("total") if isinstance(pagination.get("total"), int) else None
+    else:
+        raise InvalidPage("response is neither a list of users nor a page of users")
+    users: list[UserSeen] = []
+    rejected: list[str] = []
+    for index, item in enumerate(items):
+        try:
+            users.append(parse_user(item))
+        except ValueError as error:
+            rejected.append(f"item {index}: {error}")
+    return Page(tuple(users), tuple(rejected), next_url, total)
+
+
+def oldest_activity(users: Iterable[UserSeen]) -> datetime | None:
+    """The oldest non-null last_activity on a page (None when none has one)."""
+    times = [as_utc(u.last_activity) for u in users if u.last_activity is not None]
+    return min(times) if times else None
