@@ -1,0 +1,53 @@
+"""Shared fixtures. Real components are started once per session where possible."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def require_component(name: str, found: bool, how: str) -> None:
+    """Skip with a printed reason when a real component is missing; in CI, fail instead."""
+    if found:
+        return
+    message = f"{name} is not installed ({how})"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; CI must run every test (make test installs it)")
+    print(f"SKIP: {message}")
+    pytest.skip(message)
+
+
+def require_binary(binary: str, package: str) -> str:
+    path = shutil.which(binary) or (binary if Path(binary).exists() else None)
+    require_component(binary, path is not None, f"Debian package {package}")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL server from Debian's package, as an unprivileged user."""
+    from postgres import PostgresServer, find_pg_bin
+
+    bindir = find_pg_bin()
+    require_component("PostgreSQL server", bindir is not None, "Debian package postgresql")
+    # outside pytest's root-only temporary tree, so the postgres user can reach it
+    workdir = Path(tempfile.mkdtemp(prefix="onboarding-pg-"))
+    server = PostgresServer(workdir, bindir)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,99 @@
+"""A throwaway PostgreSQL cluster for tests (initdb and the server refuse to run as root)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from hubproc import free_port, wait_until
+
+
+def find_pg_bin() -> Path | None:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    if candidates:
+        return Path(candidates[0]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+class PostgresServer:
+    def __init__(self, workdir: Path, bindir: Path) -> None:
+        self.workdir = Path(workdir)
+        self.bindir = bindir
+        self.data = self.workdir / "data"
+        self.port = free_port()
+        self.user = "postgres"
+        self.proc: subprocess.Popen | None = None
+        self._counter = 0
+
+    def _as_owner(self, argv: list[str]) -> list[str]:
+        if os.geteuid() != 0:
+            return argv
+        return ["runuser", "-u", self.user, "--", *argv]
+
+    def _chown(self) -> None:
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam(self.user)
+            for path in (self.workdir, *self.workdir.rglob("*")):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def start(self) -> None:
+        if not self.data.exists():
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._chown()
+            subprocess.run(
+                self._as_owner(
+                    [str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust",
+                     "-U", "postgres", "--no-sync"]
+                ),
+                check=True,
+                capture_output=True,
+            )
+        self.proc = subprocess.Popen(
+            self._as_owner(
+                [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                 "-h", "127.0.0.1", "-k", str(self.workdir), "-c", "fsync=off"]
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.workdir / "postgres.log", "ab"),  # noqa: SIM115
+        )
+        wait_until(self._ready, 60, "PostgreSQL to accept connections", interval=0.2)
+
+    def _ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError((self.workdir / "postgres.log").read_text()[-2000:])
+        result = subprocess.run(
+            [str(self.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+            capture_output=True,
+            check=False,
+        )
+        return result.returncode == 0
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        start = time.monotonic()
+        self.start()
+        return time.monotonic() - start
+
+    def create_database(self, name: str | None = None) -> str:
+        """A fresh database; returns its SQLAlchemy URL."""
+        self._counter += 1
+        name = name or f"onboarding_{os.getpid()}_{self._counter}"
+        subprocess.run(
+            [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
+             "postgres", "-c", f'CREATE DATABASE "{name}"'],
+            check=True,
+            capture_output=True,
+        )
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
