@@ -56,6 +56,14 @@ class Onboarding(Application):
 
     raise_config_file_errors = True
 
+    @default("log_format")
+    def _default_log_format(self):
+        return "[%(levelname)1.1s %(asctime)s.%(msecs).03d %(name)s] %(message)s"
+
+    @default("log_datefmt")
+    def _default_log_datefmt(self):
+        return "%Y-%m-%d %H:%M:%S"
+
     aliases = {
         "config": "Onboarding.config_file",
         "db-url": "Onboarding.db_url",
@@ -101,6 +109,25 @@ class Onboarding(Application):
         help="""Require a hub token with access to this service for /metrics, as the hub does
         for its own metrics. Set False to let an in-cluster Prometheus scrape without a token.""",
     ).tag(config=True)
+
+    bind_url = Unicode(
+        "",
+        help="""Where to listen, when it differs from service_url, e.g. 'http://:10101' to
+        listen on every interface of a hub pod (an empty host means all interfaces, IPv4 and
+        IPv6). Default: the host and port of service_url.""",
+    ).tag(config=True)
+
+    @validate("bind_url")
+    def _check_bind_url(self, proposal):
+        value = proposal["value"].strip()
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.port:
+                raise TraitError(
+                    "Onboarding.bind_url must be an http URL with a port, e.g. "
+                    f"'http://:10101', got {value!r}"
+                )
+        return value
 
     billing_basis = Enum(
         ["login", "server"],
@@ -181,7 +208,8 @@ class Onboarding(Application):
 
     excluded_users = Set(
         Unicode(),
-        help="""Usernames never counted, e.g. the provider's staff: {'alice-staff', 'bob-staff'}.""",
+        help="""Usernames never counted, e.g. the provider's staff:
+        {'alice-staff', 'bob-staff'}.""",
     ).tag(config=True)
 
     fee_tiers = List(
@@ -216,9 +244,7 @@ class Onboarding(Application):
         running servers). Incremental polls run in between.""",
     ).tag(config=True)
 
-    generate_config = Bool(False, help="""Write a default config file and exit.""").tag(
-        config=True
-    )
+    generate_config = Bool(False, help="""Write a default config file and exit.""").tag(config=True)
 
     generating_value_days = Integer(
         14,
@@ -234,17 +260,17 @@ class Onboarding(Application):
     def _default_hub_api_url(self):
         return os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
 
-    hub_concurrency = Integer(
-        4, help="""At most this many hub API requests at once."""
-    ).tag(config=True)
+    hub_concurrency = Integer(4, help="""At most this many hub API requests at once.""").tag(
+        config=True
+    )
 
     hub_page_size = Integer(
         200, help="""Users per page when listing users (the hub caps it at api_page_max_limit)."""
     ).tag(config=True)
 
-    hub_request_timeout = Float(
-        20, help="""Seconds before a hub API request is abandoned."""
-    ).tag(config=True)
+    hub_request_timeout = Float(20, help="""Seconds before a hub API request is abandoned.""").tag(
+        config=True
+    )
 
     hub_retries = Integer(
         3,
@@ -374,8 +400,7 @@ class Onboarding(Application):
     def _check_positive_int(self, proposal):
         if proposal["value"] < 1:
             raise TraitError(
-                f"Onboarding.{proposal['trait'].name} must be at least 1, "
-                f"got {proposal['value']!r}"
+                f"Onboarding.{proposal['trait'].name} must be at least 1, got {proposal['value']!r}"
             )
         return proposal["value"]
 
@@ -439,13 +464,14 @@ class Onboarding(Application):
     async def _serve(self, service_class) -> None:
         service = service_class(self)
         await service.start()
-        listen = urlsplit(self.service_url)
+        listen = urlsplit(self.bind_url or self.service_url)
         server = HTTPServer(service.web_app, xheaders=True)
-        server.listen(listen.port, listen.hostname or "127.0.0.1")
+        # an empty host in bind_url listens on every interface
+        server.listen(listen.port, listen.hostname or "")
         self.log.info(
             "jupyterhub-onboarding %s listening on %s with prefix %s",
             __version__,
-            self.service_url,
+            self.bind_url or self.service_url,
             self.service_prefix,
         )
         stop = asyncio.Event()

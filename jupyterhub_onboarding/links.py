@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -145,13 +146,24 @@ class Link:
     url: str | None
 
 
+def _named(host: str) -> bool:
+    """True for a DNS name a sibling site can hang off (not empty, localhost or an IP)."""
+    if not host or host == "localhost" or "." not in host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
 def expand(template: str, hub_url: str) -> str | None:
     """Fill ``{hub_url}``/``{host}`` into *template*; None when empty or underivable."""
     if not template:
         return None
     hub_url = (hub_url or "").rstrip("/")
     host = urlsplit(hub_url).hostname or ""
-    if ("{hub_url}" in template and not hub_url) or ("{host}" in template and not host):
+    if ("{hub_url}" in template and not hub_url) or ("{host}" in template and not _named(host)):
         return None
     url = template.replace("{hub_url}", hub_url).replace("{host}", host)
     if urlsplit(url).scheme.lower() not in ALLOWED_SCHEMES:
@@ -182,6 +194,11 @@ def resolve_links(links: StandardLinks, hub_url: str) -> list[Link]:
             continue
         resolved.append(Link(name, group, label, expand(getattr(links, name), hub_url)))
     resolved.append(
-        Link("support_email", "support", "Email support", support_mailto(links.support_email, hub_url))
+        Link(
+            "support_email",
+            "support",
+            "Email support",
+            support_mailto(links.support_email, hub_url),
+        )
     )
     return resolved

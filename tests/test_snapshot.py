@@ -17,15 +17,17 @@ SETTINGS = Settings(hub_url="https://hub.example.org", live_since=LIVE)
 HEALTHY = TrackerState(last_success_at=LIVE)
 
 
-def snap(now, aggregates=Aggregates(), settings=SETTINGS, tracker=None):
+def snap(now, aggregates=None, settings=SETTINGS, tracker=None):
+    aggregates = aggregates or Aggregates()
     tracker = tracker or TrackerState(last_success_at=now)
     return build_snapshot(aggregates, settings, tracker, now)
 
 
 def test_first_value_from_data_and_time_to_it():
     reached = LIVE + timedelta(days=3, hours=12)
-    s = snap(LIVE + timedelta(days=5), Aggregates(users_logged_in=5,
-                                                  nth_seen_at={"login": reached}))
+    s = snap(
+        LIVE + timedelta(days=5), Aggregates(users_logged_in=5, nth_seen_at={"login": reached})
+    )
     assert s.achieved and s.achieved_at == reached
     assert s.days_to_first_value == 3.5
     assert not s.check_in_due
@@ -34,9 +36,10 @@ def test_first_value_from_data_and_time_to_it():
 def test_first_value_never_regresses_once_persisted():
     reached = LIVE + timedelta(days=1)
     # a user was excluded later: the data no longer reaches five, the milestone stays
-    s = snap(LIVE + timedelta(days=20), Aggregates(users_logged_in=4,
-                                                   nth_seen_at={"login": None},
-                                                   milestones={"login": reached}))
+    s = snap(
+        LIVE + timedelta(days=20),
+        Aggregates(users_logged_in=4, nth_seen_at={"login": None}, milestones={"login": reached}),
+    )
     assert s.achieved_at == reached
     assert not s.check_in_due
 
@@ -92,17 +95,34 @@ def test_stale_after_no_success():
 
 
 def test_status_document_fields_and_no_names():
-    s = snap(LIVE + timedelta(days=2), Aggregates(users_logged_in=2, months=(
-        MonthCount("2026-10", 1, 0), MonthCount("2026-11", 2, 1)), rolling={"24h": 1, "7d": 2}))
+    s = snap(
+        LIVE + timedelta(days=2),
+        Aggregates(
+            users_logged_in=2,
+            months=(MonthCount("2026-10", 1, 0), MonthCount("2026-11", 2, 1)),
+            rolling={"24h": 1, "7d": 2},
+        ),
+    )
     doc = status_document(s)
     assert doc["hub"]["url"] == "https://hub.example.org"
     assert doc["first_value"]["users_logged_in"] == 2
     assert doc["first_value"]["live_since"] == "2026-11-02T09:00:00Z"
-    assert doc["mau"] == {"month": "2026-11", "login": 2, "server": 1, "history": [
-        {"month": "2026-10", "login": 1, "server": 0},
-        {"month": "2026-11", "login": 2, "server": 1}]}
+    assert doc["mau"] == {
+        "month": "2026-11",
+        "login": 2,
+        "server": 1,
+        "history": [
+            {"month": "2026-10", "login": 1, "server": 0},
+            {"month": "2026-11", "login": 2, "server": 1},
+        ],
+    }
     assert doc["active_users"] == {"24h": 1, "7d": 2, "14d": 0, "30d": 0}
     assert doc["billing"]["estimated_usage_fee"] == 20.0
     assert doc["tracker"]["stale"] is False
-    assert status_document(snap(LIVE, settings=Settings(hub_url="", live_since=LIVE)),
-                           hub_url="http://from-request")["hub"]["url"] == "http://from-request"
+    assert (
+        status_document(
+            snap(LIVE, settings=Settings(hub_url="", live_since=LIVE)),
+            hub_url="http://from-request",
+        )["hub"]["url"]
+        == "http://from-request"
+    )

@@ -60,8 +60,9 @@ def test_never_active_users_are_not_logged_in(store):
 
 
 def test_exclusions_and_admin_rule(store):
-    store.record([seen("deployment-service-check"), seen("boss", admin=True), seen("alice")],
-                 NOW, RULES)
+    store.record(
+        [seen("deployment-service-check"), seen("boss", admin=True), seen("alice")], NOW, RULES
+    )
     assert store.aggregates(NOW, 5).users_logged_in == 2
     no_admins = CountingRules(excluded_pattern=RULES.excluded_pattern, count_admins=False)
     assert store.apply_rules(no_admins) == 1
@@ -116,9 +117,17 @@ def test_daily_marks_and_server_basis(store):
 
 
 def test_rolling_windows(store):
-    store.record([seen("a", NOW - timedelta(hours=1)), seen("b", NOW - timedelta(days=3)),
-                  seen("c", NOW - timedelta(days=10)), seen("d", NOW - timedelta(days=20)),
-                  seen("e", NOW - timedelta(days=40))], NOW, RULES)
+    store.record(
+        [
+            seen("a", NOW - timedelta(hours=1)),
+            seen("b", NOW - timedelta(days=3)),
+            seen("c", NOW - timedelta(days=10)),
+            seen("d", NOW - timedelta(days=20)),
+            seen("e", NOW - timedelta(days=40)),
+        ],
+        NOW,
+        RULES,
+    )
     agg = store.aggregates(NOW, 5, generating_days=14)
     assert agg.rolling == {"24h": 1, "7d": 2, "14d": 3, "30d": 4}
     assert agg.generating_window_active == 3
