@@ -442,6 +442,8 @@ class Onboarding(Application):
             return
         self.load_config_file(self.config_file)
         self.update_config(self.cli_config)
+        # settings of the other configurables are checked now, not at first use
+        StandardLinks(parent=self)
 
     def write_config_file(self) -> None:
         path = Path(self.config_file)

@@ -411,7 +411,8 @@ def test_the_service_gets_its_settings_from_the_values(tmp_path, monkeypatch):
     etc = stand_in.pod_path("/usr/local/etc/jupyterhub-onboarding")
     assert app.config_file == str(etc / "jupyterhub_onboarding_config.py")
     # The hub says http://hub:10101; the service listens on all of the pod's interfaces.
-    assert app.service_url == "http://0.0.0.0:10101"
+    assert app.bind_url == "http://:10101"
+    assert app.service_url == "http://hub:10101"
     pv = stand_in.pod_path("/srv/jupyterhub")
     assert app.db_url == f"sqlite:///{pv}/jupyterhub_onboarding.sqlite"
     assert app.cookie_secret_file == f"{pv}/jupyterhub_onboarding_cookie_secret"
@@ -453,6 +454,7 @@ def test_without_a_service_url_the_service_keeps_its_default(tmp_path, monkeypat
     monkeypatch.delenv("JUPYTERHUB_SERVICE_URL", raising=False)
     app = Onboarding()
     app.initialize(stand_in.values["hub"]["services"][SERVICE]["command"][3:])
+    assert app.bind_url == ""
     assert app.service_url == "http://127.0.0.1:10101"
 
 

@@ -1,0 +1,138 @@
+"""Configuration: errors name the trait at start, aliases are real, the reference is in sync."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from traitlets import TraitError
+
+from jupyterhub_onboarding.app import Onboarding
+from jupyterhub_onboarding.collect import CollectApp
+from jupyterhub_onboarding.configdoc import reference
+from jupyterhub_onboarding.links import StandardLinks
+
+ROOT = Path(__file__).parent.parent
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "jupyterhub_onboarding", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argument", "trait"),
+    [
+        ("--Onboarding.first_value_threshold=0", "Onboarding.first_value_threshold"),
+        ("--Onboarding.first_value_basis=visits", "first_value_basis"),
+        ("--Onboarding.poll_interval=-5", "Onboarding.poll_interval"),
+        ("--Onboarding.excluded_user_pattern=(unclosed", "Onboarding.excluded_user_pattern"),
+        ("--Onboarding.live_since=next tuesday", "Onboarding.live_since"),
+        ("--Onboarding.db_url=mysql://db/x", "Onboarding.db_url"),
+        ("--StandardLinks.grafana_usage_url=javascript:alert(1)", "grafana_usage_url"),
+        ("--StandardLinks.support_email=not an email", "StandardLinks.support_email"),
+    ],
+)
+def test_bad_value_fails_at_start_naming_the_trait(tmp_path, argument, trait):
+    result = run(argument, cwd=tmp_path)
+    assert result.returncode != 0
+    assert trait in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "jupyterhub_onboarding.sqlite").exists()  # nothing started
+
+
+def test_bad_value_in_config_file_fails_naming_the_trait(tmp_path):
+    (tmp_path / "jupyterhub_onboarding_config.py").write_text(
+        "c.Onboarding.fee_tiers = [[10, 10.0], [5, 5.0], [None, 0]]\n"
+    )
+    result = run(cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Onboarding.fee_tiers" in result.stderr
+
+
+def test_broken_config_file_is_an_error_not_ignored(tmp_path):
+    (tmp_path / "jupyterhub_onboarding_config.py").write_text("c.Onboarding.poll_interval = (\n")
+    result = run(cwd=tmp_path)
+    assert result.returncode != 0
+    assert "jupyterhub_onboarding_config.py" in result.stderr
+
+
+def test_generate_config_writes_every_option(tmp_path):
+    result = run("--generate-config", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "jupyterhub_onboarding_config.py").read_text()
+    for name in ("db_url", "first_value_threshold", "excluded_user_pattern", "live_since"):
+        assert f"c.Onboarding.{name}" in text
+    assert "c.StandardLinks.support_email" in text
+    again = run("--generate-config", cwd=tmp_path)
+    assert again.returncode != 0  # never overwrites
+
+
+def test_help_all_lists_options(tmp_path):
+    result = run("--help-all", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "--Onboarding.first_value_threshold" in result.stdout
+    assert "--StandardLinks.tier" in result.stdout
+
+
+@pytest.mark.parametrize("app_class", [Onboarding, CollectApp])
+def test_every_alias_points_at_a_real_trait(app_class):
+    for alias, target in app_class.aliases.items():
+        target = target[0] if isinstance(target, tuple) else target
+        class_name, _, trait = target.rpartition(".")
+        owners = {cls.__name__: cls for cls in app_class().classes}
+        owners.update({"Application": Onboarding.__mro__[1]})
+        assert class_name in owners, f"--{alias} names unknown class {class_name}"
+        assert trait in owners[class_name].class_trait_names(config=True), f"--{alias}"
+
+
+@pytest.mark.parametrize("app_class", [Onboarding, StandardLinks, CollectApp])
+def test_every_option_has_help(app_class):
+    for name, trait in app_class.class_traits(config=True).items():
+        assert (trait.help or "").strip(), f"{app_class.__name__}.{name} has no help text"
+
+
+def test_environment_of_a_managed_service(monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "t0k3n")
+    monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/services/custom-name/")
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:12345")
+    monkeypatch.delenv("JUPYTERHUB_PUBLIC_URL", raising=False)
+    app = Onboarding()
+    assert app.api_token == "t0k3n"
+    assert app.service_prefix == "/services/custom-name/"
+    assert app.service_url == "http://127.0.0.1:12345"
+    assert app.public_url == ""
+
+
+def test_defaults_match_the_definitions():
+    app = Onboarding()
+    assert app.first_value_threshold == 5
+    assert app.first_value_basis == "login"
+    assert app.count_admins is True
+    assert app.check_in_days == 14
+    assert app.db_url == "sqlite:///jupyterhub_onboarding.sqlite"
+    rules = app.counting_rules()
+    assert not rules.is_counted("deployment-service-check", False)
+
+
+def test_invalid_assignment_names_trait():
+    with pytest.raises(TraitError, match="Onboarding.check_in_days"):
+        Onboarding(check_in_days=0)
+
+
+def test_configuration_reference_is_in_sync():
+    expected = reference([Onboarding, StandardLinks, CollectApp])
+    current = (ROOT / "docs" / "configuration.md").read_text()
+    assert current == expected, (
+        "docs/configuration.md is out of date: "
+        "python -m jupyterhub_onboarding.configdoc > docs/configuration.md"
+    )
