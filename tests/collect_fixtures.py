@@ -1,0 +1,402 @@
+"""Fixtures for the collector's tests: stand-in status endpoints, a CLI runner, PostgreSQL.
+
+Import the ``*_fixture`` functions into a test module to use the fixtures they name.
+The stand-in is a small tornado app on a free loopback port, in the test's own event loop.
+Its valid answers are built by the service's own ``status_document`` from a snapshot, so
+they follow the real contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import yaml
+from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from jupyterhub_onboarding.rules import add_months, month_label, month_of
+from jupyterhub_onboarding.snapshot import (
+    Aggregates,
+    MonthCount,
+    Settings,
+    TrackerState,
+    build_snapshot,
+)
+from jupyterhub_onboarding.status import status_document
+
+REPO = Path(__file__).resolve().parent.parent
+STATUS_PATH = "services/onboarding/api/v1/status"
+
+
+def months_back(now: datetime, count: int) -> str:
+    """The ``YYYY-MM`` label *count* months before the month of *now*."""
+    return month_label(add_months(month_of(now), -count))
+
+
+def make_status(
+    *,
+    now: datetime,
+    live_days_ago: float,
+    logged_in: int,
+    started_server: int,
+    months: dict[str, tuple[int, int]],
+    rolling_30d: int,
+    billing_basis: str = "login",
+    polled_ago: float | None = 10,
+    hub_url: str = "https://hub.example.org",
+) -> dict[str, Any]:
+    """A status document made by the service's own code from the given figures."""
+    live_since = now - timedelta(days=live_days_ago)
+    settings = Settings(hub_url=hub_url, live_since=live_since, billing_basis=billing_basis)
+    nth = live_since + timedelta(days=3) if logged_in >= settings.first_value_threshold else None
+    aggregates = Aggregates(
+        users_logged_in=logged_in,
+        users_started_server=started_server,
+        nth_seen_at={"login": nth, "server": None},
+        months=tuple(MonthCount(m, login, server) for m, (login, server) in sorted(months.items())),
+        rolling={"24h": 0, "7d": 0, "14d": 0, "30d": rolling_30d},
+        generating_window_active=rolling_30d,
+        users_known=logged_in,
+    )
+    tracker = TrackerState(
+        last_success_at=None if polled_ago is None else now - timedelta(seconds=polled_ago)
+    )
+    return status_document(build_snapshot(aggregates, settings, tracker, now))
+
+
+# --- stand-in endpoints ---------------------------------------------------------------------
+
+
+@dataclass
+class StandIn:
+    """Loopback endpoints that answer like a hub's status API, or misbehave on purpose.
+
+    ``hub_url(kind, name)`` is a hub URL whose derived status URL reaches the behaviour
+    *kind*: ``ok`` (the document in ``documents[name]``, when the token matches
+    ``tokens[name]``, else 403), ``error500`` (echoes the request's Authorization header in
+    its body), ``unauthorized``, ``garbage`` (malformed JSON), ``shape`` (JSON of the wrong
+    shape), ``hang`` (never answers until the stand-in stops), ``flaky`` (503 for the first
+    ``flaky_failures`` requests), ``redirect``, ``huge`` (256 KiB of JSON, streamed) and
+    ``gate`` (see ``GateHandler``).
+    """
+
+    port: int = 0
+    scheme: str = "http"
+    documents: dict[str, Any] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    requests: Counter = field(default_factory=Counter)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    flaky_failures: int = 2
+    gate_size: int = 1
+    gate_total: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    arrivals: int = 0
+    gate: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def hub_url(self, kind: str, name: str = "hub") -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}/{kind}/{name}"
+
+
+class _Base(web.RequestHandler):
+    def initialize(self, stand_in: StandIn) -> None:
+        self.stand_in = stand_in
+
+    def prepare(self) -> None:
+        self.stand_in.requests[self.request.path.split("/")[1]] += 1
+
+
+class OkHandler(_Base):
+    def get(self, name: str) -> None:
+        expected = self.stand_in.tokens.get(name)
+        if self.request.headers.get("Authorization") != f"token {expected}":
+            raise web.HTTPError(403)
+        self.set_header("Content-Type", "application/json")
+        self.finish(self.stand_in.documents[name])
+
+
+class Error500Handler(_Base):
+    def get(self, name: str) -> None:
+        self.set_status(500)
+        self.finish(f"internal error; you sent {self.request.headers.get('Authorization')}")
+
+
+class UnauthorizedHandler(_Base):
+    def get(self, name: str) -> None:
+        self.set_status(401)
+        self.finish({"status": 401, "message": "Unauthorized"})
+
+
+class GarbageHandler(_Base):
+    def get(self, name: str) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish('{"version": "0.1.0", "first_value": {')
+
+
+class ShapeHandler(_Base):
+    def get(self, name: str) -> None:
+        self.finish({"version": "0.1.0", "first_value": {"achieved": "yes"}})
+
+
+class HangHandler(_Base):
+    async def get(self, name: str) -> None:
+        await self.stand_in.release.wait()
+        self.finish({})
+
+
+class FlakyHandler(_Base):
+    def get(self, name: str) -> None:
+        if self.stand_in.requests["flaky"] <= self.stand_in.flaky_failures:
+            self.set_status(503)
+            self.finish("try later")
+            return
+        self.finish(self.stand_in.documents[name])
+
+
+class HugeHandler(_Base):
+    async def get(self, name: str) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.write('{"padding": "')
+        for _ in range(64):
+            self.write("x" * 4096)
+            await self.flush()
+        self.finish('"}')
+
+
+class RedirectHandler(_Base):
+    def get(self, name: str) -> None:
+        self.redirect("/hub/login")
+
+
+class GateHandler(_Base):
+    """Holds requests until ``gate_size`` have been in flight at once (or all have arrived).
+
+    A collector that polls one hub at a time never opens the gate (its hubs time out); one
+    that exceeds its concurrency shows up in ``max_in_flight``.
+    """
+
+    async def get(self, name: str) -> None:
+        stand_in = self.stand_in
+        async with stand_in.gate:
+            stand_in.in_flight += 1
+            stand_in.arrivals += 1
+            stand_in.max_in_flight = max(stand_in.max_in_flight, stand_in.in_flight)
+            stand_in.gate.notify_all()
+            await stand_in.gate.wait_for(
+                lambda: (
+                    stand_in.max_in_flight >= stand_in.gate_size
+                    or stand_in.arrivals >= stand_in.gate_total
+                    or stand_in.release.is_set()
+                )
+            )
+            stand_in.in_flight -= 1
+        self.finish(stand_in.documents[name])
+
+
+HANDLERS = {
+    "ok": OkHandler,
+    "error500": Error500Handler,
+    "unauthorized": UnauthorizedHandler,
+    "garbage": GarbageHandler,
+    "shape": ShapeHandler,
+    "hang": HangHandler,
+    "flaky": FlakyHandler,
+    "redirect": RedirectHandler,
+    "huge": HugeHandler,
+    "gate": GateHandler,
+}
+
+
+async def start_stand_in(ssl_options: Any = None) -> tuple[StandIn, HTTPServer]:
+    stand_in = StandIn(scheme="https" if ssl_options else "http")
+    app = web.Application(
+        [
+            (rf"/{kind}/([\w-]+)/{STATUS_PATH}", handler, {"stand_in": stand_in})
+            for kind, handler in HANDLERS.items()
+        ]
+    )
+    sockets = bind_sockets(0, "127.0.0.1")
+    stand_in.port = sockets[0].getsockname()[1]
+    server = HTTPServer(app, ssl_options=ssl_options)
+    server.add_sockets(sockets)
+    return stand_in, server
+
+
+async def stop_stand_in(stand_in: StandIn, server: HTTPServer) -> None:
+    stand_in.release.set()
+    async with stand_in.gate:
+        stand_in.gate.notify_all()
+    server.stop()
+    await server.close_all_connections()
+
+
+@pytest_asyncio.fixture(name="stand_in")
+async def stand_in_fixture() -> AsyncIterator[StandIn]:
+    endpoint, server = await start_stand_in()
+    try:
+        yield endpoint
+    finally:
+        await stop_stand_in(endpoint, server)
+
+
+@pytest.fixture(scope="session", name="tls_files")
+def tls_files_fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made with openssl."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: cannot make a test certificate")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest_asyncio.fixture(name="tls_stand_in")
+async def tls_stand_in_fixture(tls_files: tuple[Path, Path]) -> AsyncIterator[StandIn]:
+    cert, key = tls_files
+    endpoint, server = await start_stand_in({"certfile": str(cert), "keyfile": str(key)})
+    try:
+        yield endpoint
+    finally:
+        await stop_stand_in(endpoint, server)
+
+
+# --- hubs files and the CLI -----------------------------------------------------------------
+
+
+def new_token() -> str:
+    return "tok-" + secrets.token_hex(12)
+
+
+def write_hubs(path: Path, hubs: list[dict[str, Any]]) -> Path:
+    path.write_text(yaml.safe_dump({"hubs": hubs}, sort_keys=False))
+    return path
+
+
+@dataclass
+class CliRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    elapsed: float
+
+
+async def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> CliRun:
+    """Run ``python -m jupyterhub_onboarding collect ARGS`` in a subprocess, without blocking
+    the event loop (stand-in endpoints in this loop keep answering)."""
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("JUPYTERHUB_")
+    }
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO), environment.get("PYTHONPATH", "")])
+    )
+    environment.update(env or {})
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "jupyterhub_onboarding",
+        "collect",
+        *args,
+        cwd=cwd,
+        env=environment,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=180)
+    except asyncio.TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"collect {' '.join(args)} did not finish in 180 s") from None
+    return CliRun(
+        process.returncode or 0, stdout.decode(), stderr.decode(), time.monotonic() - started
+    )
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+def _postgres_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(candidates[-1]) if candidates else None
+
+
+@pytest.fixture(scope="session", name="postgres_url")
+def postgres_url_fixture() -> Iterator[str]:
+    """A throw-away PostgreSQL server on a Unix socket; yields an SQLAlchemy URL."""
+    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed")
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        # The server refuses to run as root: run it as the packaged postgres user.
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    base = Path(tempfile.mkdtemp(prefix="collect-pg-"))
+    data, sockets = base / "data", base / "run"
+    sockets.mkdir()
+    if run_as:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+    port = str(_free_port())
+    try:
+        subprocess.run(
+            [*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "collector", "--no-sync"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-w", "-t", "60", "-l", str(base / "log"),
+             "-o", f"-p {port} -k {sockets} -c listen_addresses='' -c fsync=off", "start"],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+    except subprocess.CalledProcessError as error:
+        log = (base / "log").read_text() if (base / "log").exists() else ""
+        shutil.rmtree(base, ignore_errors=True)
+        raise RuntimeError(
+            f"PostgreSQL did not start: {error.stderr.decode(errors='replace')}\n{log}"
+        ) from None
+    try:
+        yield f"postgresql+psycopg://collector@/postgres?host={sockets}&port={port}"
+    finally:
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
