@@ -27,7 +27,7 @@ from traitlets import (
 )
 from traitlets.config import Application, catch_config_error
 
-from . import __version__, fees
+from . import __version__, checks, fees
 from .clock import parse_iso, utcnow
 from .links import StandardLinks
 from .rules import CountingRules
@@ -221,10 +221,7 @@ class Onboarding(Application):
 
     @validate("fee_tiers")
     def _check_tiers(self, proposal):
-        try:
-            return [list(tier) for tier in fees.validate_tiers(proposal["value"])]
-        except ValueError as error:
-            raise TraitError(f"Onboarding.fee_tiers: {error}") from None
+        return checks.fee_tiers(proposal)
 
     first_value_basis = Enum(
         ["login", "server"],
@@ -383,12 +380,7 @@ class Onboarding(Application):
         "stale_after",
     )
     def _check_positive_float(self, proposal):
-        if not proposal["value"] > 0:
-            raise TraitError(
-                f"Onboarding.{proposal['trait'].name} must be a number of seconds > 0, "
-                f"got {proposal['value']!r}"
-            )
-        return proposal["value"]
+        return checks.above_zero(proposal)
 
     @validate(
         "check_in_days",
@@ -398,17 +390,11 @@ class Onboarding(Application):
         "hub_page_size",
     )
     def _check_positive_int(self, proposal):
-        if proposal["value"] < 1:
-            raise TraitError(
-                f"Onboarding.{proposal['trait'].name} must be at least 1, got {proposal['value']!r}"
-            )
-        return proposal["value"]
+        return checks.at_least(proposal, 1)
 
     @validate("hub_retries")
     def _check_retries(self, proposal):
-        if proposal["value"] < 0:
-            raise TraitError(f"Onboarding.hub_retries must be >= 0, got {proposal['value']!r}")
-        return proposal["value"]
+        return checks.at_least(proposal, 0)
 
     #: The clock every part of the service reads; tests replace it.
     clock = staticmethod(utcnow)

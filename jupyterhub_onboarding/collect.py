@@ -28,7 +28,7 @@ from traitlets import Bool, Enum, Float, Integer, List, TraitError, Unicode, val
 from traitlets.config import Application
 from traitlets.config.loader import ArgumentError
 
-from . import __version__, fees
+from . import __version__, checks, fees
 from .clock import isoformat, utcnow
 from .report import build_row, order_rows, render
 from .rules import month_label, month_of, parse_month
@@ -506,10 +506,7 @@ class CollectApp(Application):
 
     @validate("fee_tiers")
     def _check_tiers(self, proposal):
-        try:
-            return [list(tier) for tier in fees.validate_tiers(proposal["value"])]
-        except ValueError as error:
-            raise TraitError(f"CollectApp.fee_tiers: {error}") from None
+        return checks.fee_tiers(proposal)
 
     hubs_file = Unicode(
         "",
@@ -585,29 +582,19 @@ class CollectApp(Application):
 
     @validate("backoff")
     def _check_backoff(self, proposal):
-        if proposal["value"] < 0:
-            raise TraitError(f"CollectApp.backoff must be >= 0, got {proposal['value']!r}")
-        return proposal["value"]
+        return checks.at_least(proposal, 0)
 
     @validate("timeout")
     def _check_timeout(self, proposal):
-        if not proposal["value"] > 0:
-            raise TraitError(f"CollectApp.timeout must be > 0 seconds, got {proposal['value']!r}")
-        return proposal["value"]
+        return checks.above_zero(proposal)
 
     @validate("concurrency", "max_response_bytes")
     def _check_positive(self, proposal):
-        if proposal["value"] < 1:
-            raise TraitError(
-                f"CollectApp.{proposal['trait'].name} must be at least 1, got {proposal['value']!r}"
-            )
-        return proposal["value"]
+        return checks.at_least(proposal, 1)
 
     @validate("retries")
     def _check_retries(self, proposal):
-        if proposal["value"] < 0:
-            raise TraitError(f"CollectApp.retries must be >= 0, got {proposal['value']!r}")
-        return proposal["value"]
+        return checks.at_least(proposal, 0)
 
     #: The clock for run times and the month check; tests replace it.
     clock = staticmethod(utcnow)

@@ -11,14 +11,11 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +24,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import yaml
+from conftest import require_binary
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
@@ -259,8 +257,7 @@ async def stand_in_fixture() -> AsyncIterator[StandIn]:
 @pytest.fixture(scope="session", name="tls_files")
 def tls_files_fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 and its key, made with openssl."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed: cannot make a test certificate")
+    require_binary("openssl", "openssl")
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
@@ -340,63 +337,7 @@ async def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> C
 # --- PostgreSQL -----------------------------------------------------------------------------
 
 
-def _postgres_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-    return str(candidates[-1]) if candidates else None
-
-
 @pytest.fixture(scope="session", name="postgres_url")
-def postgres_url_fixture() -> Iterator[str]:
-    """A throw-away PostgreSQL server on a Unix socket; yields an SQLAlchemy URL."""
-    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed")
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        # The server refuses to run as root: run it as the packaged postgres user.
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    base = Path(tempfile.mkdtemp(prefix="collect-pg-"))
-    data, sockets = base / "data", base / "run"
-    sockets.mkdir()
-    if run_as:
-        shutil.chown(base, "postgres")
-        shutil.chown(sockets, "postgres")
-    port = str(_free_port())
-    try:
-        subprocess.run(
-            [*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "collector", "--no-sync"],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [*run_as, pg_ctl, "-D", str(data), "-w", "-t", "60", "-l", str(base / "log"),
-             "-o", f"-p {port} -k {sockets} -c listen_addresses='' -c fsync=off", "start"],
-            check=True,
-            capture_output=True,
-        )  # fmt: skip
-    except subprocess.CalledProcessError as error:
-        log = (base / "log").read_text() if (base / "log").exists() else ""
-        shutil.rmtree(base, ignore_errors=True)
-        raise RuntimeError(
-            f"PostgreSQL did not start: {error.stderr.decode(errors='replace')}\n{log}"
-        ) from None
-    try:
-        yield f"postgresql+psycopg://collector@/postgres?host={sockets}&port={port}"
-    finally:
-        subprocess.run(
-            [*run_as, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def postgres_url_fixture(postgres) -> str:
+    """A fresh database on the session's real PostgreSQL server (tests/conftest.py)."""
+    return postgres.create_database()

@@ -534,7 +534,7 @@ async def test_cli_exits_0_when_every_hub_answered_and_reports_a_past_month(tmp_
         ((), None, "--hubs is required"),
         (("--month", "2026-13"), "", "CollectApp.month must look like YYYY-MM"),
         (("--month", "2999-01"), "", "is in the future"),
-        (("--timeout", "0"), "", "CollectApp.timeout must be > 0"),
+        (("--timeout", "0"), "", "CollectApp.timeout must be a number of seconds > 0"),
         (("--format", "pdf"), "", "report_format"),
         (("--retires", "3"), "", "unknown option(s): --retires"),
         (("--output", "no/such/dir/r.csv"), "", "directory of --output"),

@@ -125,7 +125,7 @@ def test_defaults_match_the_definitions():
 
 
 def test_invalid_assignment_names_trait():
-    with pytest.raises(TraitError, match="Onboarding.check_in_days"):
+    with pytest.raises(TraitError, match=r"Onboarding\.check_in_days"):
         Onboarding(check_in_days=0)
 
 
