@@ -22,6 +22,7 @@ import jinja2
 
 from . import fees
 from .clock import parse_iso
+from .templating import find_data_files_path
 
 #: CSV columns, in order, with what each holds (``docs/collector.md`` lists the same).
 COLUMNS: dict[str, str] = {
@@ -473,109 +474,10 @@ def to_table(rows: Sequence[Row], *, month: str | None, generated_at: str) -> st
     return "\n".join(lines) + "\n"
 
 
-_HTML_TEMPLATE = """\
-<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Onboarding report {{ month or "current month" }}</title>
-<style>
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem;
-       color: #1d1d1f; background: #fff; }
-h1 { font-size: 1.5rem; margin-bottom: 0.25rem; }
-.meta { color: #555; margin-top: 0; }
-.cards { display: flex; flex-wrap: wrap; gap: 0.75rem; margin: 1.5rem 0; padding: 0; }
-.card { list-style: none; border: 1px solid #ccc; border-radius: 6px; padding: 0.5rem 1rem;
-        min-width: 8rem; }
-.card b { display: block; font-size: 1.4rem; }
-table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.35rem 0.5rem; text-align: left;
-         vertical-align: top; }
-th { background: #f3f3f3; position: sticky; top: 0; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.num, td.nowrap { white-space: nowrap; }
-tr.action-error { background: #fde8e8; }
-tr.action-check-in-due { background: #fff4d6; }
-tr.action-tracker-stale { background: #eef3ff; }
-tfoot td { font-weight: bold; border-top: 2px solid #999; }
-.tag { font-size: 0.8rem; padding: 0.05rem 0.4rem; border-radius: 4px; white-space: nowrap; }
-.tag-error { background: #b42318; color: #fff; }
-.tag-check-in-due { background: #b54708; color: #fff; }
-.tag-tracker-stale { background: #175cd3; color: #fff; }
-.tag-ok { background: #027a48; color: #fff; }
-.error { color: #b42318; }
-</style>
-</head>
-<body>
-<h1>Onboarding report: {{ month or "current month" }}</h1>
-<p class="meta">Generated {{ generated_at }} from {{ totals.hubs }} hubs.
-MAU is distinct counted users in the calendar month (UTC); 30d is a rolling window.</p>
-<ul class="cards">
-<li class="card"><b>{{ totals.hubs }}</b> hubs</li>
-<li class="card"><b>{{ totals.failed }}</b> did not answer</li>
-<li class="card"><b>{{ totals.check_in_due }}</b> check-ins due</li>
-<li class="card"><b>{{ totals.tracker_stale }}</b> stale trackers</li>
-<li class="card"><b>{{ totals.first_value_achieved }}</b> reached first value</li>
-<li class="card"><b>{{ totals.mau_login }}</b> MAU (login)</li>
-<li class="card"><b>{{ totals.mau_server }}</b> MAU (server)</li>
-{% for currency, fee in totals.estimated_usage_fee.items() %}
-<li class="card"><b>{{ format_fee(fee, currency) }}</b> estimated usage fees</li>
-{% endfor %}
-</ul>
-<table>
-<thead>
-<tr><th>Hub</th><th>Needs</th><th>First value</th><th class="num">Days to first value</th>
-<th>Check-in due</th><th class="num">MAU login</th><th class="num">MAU server</th>
-<th class="num">Active 30d (rolling)</th><th class="num">Fee estimate</th><th>Tracker</th>
-<th>Version</th><th>Error</th></tr>
-</thead>
-<tbody>
-{% for row in rows %}
-{% set action = row.action or "ok" %}
-<tr class="action-{{ action | replace(' ', '-') }}">
-{% if link(row.url) %}
-<td><a href="{{ row.url }}">{{ row.hub }}</a></td>
-{% else %}
-<td>{{ row.hub }}</td>
-{% endif %}
-<td><span class="tag tag-{{ action | replace(' ', '-') }}">{{ action }}</span></td>
-<td class="nowrap">{{ first_value(row) }}</td>
-<td class="num">{{ days(row.days_to_first_value) }}</td>
-<td>{{ yes_no(row.check_in_due) }}</td>
-<td class="num">{{ count(row.mau_login) }}</td>
-<td class="num">{{ count(row.mau_server) }}</td>
-<td class="num">{{ count(row.active_30d) }}</td>
-<td class="num">{{ format_fee(row.estimated_usage_fee, row.currency) }}</td>
-<td>{{ tracker(row) }}</td>
-<td>{{ row.service_version or "" }}</td>
-<td class="error">{{ row.error or "" }}</td>
-</tr>
-{% endfor %}
-</tbody>
-<tfoot>
-<tr><td>Total ({{ totals.hubs }})</td><td>{{ totals.failed }} failed</td>
-<td>{{ totals.first_value_achieved }} reached</td><td></td><td>{{ totals.check_in_due }} due</td>
-<td class="num">{{ totals.mau_login }}</td><td class="num">{{ totals.mau_server }}</td>
-<td class="num">{{ totals.active_30d }}</td>
-<td class="num">
-{% for currency, fee in totals.estimated_usage_fee.items() %}
-<div>{{ format_fee(fee, currency) }}</div>
-{% endfor %}
-</td>
-<td>{{ totals.tracker_stale }} stale</td><td></td><td></td></tr>
-</tfoot>
-</table>
-</body>
-</html>
-"""
-
-
 @cache
 def _html_template() -> jinja2.Template:
     environment = jinja2.Environment(
-        loader=jinja2.DictLoader({"collector_report.html": _HTML_TEMPLATE}),
+        loader=jinja2.FileSystemLoader(find_data_files_path() / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -590,7 +492,7 @@ def _html_template() -> jinja2.Template:
         tracker=lambda row: {None: "", True: "stale", False: "ok"}[row.tracker_stale],
         link=lambda url: urlsplit(url).scheme in ("http", "https"),
     )
-    return environment.get_template("collector_report.html")
+    return environment.get_template("collector-report.html")
 
 
 def to_html(rows: Sequence[Row], *, month: str | None, generated_at: str) -> str:

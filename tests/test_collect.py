@@ -23,15 +23,13 @@ from sqlalchemy import create_engine, func, select
 
 from jupyterhub_onboarding import fees
 from jupyterhub_onboarding.clock import utcnow
-from jupyterhub_onboarding.collect import (
-    CollectApp,
+from jupyterhub_onboarding.collect import CollectApp, PollSettings, poll_hubs
+from jupyterhub_onboarding.hubsfile import (
     HubEntry,
     HubsFileError,
-    PollSettings,
     TokenError,
     hubs_warnings,
     load_hubs,
-    poll_hubs,
     read_token,
 )
 from jupyterhub_onboarding.collectstore import (

@@ -39,7 +39,7 @@ from hubproc import free_port, running_hub, wait_until
 from jupyterhub.app import JupyterHub
 
 from jupyterhub_onboarding.app import Onboarding
-from jupyterhub_onboarding.collect import parse_hubs
+from jupyterhub_onboarding.hubsfile import parse_hubs
 from jupyterhub_onboarding.links import StandardLinks
 
 REPO = Path(__file__).resolve().parent.parent
