@@ -24,6 +24,12 @@ from sqlalchemy import create_engine, func, select
 from jupyterhub_onboarding import fees
 from jupyterhub_onboarding.clock import utcnow
 from jupyterhub_onboarding.collect import CollectApp, PollSettings, poll_hubs
+from jupyterhub_onboarding.collectstore import (
+    collect_hub_rows,
+    collect_runs,
+    display_url,
+    store_url,
+)
 from jupyterhub_onboarding.hubsfile import (
     HubEntry,
     HubsFileError,
@@ -31,12 +37,6 @@ from jupyterhub_onboarding.hubsfile import (
     hubs_warnings,
     load_hubs,
     read_token,
-)
-from jupyterhub_onboarding.collectstore import (
-    collect_hub_rows,
-    collect_runs,
-    display_url,
-    store_url,
 )
 from jupyterhub_onboarding.report import COLUMNS, build_row
 from tests.collect_fixtures import (
