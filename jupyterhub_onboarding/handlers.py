@@ -34,6 +34,17 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self._hub_auth_user_cache = user
         self.current_user = user
 
+    def check_hub_user(self, model):
+        """The library's scope check, refusing without its warning that names the user.
+
+        ``HubOAuthenticated.check_hub_user`` logs "Not allowing Hub user <name>" at WARNING;
+        usernames must never reach this service's logs.
+        """
+        required = self.hub_scopes
+        if required and not self.hub_auth.check_scopes(required, model):
+            raise UserNotAllowed(model)
+        return super().check_hub_user(model)
+
     def get_current_user(self):
         return getattr(self, "_hub_auth_user_cache", None)
 

@@ -91,7 +91,10 @@ class HubClient:
                 break
             except HTTPClientError as error:
                 retry = error.code >= 500 or error.code == 599
-                reason = f"HTTP {error.code}" if error.code != 599 else "timeout"
+                reason = f"HTTP {error.code}"
+                if error.code == 599:
+                    # tornado's own reason: a timeout, or the hub closing the connection
+                    reason = (error.message or "timeout").lower()
             except (OSError, asyncio.TimeoutError) as error:
                 retry = True
                 reason = type(error).__name__

@@ -52,7 +52,7 @@ def _optional_time(value: Any, field: str) -> datetime | None:
         return None
     try:
         return parse_iso(value)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise ValueError(f"{field} is not an ISO 8601 time") from error
 
 

@@ -30,7 +30,7 @@ def _log_request(handler: web.RequestHandler) -> None:
     level = logging.INFO if status < 400 else logging.WARNING
     if handler.request.path.endswith(("/health", "/metrics")) and status < 400:
         level = logging.DEBUG
-    logging.getLogger("jupyterhub_onboarding.access").log(
+    handler.settings["service"].log.log(
         level,
         "%d %s %s %.1fms",
         status,
@@ -192,6 +192,9 @@ class OnboardingService:
             await self.ensure_database()
         except Exception as error:
             self.log.error("Database not ready (%s); the tracker keeps retrying", error)
+        else:
+            # serve the stored figures from the first request, not zeros until the first poll
+            await self.refresh()
         self.tracker.start()
 
     async def stop(self) -> None:

@@ -241,9 +241,7 @@ class Store:
                 gone = [{"b_id": row.id} for row in alive if row.name not in seen_names]
                 if gone:
                     conn.execute(
-                        update(users)
-                        .where(users.c.id == bindparam("b_id"))
-                        .values(deleted_at=now),
+                        update(users).where(users.c.id == bindparam("b_id")).values(deleted_at=now),
                         gone,
                     )
                 deleted = len(gone)
@@ -338,9 +336,7 @@ class Store:
 
     # -- aggregates -----------------------------------------------------------------------
 
-    def aggregates(
-        self, now: datetime, threshold: int, generating_days: int = 14
-    ) -> Aggregates:
+    def aggregates(self, now: datetime, threshold: int, generating_days: int = 14) -> Aggregates:
         """Every count the snapshot needs, and first value persisted once reached."""
         now = as_utc(now)
         counted = users.c.counted.is_(True)
@@ -431,7 +427,11 @@ class Store:
             )
             return [
                 KnownUser(
-                    r.name, r.admin, r.first_login_at, r.first_server_at, r.last_login_at,
+                    r.name,
+                    r.admin,
+                    r.first_login_at,
+                    r.first_server_at,
+                    r.last_login_at,
                     r.deleted_at,
                 )
                 for r in rows

@@ -58,6 +58,8 @@ class Tracker:
         self.last_full_sync: datetime | None = None
         self.polls = 0
         self.last_poll_requests = 0
+        #: Malformed user entries the hub sent during the last read (skipped, not users).
+        self.last_read_rejected = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -71,9 +73,15 @@ class Tracker:
     async def read_users(self, full: bool) -> list[UserSeen]:
         """One poll's observations: every user (full), or the recently active ones."""
         seen: list[UserSeen] = []
+        self.last_read_rejected = 0
         if full:
-            async for page in self.hub.iter_user_pages(sort="-last_activity"):
+            # Every user, in the hub's primary-key order: the hub has no index on
+            # last_activity, so sorting on it re-sorts the whole table for each page (a full
+            # read of 50,000 users took 1.5x a plain listing; see benchmarks/README.md), and
+            # offset paging by id does not shift when users become active mid-read.
+            async for page in self.hub.iter_user_pages(sort="id"):
                 seen.extend(page.users)
+                self.last_read_rejected += len(page.rejected)
             return seen
         assert self.watermark is not None
         floor = self.watermark - self.overlap
@@ -97,7 +105,9 @@ class Tracker:
         ok = False
         try:
             seen = await self.read_users(full)
-            await self.record(seen, now, full)
+            # a user whose entry could not be parsed is not gone: only a clean full read
+            # may mark the users it did not see as deleted
+            await self.record(seen, now, full and not self.last_read_rejected)
         except HubAPIError as error:
             self._failed(now, f"hub API: {error}")
         except SQLAlchemyError as error:

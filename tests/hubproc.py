@@ -52,13 +52,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ProcessExited(RuntimeError):
+    """The process being waited for is gone: stop waiting at once."""
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval=0.1) -> Any:
-    """Poll *predicate* until it returns something truthy; fail loudly after *timeout*."""
+    """Poll *predicate* until it returns something truthy; fail loudly after *timeout*.
+
+    Errors raised by *predicate* mean "not yet", except ProcessExited, which ends the wait.
+    """
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:
             value = predicate()
+        except ProcessExited:
+            raise
         except Exception as error:  # the condition may not be checkable yet
             last_error = error
         else:
@@ -179,14 +188,14 @@ c.Onboarding.log_level = "DEBUG"
         try:
             wait_until(self._hub_up, timeout, "the hub API")
             wait_until(self._service_up, timeout, "the onboarding service behind the proxy")
-        except TimeoutError:
+        except (TimeoutError, ProcessExited):
             self.stop()
             raise RuntimeError(f"hub did not start; log tail:\n{self.log_tail()}") from None
         return self
 
     def _hub_up(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"jupyterhub exited early:\n{self.log_tail()}")
+            raise ProcessExited(f"jupyterhub exited early:\n{self.log_tail()}")
         return httpx.get(f"{self.url}/hub/api/", timeout=2).status_code == 200
 
     def _service_up(self) -> bool:

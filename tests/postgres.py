@@ -6,11 +6,12 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
 
-from hubproc import free_port, wait_until
+from hubproc import ProcessExited, free_port, wait_until
 
 
 def find_pg_bin() -> Path | None:
@@ -48,16 +49,35 @@ class PostgresServer:
             self._chown()
             subprocess.run(
                 self._as_owner(
-                    [str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust",
-                     "-U", "postgres", "--no-sync"]
+                    [
+                        str(self.bindir / "initdb"),
+                        "-D",
+                        str(self.data),
+                        "-A",
+                        "trust",
+                        "-U",
+                        "postgres",
+                        "--no-sync",
+                    ]
                 ),
                 check=True,
                 capture_output=True,
             )
         self.proc = subprocess.Popen(
             self._as_owner(
-                [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                 "-h", "127.0.0.1", "-k", str(self.workdir), "-c", "fsync=off"]
+                [
+                    str(self.bindir / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(self.port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    str(self.workdir),
+                    "-c",
+                    "fsync=off",
+                ]
             ),
             stdout=subprocess.DEVNULL,
             stderr=open(self.workdir / "postgres.log", "ab"),  # noqa: SIM115
@@ -66,7 +86,7 @@ class PostgresServer:
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError((self.workdir / "postgres.log").read_text()[-2000:])
+            raise ProcessExited((self.workdir / "postgres.log").read_text()[-2000:])
         result = subprocess.run(
             [str(self.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
             capture_output=True,
@@ -75,8 +95,12 @@ class PostgresServer:
         return result.returncode == 0
 
     def stop(self) -> None:
+        """A fast shutdown: connected clients are disconnected, not waited for."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            # signal the postmaster itself: runuser would forward a SIGTERM as a "smart"
+            # shutdown, which waits for every client to leave
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGINT)
             self.proc.wait(timeout=30)
         self.proc = None
 
@@ -91,8 +115,17 @@ class PostgresServer:
         self._counter += 1
         name = name or f"onboarding_{os.getpid()}_{self._counter}"
         subprocess.run(
-            [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
-             "postgres", "-c", f'CREATE DATABASE "{name}"'],
+            [
+                str(self.bindir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-c",
+                f'CREATE DATABASE "{name}"',
+            ],
             check=True,
             capture_output=True,
         )

@@ -29,8 +29,9 @@ def test_parse_user_with_running_server():
 
 
 def test_stopping_server_is_not_running():
-    parsed = parse_user(user(servers={"": {"ready": False, "started": "2026-11-02T09:00:00Z",
-                                           "pending": "stop"}}))
+    parsed = parse_user(
+        user(servers={"": {"ready": False, "started": "2026-11-02T09:00:00Z", "pending": "stop"}})
+    )
     assert not parsed.server_running
 
 
@@ -64,8 +65,12 @@ def test_paginated_page_and_next_url():
     page = parse_page(
         {
             "items": [user("a"), user("b"), "garbage"],
-            "_pagination": {"offset": 0, "limit": 2, "total": 3,
-                            "next": {"offset": 2, "limit": 2, "url": "/hub/api/users?offset=2"}},
+            "_pagination": {
+                "offset": 0,
+                "limit": 2,
+                "total": 3,
+                "next": {"offset": 2, "limit": 2, "url": "/hub/api/users?offset=2"},
+            },
         }
     )
     assert [u.name for u in page.users] == ["a", "b"]
@@ -79,8 +84,10 @@ def test_plain_list_from_an_old_hub():
     assert page.next_url is None and len(page.users) == 1
 
 
-@pytest.mark.parametrize("body", [None, "text", 3, {"items": "x"}, {"users": []},
-                                  {"items": [], "_pagination": {"next": "url"}}])
+@pytest.mark.parametrize(
+    "body",
+    [None, "text", 3, {"items": "x"}, {"users": []}, {"items": [], "_pagination": {"next": "url"}}],
+)
 def test_not_a_page(body):
     with pytest.raises(InvalidPage):
         parse_page(body)
@@ -96,15 +103,23 @@ user_like = st.fixed_dictionaries(
     optional={
         "admin": json_values,
         "kind": st.sampled_from(["user", "service"]) | json_values,
-        "last_activity": st.none() | st.datetimes(timezones=st.just(UTC)).map(
-            lambda d: d.isoformat()) | json_values,
+        "last_activity": st.none()
+        | st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat())
+        | json_values,
         "servers": st.dictionaries(st.text(max_size=3), json_values) | json_values,
     },
 )
 
 
-@given(st.one_of(json_values, st.lists(user_like), st.fixed_dictionaries(
-    {"items": st.lists(user_like | json_values)}, optional={"_pagination": json_values})))
+@given(
+    st.one_of(
+        json_values,
+        st.lists(user_like),
+        st.fixed_dictionaries(
+            {"items": st.lists(user_like | json_values)}, optional={"_pagination": json_values}
+        ),
+    )
+)
 def test_any_json_is_parsed_or_rejected(body):
     json.dumps(body)  # the body is something the hub could send
     try:
