@@ -194,3 +194,11 @@ def test_postgresql_database(tmp_path, postgres):
         )
         status = polled_after(hub, now())
         assert status["first_value"]["users_logged_in"] == 2
+
+
+def test_listed_in_the_hubs_services_menu_for_admins_only(hub):
+    admin_home = hub.login("admin").get("/hub/home")
+    member_home = hub.login("ben").get("/hub/home")
+    assert admin_home.status_code == member_home.status_code == 200
+    assert 'href="/services/onboarding/"' in admin_home.text
+    assert "/services/onboarding/" not in member_home.text
