@@ -13,6 +13,18 @@ TESTS = Path(__file__).parent
 ROOT = TESTS.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
+#: Debian's Chromium, driven by Playwright (which cannot download a browser here).
+CHROMIUM = "/usr/bin/chromium"
+#: Headless flags for a closed network: no background connections, a fresh profile each run.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 
 def require_component(name: str, found: bool, how: str) -> None:
     """Skip with a printed reason when a real component is missing; in CI, fail instead."""

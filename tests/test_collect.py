@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import CHROMIUM, CHROMIUM_ARGS, require_binary
 from sqlalchemy import create_engine, func, select
 
 from jupyterhub_onboarding import fees
@@ -53,7 +54,6 @@ from tests.collect_fixtures import (
     write_hubs,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "<img src=x onerror=alert(1)>"
 SUMMARY = re.compile(r"(\d+) hubs, (\d+) answered, (\d+) failed, month (\S+), ([\d.]+) s")
 
@@ -668,9 +668,7 @@ async def test_store_errors_hide_the_password(tmp_path):
 
 @pytest.mark.integration
 async def test_html_report_opens_in_chromium_without_console_errors(tmp_path, stand_in):
-    if not CHROMIUM.exists():
-        print(f"skipped: {CHROMIUM} is not installed")
-        pytest.skip(f"{CHROMIUM} is not installed")
+    require_binary(CHROMIUM, "chromium")  # skips with a printed reason (fails in CI)
     from playwright.async_api import async_playwright
 
     hubs_file, env = mixed_hubs(tmp_path, stand_in, with_hang=False)
@@ -696,16 +694,9 @@ async def test_html_report_opens_in_chromium_without_console_errors(tmp_path, st
         async with async_playwright() as playwright:
             context = await playwright.chromium.launch_persistent_context(
                 profile,
-                executable_path=str(CHROMIUM),
+                executable_path=CHROMIUM,
                 headless=True,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                ],
+                args=CHROMIUM_ARGS,
             )
             try:
                 page = await context.new_page()

@@ -8,21 +8,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import require_binary
+from conftest import CHROMIUM, CHROMIUM_ARGS, require_binary
 from hubproc import PASSWORD, running_hub
 
 pytestmark = pytest.mark.integration
 
 HOSTILE = "<img src=x onerror=alert(1)>"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # carol may open the service (the hub lets her through) but is not an admin: the page itself
 # must refuse her. bob has no access at all: the hub refuses him before the service is asked.
