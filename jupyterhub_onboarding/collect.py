@@ -113,7 +113,8 @@ def _from_response(code: int, body: bytes) -> _Attempt:
 
 def _from_exception(error: BaseException, timeout: float) -> _Attempt:
     if isinstance(error, HTTPTimeoutError):
-        return _Attempt(error=f"timed out after {timeout:g} s", retry=True)
+        # not retried: a hub that hangs costs one timeout, not one per attempt
+        return _Attempt(error=f"timed out after {timeout:g} s")
     if isinstance(error, HTTPClientError):
         # 599 without a response: the connection closed, or the answer was too large.
         return _Attempt(error="connection closed before a complete answer", retry=True)
@@ -341,9 +342,8 @@ class CollectApp(Application):
 
     retries = Integer(
         2,
-        help="""Retries of a hub after a connection error, a timeout or an HTTP 5xx, with
-        exponential backoff. A hanging hub costs at most timeout * (retries + 1) plus the
-        backoff waits.""",
+        help="""Retries of a hub after a connection error or an HTTP 5xx, with exponential
+        backoff. A timeout is not retried: a hanging hub costs one timeout.""",
     ).tag(config=True)
 
     service_name = Unicode(

@@ -7,7 +7,9 @@ contract documented in ``docs/metrics.md`` (``METRIC_NAMES`` is the federation a
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -218,16 +220,37 @@ class MetricsHandler(APIHandler):
     with credentials lacking that access a JSON 403, never a redirect to the login page.
     """
 
-    def initialize(self, service: Any, registry: CollectorRegistry) -> None:
+    def initialize(self, service: Any, exposition: Exposition) -> None:
         super().initialize(service)
-        self.registry = registry
+        self.exposition = exposition
 
     def get(self) -> None:
         if self.service.app.authenticate_prometheus:
             self.require_access()
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.set_header("Cache-Control", "no-store")
-        self.finish(generate_latest(self.registry))
+        self.finish(self.exposition.render())
+
+
+class Exposition:
+    """The rendered text of a registry, reused for *max_age* seconds.
+
+    Figures change once per poll, so scrapes that arrive together (several Prometheus
+    replicas, a federation) share one rendering instead of each building every family.
+    """
+
+    def __init__(self, registry: CollectorRegistry, max_age: float = 1.0) -> None:
+        self.registry = registry
+        self.max_age = max_age
+        self._rendered_at = -math.inf
+        self._text = b""
+
+    def render(self) -> bytes:
+        now = time.monotonic()
+        if now - self._rendered_at >= self.max_age:
+            self._text = generate_latest(self.registry)
+            self._rendered_at = now
+        return self._text
 
 
 def metrics_registry(service: Any) -> CollectorRegistry:
@@ -243,7 +266,7 @@ def routes(service: Any) -> list[URLSpec]:
         URLSpec(
             re.escape(service.app.service_prefix) + "metrics",
             MetricsHandler,
-            {"service": service, "registry": metrics_registry(service)},
+            {"service": service, "exposition": Exposition(metrics_registry(service))},
             name="metrics",
         )
     ]

@@ -234,14 +234,18 @@ class PageHandler(BaseHandler):
         self.finish(html)
 
 
+#: Users listed by name on the landing page; the rest are counted, not listed.
+USERS_SHOWN = 100
+
+
 class LandingHandler(PageHandler):
     @web.authenticated
     async def get(self) -> None:
         self.require_admin()
         service = self.service
         snapshot = service.current_snapshot() if service.database_ready else None
-        users = await service.logged_in_users()
-        users = sorted(users, key=lambda row: (row.first_login_at is None, row.first_login_at))
+        # the earliest arrivals (those who made first value); the page stays small on big hubs
+        users = await service.logged_in_users(limit=USERS_SHOWN)
         links = self.resolved_links()
         self.render_html(
             "onboarding.html",

@@ -158,11 +158,11 @@ class OnboardingService:
         """The figures now: cheap, from the last aggregates; never touches hub or database."""
         return build_snapshot(self.aggregates, self.settings, self.tracker.state, self.clock())
 
-    async def logged_in_users(self) -> list[KnownUser]:
-        """Counted users who have logged in (names for the admin page only)."""
+    async def logged_in_users(self, limit: int | None = None) -> list[KnownUser]:
+        """Counted users who have logged in, earliest first (names for the admin page only)."""
         if not self.database_ready:
             return []
-        return await self.db(self.store.logged_in_users)
+        return await self.db(self.store.logged_in_users, limit)
 
     # -- web ------------------------------------------------------------------------------
 

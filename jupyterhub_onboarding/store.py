@@ -37,6 +37,8 @@ from .snapshot import Aggregates, MonthCount
 MIGRATIONS = Path(__file__).parent / "migrations"
 LOGIN, SERVER = BASIS_CODES["login"], BASIS_CODES["server"]
 CHUNK = 500
+#: Users recorded per batch within one poll's transaction (bounds the memory of a poll).
+BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -195,42 +197,16 @@ class Store:
         now = as_utc(now)
         merged = _merge_seen(seen)
         names = list(merged)
+        added = updated = activity_rows = 0
         with self.engine.begin() as conn:
-            existing = {}
-            for start in range(0, len(names), CHUNK):
-                chunk = names[start : start + CHUNK]
-                for row in conn.execute(select(users).where(users.c.name.in_(chunk))):
-                    existing[row.name] = row
-
-            new_rows, changed_rows = [], []
-            for name, user in merged.items():
-                values = self._user_values(existing.get(name), user, now, rules)
-                if name not in existing:
-                    new_rows.append({"name": name, **values})
-                elif any(getattr(existing[name], k) != v for k, v in values.items()):
-                    changed_rows.append({"b_id": existing[name].id, **values})
-            if new_rows:
-                conn.execute(insert(users), new_rows)
-            if changed_rows:
-                conn.execute(
-                    update(users)
-                    .where(users.c.id == bindparam("b_id"))
-                    .values({key: bindparam(key) for key in changed_rows[0] if key != "b_id"}),
-                    changed_rows,
-                )
-
-            ids = {name: row.id for name, row in existing.items()}
-            if new_rows:
-                new_names = [row["name"] for row in new_rows]
-                for start in range(0, len(new_names), CHUNK):
-                    chunk = new_names[start : start + CHUNK]
-                    for row in conn.execute(
-                        select(users.c.id, users.c.name).where(users.c.name.in_(chunk))
-                    ):
-                        ids[row.name] = row.id
-
-            marks = self._activity_marks(merged, ids, now)
-            activity_rows = self._write_marks(conn, marks)
+            # In batches, so the rows and parameters built for the database stay small however
+            # many users the hub has (a first sync of 100,000 users in one piece peaked at
+            # about 220 MB resident; see benchmarks/README.md).
+            for start in range(0, len(names), BATCH):
+                batch = {name: merged[name] for name in names[start : start + BATCH]}
+                counts = self._record_batch(conn, batch, now, rules)
+                added, updated = added + counts[0], updated + counts[1]
+                activity_rows += counts[2]
 
             deleted = 0
             if full:
@@ -245,7 +221,51 @@ class Store:
                         gone,
                     )
                 deleted = len(gone)
-        return RecordResult(len(merged), len(new_rows), len(changed_rows), activity_rows, deleted)
+        return RecordResult(len(merged), added, updated, activity_rows, deleted)
+
+    def _record_batch(
+        self, conn, merged: dict[str, UserSeen], now: datetime, rules: CountingRules
+    ) -> tuple[int, int, int]:
+        """Insert or update the users of one batch and their activity marks.
+
+        Returns (users added, users updated, activity rows written).
+        """
+        names = list(merged)
+        existing = {}
+        for start in range(0, len(names), CHUNK):
+            chunk = names[start : start + CHUNK]
+            for row in conn.execute(select(users).where(users.c.name.in_(chunk))):
+                existing[row.name] = row
+
+        new_rows, changed_rows = [], []
+        for name, user in merged.items():
+            values = self._user_values(existing.get(name), user, now, rules)
+            if name not in existing:
+                new_rows.append({"name": name, **values})
+            elif any(getattr(existing[name], k) != v for k, v in values.items()):
+                changed_rows.append({"b_id": existing[name].id, **values})
+        if new_rows:
+            conn.execute(insert(users), new_rows)
+        if changed_rows:
+            conn.execute(
+                update(users)
+                .where(users.c.id == bindparam("b_id"))
+                .values({key: bindparam(key) for key in changed_rows[0] if key != "b_id"}),
+                changed_rows,
+            )
+
+        ids = {name: row.id for name, row in existing.items()}
+        if new_rows:
+            new_names = [row["name"] for row in new_rows]
+            for start in range(0, len(new_names), CHUNK):
+                chunk = new_names[start : start + CHUNK]
+                for row in conn.execute(
+                    select(users.c.id, users.c.name).where(users.c.name.in_(chunk))
+                ):
+                    ids[row.name] = row.id
+
+        marks = self._activity_marks(merged, ids, now)
+        return len(new_rows), len(changed_rows), self._write_marks(conn, marks)
 
     @staticmethod
     def _user_values(row, user: UserSeen, now: datetime, rules: CountingRules) -> dict:
@@ -417,13 +437,15 @@ class Store:
             users_known=known,
         )
 
-    def logged_in_users(self) -> list[KnownUser]:
-        """Counted users who have logged in, earliest first (usernames: admin page only)."""
+    def logged_in_users(self, limit: int | None = None) -> list[KnownUser]:
+        """Counted users who have logged in, earliest first, at most *limit* of them
+        (usernames: admin page only)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(users)
                 .where(users.c.counted.is_(True), users.c.first_login_at.is_not(None))
                 .order_by(users.c.first_login_at, users.c.name)
+                .limit(limit)
             )
             return [
                 KnownUser(

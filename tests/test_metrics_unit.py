@@ -10,11 +10,14 @@ from types import SimpleNamespace
 
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 
 from jupyterhub_onboarding import __version__
 from jupyterhub_onboarding.metrics import (
     METRIC_NAMES,
+    Exposition,
     MetricsHandler,
     OnboardingCollector,
     metrics_registry,
@@ -332,8 +335,28 @@ def test_routes_serve_metrics_under_the_service_prefix():
     assert spec.matcher.match(SimpleNamespace(path="/services/my-onboarding/metrics")) is not None
     assert spec.matcher.match(SimpleNamespace(path="/services/my-onboarding/metricsx")) is None
     assert spec.kwargs["service"] is service
-    assert isinstance(spec.kwargs["registry"], CollectorRegistry)
+    assert isinstance(spec.kwargs["exposition"].registry, CollectorRegistry)
     assert spec.reverse() == "/services/my-onboarding/metrics"
+
+
+def test_exposition_is_reused_within_its_max_age_then_rebuilt():
+    class CountingCollector(Collector):
+        def __init__(self):
+            self.calls = 0
+
+        def collect(self):
+            self.calls += 1
+            yield GaugeMetricFamily("jupyterhub_onboarding_probe", "probe", value=self.calls)
+
+    registry = CollectorRegistry(auto_describe=False)
+    collector = CountingCollector()
+    registry.register(collector)
+    fresh = Exposition(registry, max_age=3600)
+    first = fresh.render()
+    assert fresh.render() is first and collector.calls == 1
+    always = Exposition(registry, max_age=0)
+    assert b"jupyterhub_onboarding_probe 2.0" in always.render()
+    assert b"jupyterhub_onboarding_probe 3.0" in always.render()
 
 
 def test_docs_list_every_series_in_the_table_and_the_allowlist():

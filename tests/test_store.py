@@ -169,3 +169,9 @@ def test_reopening_keeps_everything(tmp_path):
     second.upgrade()
     agg = second.aggregates(NOW, 5)
     assert agg.users_logged_in == 5 and agg.milestones["login"] == NOW
+
+
+def test_logged_in_users_earliest_first_with_a_limit(store):
+    store.record([seen(f"u{i}", NOW - timedelta(minutes=i)) for i in range(5)], NOW, RULES)
+    assert [u.name for u in store.logged_in_users(limit=2)] == ["u4", "u3"]
+    assert len(store.logged_in_users()) == 5

@@ -1,0 +1,114 @@
+"""A loopback stand-in for a hub's users API, for populations too large to create in a real hub.
+
+Serves ``GET /hub/api/users`` in the hub's pagination format (``Accept:
+application/jupyterhub-pagination+json``), with ``limit``/``offset`` capped at the hub's
+default ``api_page_max_limit`` of 200, ``sort`` by id or ``-last_activity`` (NULLs last) and
+``state=active`` (no running servers here). User models carry the same keys a JupyterHub 6
+listing does. Users are ``bench-NNNNNN`` with the same deterministic old activity as the
+real-hub benchmarks.
+
+Run: ``python benchmarks/hubstub.py --users 100000 --port 8123``; prints ``ready`` when listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from urllib.parse import urlencode
+
+from tornado import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import old_activity, user_name, utcnow
+
+
+def iso(value) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+class UsersHandler(web.RequestHandler):
+    def initialize(self, hub: StubHub) -> None:
+        self.hub = hub
+
+    def get(self) -> None:
+        hub = self.hub
+        self.hub.requests += 1
+        limit = min(int(self.get_argument("limit", "200")), hub.max_limit)
+        offset = int(self.get_argument("offset", "0"))
+        sort = self.get_argument("sort", "id")
+        state = self.get_argument("state", None)
+        order = hub.by_activity if sort == "-last_activity" else range(hub.users)
+        total = 0 if state == "active" else hub.users
+        chosen = [] if state == "active" else order[offset : offset + limit]
+        items = [hub.model(i) for i in chosen]
+        pagination = {"offset": offset, "limit": limit, "total": total, "next": None}
+        if offset + limit < total:
+            query = {k: v[-1].decode() for k, v in self.request.query_arguments.items()}
+            query.update(offset=str(offset + limit), limit=str(limit))
+            pagination["next"] = {
+                "offset": offset + limit,
+                "limit": limit,
+                "url": f"{self.request.protocol}://{self.request.host}/hub/api/users?"
+                + urlencode(query),
+            }
+        self.set_header("Content-Type", "application/json")
+        if "jupyterhub-pagination+json" in self.request.headers.get("Accept", ""):
+            self.finish(json.dumps({"items": items, "_pagination": pagination}))
+        else:
+            self.finish(json.dumps(items))
+
+
+class RootHandler(web.RequestHandler):
+    def get(self) -> None:
+        self.finish({"version": "6.1.1"})
+
+
+class StubHub:
+    def __init__(self, users: int, max_limit: int = 200) -> None:
+        self.users = users
+        self.max_limit = max_limit
+        self.requests = 0
+        self.now = utcnow()
+        self.created = iso(self.now)
+        self.activity = [iso(old_activity(i, self.now)) for i in range(users)]
+        # ISO strings of one format sort as times do
+        self.by_activity = sorted(range(users), key=lambda i: self.activity[i], reverse=True)
+
+    def model(self, index: int) -> dict:
+        return {
+            "groups": [],
+            "name": user_name(index),
+            "last_activity": self.activity[index],
+            "auth_state": None,
+            "server": None,
+            "roles": ["user"],
+            "created": self.created,
+            "pending": None,
+            "admin": False,
+            "kind": "user",
+            "servers": {},
+            "user_info": None,
+        }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--max-limit", type=int, default=200)
+    args = parser.parse_args()
+    hub = StubHub(args.users, args.max_limit)
+    app = web.Application(
+        [(r"/hub/api/users", UsersHandler, {"hub": hub}), (r"/hub/api/?", RootHandler)]
+    )
+    app.listen(args.port, "127.0.0.1")
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
