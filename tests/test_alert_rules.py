@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import require_component
 from prometheus import (
     DASHBOARD_FILE,
     RULES_FILE,
@@ -32,12 +33,8 @@ KNOWN_NAMES = set(METRIC_NAMES) | {"jupyterhub_onboarding_poll_duration_seconds"
 @pytest.fixture(scope="module")
 def promtool() -> str:
     path = find_binary("promtool")
-    if path is None:
-        reason = (
-            "promtool not found: install Debian's prometheus package (apt-get install prometheus)"
-        )
-        print(reason)
-        pytest.skip(reason)
+    # skips with a printed reason where it cannot be installed; fails in CI
+    require_component("promtool", path is not None, "Debian package prometheus")
     return path
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import require_component
 from hubproc import running_hub, wait_until
 from prometheus import (
     PrometheusServer,
@@ -54,12 +55,8 @@ P = "jupyterhub_onboarding_"
 @pytest.fixture(scope="module")
 def prometheus_binary() -> str:
     path = find_binary("prometheus")
-    if path is None:
-        reason = (
-            "prometheus not found: install Debian's prometheus package (apt-get install prometheus)"
-        )
-        print(reason)
-        pytest.skip(reason)
+    # skips with a printed reason where it cannot be installed; fails in CI
+    require_component("prometheus", path is not None, "Debian package prometheus")
     return path
 
 
