@@ -27,7 +27,9 @@ class Tracker:
     """Polls the hub and hands observations to *record*.
 
     *record(seen, now, full)* stores one poll (it runs off the event loop); *after_poll()* is
-    awaited after every poll, successful or not, to refresh the snapshot.
+    awaited after every poll, successful or not, to refresh the snapshot. The poll's outcome
+    (``state``) is published only after *after_poll()*, so a reader who sees a poll's time
+    also sees the figures it recorded.
     """
 
     def __init__(
@@ -103,18 +105,19 @@ class Tracker:
         started = time.perf_counter()
         requests_before = self.hub.counter.requests
         ok = False
+        outcome = self.state
         try:
             seen = await self.read_users(full)
             # a user whose entry could not be parsed is not gone: only a clean full read
             # may mark the users it did not see as deleted
             await self.record(seen, now, full and not self.last_read_rejected)
         except HubAPIError as error:
-            self._failed(now, f"hub API: {error}")
+            outcome = self._failed(now, f"hub API: {error}")
         except SQLAlchemyError as error:
-            self._failed(now, f"database: {type(error).__name__}")
+            outcome = self._failed(now, f"database: {type(error).__name__}")
             self.log.debug("Database error detail", exc_info=True)
         except Exception as error:
-            self._failed(now, f"unexpected {type(error).__name__}")
+            outcome = self._failed(now, f"unexpected {type(error).__name__}")
             self.log.exception("Unexpected error during poll")
         else:
             ok = True
@@ -123,7 +126,7 @@ class Tracker:
             self.watermark = max(known) if known else now
             if full:
                 self.last_full_sync = now
-            self.state = replace(self.state, last_success_at=now)
+            outcome = replace(self.state, last_success_at=now)
             self.log.info(
                 "%s poll recorded %d users in %.2fs",
                 "Full" if full else "Incremental",
@@ -133,14 +136,18 @@ class Tracker:
         finally:
             self.polls += 1
             self.last_poll_requests = self.hub.counter.requests - requests_before
+            duration = time.perf_counter() - started
+        try:
+            await self.after_poll()
+        finally:
+            self.state = outcome
             if self.stats is not None:
-                self.stats.observe(time.perf_counter() - started, ok, now)
-        await self.after_poll()
+                self.stats.observe(duration, ok, now)
         return ok
 
-    def _failed(self, now: datetime, reason: str) -> None:
-        self.state = replace(self.state, last_error_at=now, last_error=reason)
+    def _failed(self, now: datetime, reason: str) -> TrackerState:
         self.log.warning("Poll failed (%s); the next poll retries", reason)
+        return replace(self.state, last_error_at=now, last_error=reason)
 
     def wake(self) -> None:
         """Poll now instead of waiting for the interval."""

@@ -63,3 +63,36 @@ def postgres(tmp_path_factory):
     yield server
     server.stop()
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _hubs_of(item) -> list:
+    """The real hubs a test used: its fixtures' and those it started itself."""
+    from hubproc import STARTED, HubProcess
+
+    hubs = []
+    for value in getattr(item, "funcargs", {}).values():
+        hub = getattr(value, "hub", value)
+        if isinstance(hub, HubProcess):
+            hubs.append(hub)
+    hubs.extend(STARTED[item.stash.get(_STARTED_BEFORE, len(STARTED)) :])
+    return list(dict.fromkeys(hubs))
+
+
+_STARTED_BEFORE = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    from hubproc import STARTED
+
+    item.stash[_STARTED_BEFORE] = len(STARTED)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a test that used a real hub fails, show the hub's (and service's) log tail."""
+    report = yield
+    if report.failed:
+        for hub in _hubs_of(item)[-2:]:
+            report.sections.append((f"log tail of the hub in {hub.workdir}", hub.log_tail(80)))
+    return report

@@ -44,6 +44,8 @@ import httpx
 PASSWORD = "onboarding-test-password"
 BIN = Path(sys.executable).parent
 SERVICE_SCOPES = ["list:users", "read:users", "read:servers"]
+#: Every hub started in this test session, in order (conftest shows a failing test's logs).
+STARTED: list[HubProcess] = []
 
 
 def free_port() -> int:
@@ -185,6 +187,7 @@ c.Onboarding.log_level = "DEBUG"
             start_new_session=True,
         )
         log.close()
+        STARTED.append(self)
         try:
             wait_until(self._hub_up, timeout, "the hub API")
             wait_until(self._service_up, timeout, "the onboarding service behind the proxy")
@@ -249,11 +252,17 @@ c.Onboarding.log_level = "DEBUG"
         return response.json()
 
     def wait_for_status(self, predicate: Callable[[dict], bool], timeout: float = 60) -> dict:
-        return wait_until(
-            lambda: (lambda s: s if predicate(s) else None)(self.status()),
-            timeout,
-            "the status to match",
-        )
+        last: list[dict] = []
+
+        def matches() -> dict | None:
+            status = self.status()
+            last[:] = [status]
+            return status if predicate(status) else None
+
+        try:
+            return wait_until(matches, timeout, "the status to match")
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}; last status: {last[0] if last else None}") from None
 
     def start_server(self, name: str, timeout: float = 90) -> None:
         response = self.api("POST", f"users/{name}/server")

@@ -26,6 +26,16 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+FIVE = ("admin", "ana", "ben", "cleo", "dev")
+
+
+def first_value_reached(hub: HubProcess) -> dict:
+    """The status once five counted users have logged in (logging in again changes nothing)."""
+    for name in FIVE:
+        hub.login(name)
+    return hub.wait_for_status(lambda s: s["first_value"]["achieved"])
+
+
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     config = 'c.Onboarding.excluded_users = {"staff-1"}\n'
@@ -80,7 +90,7 @@ def test_exclusions_then_fifth_login_reaches_first_value(hub):
 
 
 def test_deleted_user_stays_counted_and_first_value_never_regresses(hub):
-    status = hub.wait_for_status(lambda s: s["first_value"]["achieved"])
+    status = first_value_reached(hub)
     achieved_at = status["first_value"]["achieved_at"]
     assert hub.api("DELETE", "users/cleo").status_code == 204
     # a full sync notices the deletion; force one by restarting the service
@@ -115,7 +125,7 @@ def test_status_api_needs_a_token_with_access(hub):
 
 
 def test_status_has_no_usernames(hub):
-    status = hub.wait_for_status(lambda s: s["first_value"]["achieved"])
+    status = first_value_reached(hub)
     text = str(status)
     for name in ("ana", "ben", "dev", "staff-1", "admin'"):
         assert f"'{name}" not in text
