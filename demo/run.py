@@ -67,6 +67,8 @@ def main() -> None:
             "c = get_config()  # noqa\n"
             "c.Onboarding.poll_interval = 5\n"
             "c.StandardLinks.tier = 'advanced'\n"
+            "c.OnboardingEmail.customer_name = 'the Demo Community team'\n"
+            "c.OnboardingEmail.account_manager = 'Demo Account Manager'\n"
         )
     env = dict(os.environ, ONBOARDING_DEMO_DIR=str(STATE), ONBOARDING_DEMO_PORT=str(PORT))
     bindir = str(Path(sys.executable).parent)

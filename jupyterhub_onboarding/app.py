@@ -29,6 +29,7 @@ from traitlets.config import Application, catch_config_error
 
 from . import __version__, checks, fees
 from .clock import parse_iso, utcnow
+from .emailsettings import OnboardingEmail
 from .links import StandardLinks
 from .rules import CountingRules
 
@@ -86,7 +87,7 @@ class Onboarding(Application):
 
     @property
     def classes(self):  # type: ignore[override]
-        return [Onboarding, StandardLinks]
+        return [Onboarding, StandardLinks, OnboardingEmail]
 
     activity_overlap = Float(
         900,
@@ -430,6 +431,7 @@ class Onboarding(Application):
         self.update_config(self.cli_config)
         # settings of the other configurables are checked now, not at first use
         StandardLinks(parent=self)
+        OnboardingEmail(parent=self)
 
     def write_config_file(self) -> None:
         path = Path(self.config_file)

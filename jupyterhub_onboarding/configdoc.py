@@ -50,9 +50,10 @@ def reference(classes: list[type[Configurable]]) -> str:
 def main() -> None:
     from .app import Onboarding
     from .collect import CollectApp
+    from .emailsettings import OnboardingEmail
     from .links import StandardLinks
 
-    print(reference([Onboarding, StandardLinks, CollectApp]), end="")
+    print(reference([Onboarding, StandardLinks, OnboardingEmail, CollectApp]), end="")
 
 
 if __name__ == "__main__":

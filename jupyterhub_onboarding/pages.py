@@ -19,8 +19,9 @@ from tornado.log import app_log
 
 from .chart import mau_chart_svg
 from .checklist import build_checklist
+from .emailsettings import OnboardingEmail
 from .handlers import BaseHandler
-from .links import Link, resolve_links
+from .links import Link, StandardLinks, resolve_links
 from .snapshot import Snapshot
 from .summary import SummaryEmail, progress_sentence, summary_email
 from .templating import NavService, build_environment, hub_page_namespace, render_page
@@ -147,15 +148,19 @@ def summary_for(
     snapshot: Snapshot | None,
     links: Sequence[Link],
     hub_url: str,
-    support_email: str,
-    response_time: str,
+    standard: StandardLinks,
+    email: OnboardingEmail,
 ) -> SummaryEmail:
     return summary_email(
         snapshot,
         links,
         hub_url=hub_url,
-        support_email=support_email,
-        response_time=response_time,
+        support_email=standard.support_email,
+        response_time=standard.response_time,
+        customer_name=email.customer_name,
+        sender_name=email.account_manager,
+        sender_title=email.signature_title,
+        first_invoice=email.first_invoice,
     )
 
 
@@ -284,8 +289,8 @@ class SummaryHandler(PageHandler):
             snapshot,
             self.resolved_links(),
             self.hub_url,
-            service.links.support_email,
-            service.links.response_time,
+            service.links,
+            service.email,
         )
 
 

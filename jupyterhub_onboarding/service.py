@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from tornado import web
 
 from .clock import as_utc, isoformat, parse_iso
+from .emailsettings import OnboardingEmail
 from .handlers import NotFoundHandler, core_routes
 from .hubclient import HubClient
 from .hubmodel import UserSeen
@@ -48,6 +49,7 @@ class OnboardingService:
         self.log: logging.Logger = app.log
         self.clock = app.clock
         self.links = StandardLinks(parent=app)
+        self.email = OnboardingEmail(parent=app)
         self.rules = app.counting_rules()
         self.store = Store(app.db_url, log=self.log)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="onboarding-db")

@@ -52,17 +52,18 @@ def summary_email(
     threshold: int = 5,
     customer_name: str = "[Customer Name]",
     sender_name: str = "[AM Name]",
+    sender_title: str = "Account Manager, 2i2c",
     first_invoice: str = "[timeframe]",
 ) -> SummaryEmail:
     """The follow-up email, with this hub's URL, links, support address and progress.
 
-    Items the service cannot know (the customer's and the account manager's names, the
-    invoice timeframe) stay as bracketed placeholders for the sender to fill in.
+    Items the service cannot know unless configured (the customer's and the account
+    manager's names, the invoice timeframe) stay as bracketed placeholders.
     """
     by_key = {link.key: link for link in links}
     hub = hub_url.rstrip("/") + "/" if hub_url else NOT_SET_UP
     lines = [
-        f"Hi {customer_name},",
+        f"Hi {customer_name or '[Customer Name]'},",
         "",
         "Thank you for joining us for the onboarding session today! Here's a quick summary "
         "of what we covered:",
@@ -88,7 +89,8 @@ def summary_email(
     lines += [
         "",
         "📊 Billing",
-        f"You'll receive your first invoice {first_invoice}. The invoice will include:",
+        f"You'll receive your first invoice {first_invoice or '[timeframe]'}. "
+        "The invoice will include:",
         "- Usage fees based on Monthly Active Users (MAU)",
         "- Cloud costs (passed through with no markup)",
         "You can monitor both metrics in the dashboards we reviewed.",
@@ -115,8 +117,8 @@ def summary_email(
         "We're here to support you every step of the way.",
         "",
         "Best regards,",
-        sender_name,
-        "Account Manager, 2i2c",
+        sender_name or "[AM Name]",
+        *([sender_title] if sender_title else []),
         "",
     ]
     return SummaryEmail("Your 2i2c JupyterHub Onboarding Summary", "\n".join(lines))

@@ -12,6 +12,7 @@ from traitlets import TraitError
 from jupyterhub_onboarding.app import Onboarding
 from jupyterhub_onboarding.collect import CollectApp
 from jupyterhub_onboarding.configdoc import reference
+from jupyterhub_onboarding.emailsettings import OnboardingEmail
 from jupyterhub_onboarding.links import StandardLinks
 
 ROOT = Path(__file__).parent.parent
@@ -39,6 +40,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         ("--Onboarding.db_url=mysql://db/x", "Onboarding.db_url"),
         ("--StandardLinks.grafana_usage_url=javascript:alert(1)", "grafana_usage_url"),
         ("--StandardLinks.support_email=not an email", "StandardLinks.support_email"),
+        ("--OnboardingEmail.customer_name=" + "x" * 201, "OnboardingEmail.customer_name"),
     ],
 )
 def test_bad_value_fails_at_start_naming_the_trait(tmp_path, argument, trait):
@@ -94,7 +96,7 @@ def test_every_alias_points_at_a_real_trait(app_class):
         assert trait in owners[class_name].class_trait_names(config=True), f"--{alias}"
 
 
-@pytest.mark.parametrize("app_class", [Onboarding, StandardLinks, CollectApp])
+@pytest.mark.parametrize("app_class", [Onboarding, StandardLinks, OnboardingEmail, CollectApp])
 def test_every_option_has_help(app_class):
     for name, trait in app_class.class_traits(config=True).items():
         assert (trait.help or "").strip(), f"{app_class.__name__}.{name} has no help text"
@@ -130,7 +132,7 @@ def test_invalid_assignment_names_trait():
 
 
 def test_configuration_reference_is_in_sync():
-    expected = reference([Onboarding, StandardLinks, CollectApp])
+    expected = reference([Onboarding, StandardLinks, OnboardingEmail, CollectApp])
     current = (ROOT / "docs" / "configuration.md").read_text()
     assert current == expected, (
         "docs/configuration.md is out of date: "

@@ -39,6 +39,7 @@ from hubproc import free_port, running_hub, wait_until
 from jupyterhub.app import JupyterHub
 
 from jupyterhub_onboarding.app import Onboarding
+from jupyterhub_onboarding.emailsettings import OnboardingEmail
 from jupyterhub_onboarding.hubsfile import parse_hubs
 from jupyterhub_onboarding.links import StandardLinks
 
@@ -55,7 +56,11 @@ SERVICE_SCOPES = {"list:users", "read:users", "read:servers"}
 POD_PATHS = ("/srv/jupyterhub", "/usr/local/etc")
 HUB_CONFIG_D = "/usr/local/etc/jupyterhub/jupyterhub_config.d/"
 SETTINGS = ("hub", "extraFiles", "onboarding-settings", "data")
-CONFIG_CLASSES = {"Onboarding": Onboarding, "StandardLinks": StandardLinks}
+CONFIG_CLASSES = {
+    "Onboarding": Onboarding,
+    "StandardLinks": StandardLinks,
+    "OnboardingEmail": OnboardingEmail,
+}
 
 
 # --- values ---------------------------------------------------------------------------------
@@ -407,6 +412,7 @@ def test_the_service_gets_its_settings_from_the_values(tmp_path, monkeypatch):
     stand_in = ChartStandIn(values, tmp_path)
     app = start_onboarding(stand_in, values["hub"]["services"][SERVICE]["url"], monkeypatch)
     links = StandardLinks(parent=app)
+    email = OnboardingEmail(parent=app)
 
     etc = stand_in.pod_path("/usr/local/etc/jupyterhub-onboarding")
     assert app.config_file == str(etc / "jupyterhub_onboarding_config.py")
@@ -428,10 +434,13 @@ def test_the_service_gets_its_settings_from_the_values(tmp_path, monkeypatch):
     assert links.tier == "premier"
     assert links.premier_guide_url == "https://docs.example.org/premier/"
     assert links.grafana_cost_url == "https://grafana.example.org/d/cost"
+    assert email.account_manager == "Jo Rivera"
 
     # Every setting in the example reached its trait, with the value the example gives.
     for class_name, settings in dig(example, SETTINGS).items():
-        configurable = {"Onboarding": app, "StandardLinks": links}[class_name]
+        configurable = {"Onboarding": app, "StandardLinks": links, "OnboardingEmail": email}[
+            class_name
+        ]
         for name, value in settings.items():
             expected = set(value) if isinstance(value, list) else value
             assert getattr(configurable, name) == expected, f"{class_name}.{name}"

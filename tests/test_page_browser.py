@@ -28,6 +28,8 @@ c.JupyterHub.load_roles.append({
 SERVICE_CONFIG = """
 c.StandardLinks.grafana_cost_url = "https://grafana.example.org/d/cost"
 c.StandardLinks.response_time = "one business day"
+c.OnboardingEmail.customer_name = "the <b>Example</b> Lab team"
+c.OnboardingEmail.account_manager = "Jo Rivera"
 """
 
 
@@ -81,6 +83,9 @@ def test_summary_is_served_as_plain_text_at_a_stable_url(hub):
     assert text.text.startswith("Subject: Your 2i2c JupyterHub Onboarding Summary")
     assert f"Your hub is live at: {hub.url}/" in text.text
     assert "Cost Monitoring Dashboard: https://grafana.example.org/d/cost" in text.text
+    # the configured names, as text on the page and verbatim in the plain-text email
+    assert "Hi the <b>Example</b> Lab team," in text.text and "\nJo Rivera\n" in text.text
+    assert "the &lt;b&gt;Example&lt;/b&gt; Lab team" in page.text and "<b>Example" not in page.text
 
 
 def test_non_admin_with_access_gets_the_forbidden_page(hub):

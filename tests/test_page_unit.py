@@ -15,8 +15,9 @@ from traitlets import TraitError
 
 from jupyterhub_onboarding.chart import axis_maximum, mau_chart_svg
 from jupyterhub_onboarding.checklist import build_checklist
+from jupyterhub_onboarding.emailsettings import OnboardingEmail
 from jupyterhub_onboarding.links import StandardLinks, resolve_links
-from jupyterhub_onboarding.pages import landing_namespace
+from jupyterhub_onboarding.pages import landing_namespace, summary_for
 from jupyterhub_onboarding.snapshot import (
     Aggregates,
     MonthCount,
@@ -187,6 +188,28 @@ def test_summary_email_is_filled_for_this_hub():
     assert "So far, 3 of 5 users have logged in." in body
     assert "[Customer Name]" in body and "[AM Name]" in body
     assert email.text.startswith("Subject: Your 2i2c JupyterHub Onboarding Summary\n\n")
+
+
+def test_summary_email_uses_the_configured_names():
+    email = OnboardingEmail(
+        customer_name="the Example Lab team",
+        account_manager="Jo Rivera",
+        signature_title="Partnerships, Example Provider",
+        first_invoice="at the start of next month",
+    )
+    body = summary_for(
+        make_snapshot(), resolve_links(StandardLinks(), HUB), HUB, StandardLinks(), email
+    ).body
+    assert body.startswith("Hi the Example Lab team,\n")
+    assert "first invoice at the start of next month. The invoice" in body
+    assert body.rstrip().endswith("Jo Rivera\nPartnerships, Example Provider")
+    assert "[" not in body
+
+
+@pytest.mark.parametrize("field", ["customer_name", "account_manager", "first_invoice"])
+def test_summary_email_settings_are_one_line(field):
+    with pytest.raises(TraitError, match=rf"OnboardingEmail\.{field} must be one line"):
+        OnboardingEmail(**{field: "Example\nBcc: someone@example.org"})
 
 
 def test_summary_email_after_first_value_says_when():
