@@ -24,6 +24,10 @@ from .snapshot import Aggregates, Settings, Snapshot, build_snapshot
 from .store import KnownUser, Store
 from .tracker import Tracker
 
+#: Counted users listed by name on the landing page (the earliest arrivals, who made first
+#: value); the rest are counted, not listed, so the page stays small on big hubs.
+USERS_LISTED = 100
+
 
 def _log_request(handler: web.RequestHandler) -> None:
     """Access log without query strings (OAuth codes) and without usernames."""
@@ -83,6 +87,8 @@ class OnboardingService:
         )
         self.database_ready = False
         self.aggregates = Aggregates()
+        #: The first USERS_LISTED counted users, refreshed with the figures (admin page only).
+        self.users_listed: list[KnownUser] = []
         self.settings = self._settings(as_utc(self.clock()))
         self.web_app = self.make_web_app()
 
@@ -143,28 +149,29 @@ class OnboardingService:
         self.log.debug("Recorded poll: %s", result)
 
     async def refresh(self) -> None:
-        """Recompute aggregates from the database (after every poll)."""
+        """Recompute the figures and the listed users from the database (after every poll).
+
+        Requests are served from what this keeps, so pages and APIs never wait on the
+        database, and keep answering with the last figures while it is unavailable.
+        """
         if not self.database_ready:
             return
         try:
-            self.aggregates = await self.db(
+            aggregates = await self.db(
                 self.store.aggregates,
                 self.clock(),
                 self.app.first_value_threshold,
                 self.app.generating_value_days,
             )
+            listed = await self.db(self.store.logged_in_users, USERS_LISTED)
         except Exception as error:
             self.log.warning("Could not refresh figures (%s); serving the last ones", error)
+        else:
+            self.aggregates, self.users_listed = aggregates, listed
 
     def current_snapshot(self) -> Snapshot:
         """The figures now: cheap, from the last aggregates; never touches hub or database."""
         return build_snapshot(self.aggregates, self.settings, self.tracker.state, self.clock())
-
-    async def logged_in_users(self, limit: int | None = None) -> list[KnownUser]:
-        """Counted users who have logged in, earliest first (names for the admin page only)."""
-        if not self.database_ready:
-            return []
-        return await self.db(self.store.logged_in_users, limit)
 
     # -- web ------------------------------------------------------------------------------
 

@@ -395,9 +395,10 @@ def test_postgresql_restart_under_running_service(tmp_path, postgres):
     url = postgres.create_database()
     config = SERVICE_CONFIG + f"c.Onboarding.db_url = {url!r}\n"
     with running_hub(tmp_path, service_config=config) as hub:
+        admin = hub.login("admin")
         hub.login("pg-before-1")
         hub.login("pg-before-2")
-        hub.wait_for_status(lambda s: s["first_value"]["users_logged_in"] == 2)
+        hub.wait_for_status(lambda s: s["first_value"]["users_logged_in"] == 3)
         pid = hub.service_pid()
 
         stopped_at = now()
@@ -410,14 +411,20 @@ def test_postgresql_restart_under_running_service(tmp_path, postgres):
             )
             assert status["tracker"]["last_error"].startswith("database")
             assert httpx.get(f"{hub.service_url}health", timeout=5).status_code == 200
+            # the admin page keeps its last figures and names while the database is away
+            page = admin.get(hub.service_url)
+            admin.close()
+            assert page.status_code == 200, page.text[:500]
+            assert f"3 of {THRESHOLD} users have logged in" in page.text
+            assert "pg-before-1" in page.text and "pg-during" not in page.text
         finally:
             postgres.start()
 
         status = hub.wait_for_status(
-            lambda s: s["first_value"]["users_logged_in"] == 3 and not s["tracker"]["stale"],
+            lambda s: s["first_value"]["users_logged_in"] == 4 and not s["tracker"]["stale"],
             timeout=60,
         )
-        assert status["mau"]["login"] == 3
+        assert status["mau"]["login"] == 4
         assert hub.service_pid() == pid, "the service crashed and was restarted"
         lines = "\n".join(service_lines(hub.log_path))
         assert "Database busy or unavailable; retry 1/2" in lines
