@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import secrets
@@ -451,7 +452,26 @@ class Onboarding(Application):
 
         asyncio.run(self._serve(OnboardingService))
 
+    #: Libraries whose log lines reach the service's log (warnings and errors only, unless
+    #: at DEBUG: jupyterhub's OAuth callback logs each username at INFO).
+    library_loggers = ("tornado", "jupyterhub")
+
+    def route_library_logs(self) -> None:
+        """Send the libraries' warnings and errors through the service's own log handler."""
+        configured = self.log_level
+        if isinstance(configured, str):
+            configured = logging.getLevelName(configured)
+        level = logging.DEBUG if configured <= logging.DEBUG else logging.WARNING
+        for name in self.library_loggers:
+            logger = logging.getLogger(name)
+            logger.setLevel(level)
+            logger.propagate = False
+            for handler in self.log.handlers:
+                if handler not in logger.handlers:
+                    logger.addHandler(handler)
+
     async def _serve(self, service_class) -> None:
+        self.route_library_logs()
         service = service_class(self)
         await service.start()
         listen = urlsplit(self.bind_url or self.service_url)

@@ -138,3 +138,26 @@ def test_configuration_reference_is_in_sync():
         "docs/configuration.md is out of date: "
         "python -m jupyterhub_onboarding.configdoc > docs/configuration.md"
     )
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+def test_library_warnings_reach_the_service_log_but_not_their_info_lines(tmp_path, level, shown):
+    script = f"""
+import logging
+from jupyterhub_onboarding.app import Onboarding
+app = Onboarding(log_level={level!r})
+app.route_library_logs()
+logging.getLogger("tornado.application").info("Logged-in user someone-private")
+logging.getLogger("jupyterhub.services.auth").warning("Token rejected by the hub")
+logging.getLogger("tornado.general").error("Malformed HTTP message")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = result.stderr.splitlines()
+    assert any(
+        line.startswith("[W ") and "jupyterhub.services.auth] Token rejected" in line
+        for line in lines
+    ), lines
+    assert any(line.startswith("[E ") and "Malformed HTTP message" in line for line in lines)
+    assert ("someone-private" in result.stderr) is shown
