@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export PATH := $(CURDIR)/$(NODE_PREFIX)/node_modules/.bin:$(PATH)
 
-.PHONY: demo test test-jupyterhub5 lint system-packages proxy
+.PHONY: demo test test-fast test-jupyterhub5 lint system-packages proxy
 
 demo: $(VENV)/.installed proxy
 	$(VENV)/bin/python demo/run.py
@@ -21,13 +21,20 @@ test: $(VENV)/.installed proxy system-packages lint
 	$(VENV)/bin/pytest -ra
 	$(MAKE) test-jupyterhub5
 
+# The tests that need no real component (hub, proxy, browser, Prometheus, PostgreSQL).
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/pytest -q -m "not integration" -p no:cacheprovider
+
 # The smoke test again on the newest JupyterHub 5.x.
 test-jupyterhub5: $(VENV_JH5)/.installed proxy
-	$(VENV_JH5)/bin/pytest -ra -m smoke -p no:cacheprovider tests/test_service_hub.py
+	$(VENV_JH5)/bin/pytest -ra -m smoke -p no:cacheprovider tests/service/test_service_hub.py
 
+# ruff, mypy and the layering contracts (pyproject.toml's [tool.importlinter])
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

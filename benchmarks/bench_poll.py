@@ -40,11 +40,11 @@ from common import (
     write_result,
 )
 
-from jupyterhub_onboarding.clock import utcnow as product_utcnow
-from jupyterhub_onboarding.hubclient import HubClient
-from jupyterhub_onboarding.rules import CountingRules
-from jupyterhub_onboarding.store import Store
-from jupyterhub_onboarding.tracker import Tracker
+from jupyterhub_onboarding.core.clock import utcnow as product_utcnow
+from jupyterhub_onboarding.core.rules import CountingRules
+from jupyterhub_onboarding.service.hubclient import HubClient
+from jupyterhub_onboarding.service.store import Store
+from jupyterhub_onboarding.service.tracker import Tracker
 
 TARGET_FULL_RATIO = 1.3
 TARGET_INCREMENTAL_REQUESTS = 3

@@ -33,9 +33,9 @@ import httpx
 from common import Timer, hub_ports, log, print_table, start_hub, user_name, utcnow, write_result
 from loadgen import run_load
 
-from jupyterhub_onboarding.hubmodel import ServerSeen, UserSeen
-from jupyterhub_onboarding.rules import CountingRules, add_months, month_of
-from jupyterhub_onboarding.store import Store
+from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
+from jupyterhub_onboarding.core.rules import CountingRules, add_months, month_of
+from jupyterhub_onboarding.service.store import Store
 
 USERS = 10_000
 CLIENTS = 50

@@ -44,9 +44,9 @@ from common import (
 )
 from hubproc import free_port, wait_until
 
-from jupyterhub_onboarding.hubmodel import ServerSeen, UserSeen
-from jupyterhub_onboarding.rules import CountingRules
-from jupyterhub_onboarding.store import Store
+from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
+from jupyterhub_onboarding.core.rules import CountingRules
+from jupyterhub_onboarding.service.store import Store
 
 USERS = 10_000
 TARGET_RSS_MIB = 150

@@ -20,45 +20,37 @@ import argparse
 import asyncio
 import json
 import logging
-from datetime import timedelta
+import sys
 from pathlib import Path
 
 from tornado import web
 
-from jupyterhub_onboarding.clock import utcnow
-from jupyterhub_onboarding.rules import add_months, month_label, month_of
-from jupyterhub_onboarding.snapshot import (
-    Aggregates,
-    MonthCount,
-    Settings,
-    TrackerState,
-    build_snapshot,
-)
-from jupyterhub_onboarding.status import status_document
+from jupyterhub_onboarding.core.clock import utcnow
+from jupyterhub_onboarding.core.rules import add_months, month_label, month_of
+
+# the status documents of the collector's tests, built by the product's own code
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from collect_fixtures import make_status
 
 
 def document(index: int) -> dict:
     now = utcnow()
-    live = now - timedelta(days=30 + index % 400)
     users = 3 + (index * 37) % 900
     current = month_of(now)
-    months = tuple(
-        MonthCount(month_label(add_months(current, -k)), users // (k + 1), users // (k + 2))
+    months = {
+        month_label(add_months(current, -k)): (users // (k + 1), users // (k + 2))
         for k in range(min(24, 1 + index % 24))
-    )[::-1]
-    aggregates = Aggregates(
-        users_logged_in=users,
-        users_started_server=users // 2,
-        nth_seen_at={"login": live + timedelta(days=3) if users >= 5 else None},
+    }
+    return make_status(
+        now=now,
+        live_days_ago=30 + index % 400,
+        logged_in=users,
+        started_server=users // 2,
         months=months,
-        rolling={"24h": users // 10, "7d": users // 4, "14d": users // 3, "30d": users // 2},
-        generating_window_active=users // 3,
-        admin_logged_in=True,
-        users_known=users + 2,
+        rolling_30d=users // 2,
+        polled_ago=30,
+        hub_url=f"https://hub-{index}.example.org",
     )
-    settings = Settings(hub_url=f"https://hub-{index}.example.org", live_since=live)
-    tracker = TrackerState(last_success_at=now - timedelta(seconds=30))
-    return status_document(build_snapshot(aggregates, settings, tracker, now))
 
 
 class StatusHandler(web.RequestHandler):

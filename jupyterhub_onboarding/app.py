@@ -28,11 +28,11 @@ from traitlets import (
 )
 from traitlets.config import Application, catch_config_error
 
-from . import __version__, checks, fees
-from .clock import parse_iso, utcnow
-from .emailsettings import OnboardingEmail
-from .links import StandardLinks
-from .rules import CountingRules
+from . import __version__
+from .core.clock import parse_iso, utcnow
+from .core.rules import CountingRules
+from .page.settings import OnboardingEmail, StandardLinks
+from .settings import COMMON_ALIASES, COMMON_FLAGS, FeeTierSettings, above_zero, at_least
 
 
 def _parse_live_since(value: str) -> datetime:
@@ -42,7 +42,7 @@ def _parse_live_since(value: str) -> datetime:
     return parse_iso(value)
 
 
-class Onboarding(Application):
+class Onboarding(FeeTierSettings, Application):
     """A JupyterHub service that tracks first value and monthly active users."""
 
     name = "jupyterhub-onboarding"
@@ -69,11 +69,11 @@ class Onboarding(Application):
     aliases = {
         "config": "Onboarding.config_file",
         "db-url": "Onboarding.db_url",
-        "log-level": "Application.log_level",
         "poll-interval": "Onboarding.poll_interval",
+        **COMMON_ALIASES,
     }
     flags = {
-        "debug": ({"Application": {"log_level": 10}}, "Log at DEBUG level."),
+        **COMMON_FLAGS,
         "generate-config": (
             {"Onboarding": {"generate_config": True}},
             "Write a default config file (see --config) and exit.",
@@ -81,7 +81,7 @@ class Onboarding(Application):
     }
     subcommands = {
         "collect": (
-            "jupyterhub_onboarding.collect.CollectApp",
+            "jupyterhub_onboarding.collector.app.CollectApp",
             "Poll the status API of many hubs and write one report.",
         ),
     }
@@ -171,7 +171,7 @@ class Onboarding(Application):
 
     @default("data_files_path")
     def _default_data_files_path(self):
-        from .templating import find_data_files_path
+        from .datafiles import find_data_files_path
 
         return str(find_data_files_path())
 
@@ -213,17 +213,6 @@ class Onboarding(Application):
         help="""Usernames never counted, e.g. the provider's staff:
         {'alice-staff', 'bob-staff'}.""",
     ).tag(config=True)
-
-    fee_tiers = List(
-        default_value=[list(tier) for tier in fees.DEFAULT_TIERS],
-        help="""Graduated usage-fee tiers as [upper_bound, price_per_user] pairs, ascending,
-        the last with upper_bound None. Default:
-        [[10, 10.0], [100, 5.0], [1000, 2.5], [10000, 1.25], [None, 0.0]].""",
-    ).tag(config=True)
-
-    @validate("fee_tiers")
-    def _check_tiers(self, proposal):
-        return checks.fee_tiers(proposal)
 
     first_value_basis = Enum(
         ["login", "server"],
@@ -382,7 +371,7 @@ class Onboarding(Application):
         "stale_after",
     )
     def _check_positive_float(self, proposal):
-        return checks.above_zero(proposal)
+        return above_zero(proposal)
 
     @validate(
         "check_in_days",
@@ -392,11 +381,11 @@ class Onboarding(Application):
         "hub_page_size",
     )
     def _check_positive_int(self, proposal):
-        return checks.at_least(proposal, 1)
+        return at_least(proposal, 1)
 
     @validate("hub_retries")
     def _check_retries(self, proposal):
-        return checks.at_least(proposal, 0)
+        return at_least(proposal, 0)
 
     #: The clock every part of the service reads; tests replace it.
     clock = staticmethod(utcnow)
@@ -448,9 +437,7 @@ class Onboarding(Application):
         if self.generate_config:
             self.write_config_file()
             return
-        from .service import OnboardingService
-
-        asyncio.run(self._serve(OnboardingService))
+        asyncio.run(self._serve())
 
     #: Libraries whose log lines reach the service's log (warnings and errors only, unless
     #: at DEBUG: jupyterhub's OAuth callback logs each username at INFO).
@@ -461,7 +448,8 @@ class Onboarding(Application):
         configured = self.log_level
         if isinstance(configured, str):
             configured = logging.getLevelName(configured)
-        level = logging.DEBUG if configured <= logging.DEBUG else logging.WARNING
+        debug = isinstance(configured, int) and configured <= logging.DEBUG
+        level = logging.DEBUG if debug else logging.WARNING
         for name in self.library_loggers:
             logger = logging.getLogger(name)
             logger.setLevel(level)
@@ -470,14 +458,22 @@ class Onboarding(Application):
                 if handler not in logger.handlers:
                     logger.addHandler(handler)
 
-    async def _serve(self, service_class) -> None:
+    def make_service(self):
+        """The running service with every room of the package: status, metrics and the page."""
+        from .page.handlers import routes as page_routes
+        from .service.wiring import OnboardingService
+
+        return OnboardingService(self, extra_routes=[page_routes])
+
+    async def _serve(self) -> None:
         self.route_library_logs()
-        service = service_class(self)
+        service = self.make_service()
         await service.start()
         listen = urlsplit(self.bind_url or self.service_url)
         server = HTTPServer(service.web_app, xheaders=True)
         # an empty host in bind_url listens on every interface
-        server.listen(listen.port, listen.hostname or "")
+        # (the port is there: service_url and bind_url are checked to have one at start)
+        server.listen(listen.port or 0, listen.hostname or "")
         self.log.info(
             "jupyterhub-onboarding %s listening on %s with prefix %s",
             __version__,

@@ -13,7 +13,7 @@ from traitlets.config import Configurable
 def _default(cls: type[Configurable], name: str, trait) -> str:
     if name in getattr(cls, "_trait_default_generators", {}):
         return "derived at start (see below)"
-    return f"`{trait.default_value!r}`"
+    return f"`{trait.default()!r}`"
 
 
 def reference(classes: list[type[Configurable]]) -> str:
@@ -31,8 +31,6 @@ def reference(classes: list[type[Configurable]]) -> str:
         traits = cls.class_traits(config=True)
         for name in sorted(traits):
             trait = traits[name]
-            if trait.this_class is not cls and cls.__name__ != "Onboarding":
-                continue
             if trait.this_class.__module__.startswith("traitlets"):
                 continue
             help_text = inspect.cleandoc(trait.help or "").replace("\n", " ")
@@ -49,9 +47,8 @@ def reference(classes: list[type[Configurable]]) -> str:
 
 def main() -> None:
     from .app import Onboarding
-    from .collect import CollectApp
-    from .emailsettings import OnboardingEmail
-    from .links import StandardLinks
+    from .collector.app import CollectApp
+    from .page.settings import OnboardingEmail, StandardLinks
 
     print(reference([Onboarding, StandardLinks, OnboardingEmail, CollectApp]), end="")
 

@@ -29,15 +29,15 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from jupyterhub_onboarding.rules import add_months, month_label, month_of
-from jupyterhub_onboarding.snapshot import (
+from jupyterhub_onboarding.core.rules import add_months, month_label, month_of
+from jupyterhub_onboarding.core.snapshot import (
     Aggregates,
     MonthCount,
     Settings,
     TrackerState,
     build_snapshot,
 )
-from jupyterhub_onboarding.status import status_document
+from jupyterhub_onboarding.core.status import status_document
 
 REPO = Path(__file__).resolve().parent.parent
 STATUS_PATH = "services/onboarding/api/v1/status"

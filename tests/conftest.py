@@ -26,6 +26,33 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: Fixtures that start or drive a real component (hub and proxy, PostgreSQL, Prometheus or
+#: promtool, Chromium, a built wheel). A test using one is marked ``integration``, so
+#: ``make test-fast`` (``-m "not integration"``) runs only the tests that need none.
+REAL_COMPONENT_FIXTURES = frozenset(
+    {
+        "browser_context",
+        "chart_hub",
+        "faulty",
+        "hostile",
+        "hub",
+        "installed",
+        "postgres",
+        "postgres_url",
+        "prometheus_binary",
+        "promtool",
+        "real_hubs",
+        "wheel",
+    }
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if REAL_COMPONENT_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
 def require_component(name: str, found: bool, how: str) -> None:
     """Skip with a printed reason when a real component is missing; in CI, fail instead."""
     if found:

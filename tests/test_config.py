@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from traitlets import TraitError
+from traitlets.config import Application
 
 from jupyterhub_onboarding.app import Onboarding
-from jupyterhub_onboarding.collect import CollectApp
+from jupyterhub_onboarding.collector.app import CollectApp
 from jupyterhub_onboarding.configdoc import reference
-from jupyterhub_onboarding.emailsettings import OnboardingEmail
-from jupyterhub_onboarding.links import StandardLinks
+from jupyterhub_onboarding.page.settings import OnboardingEmail, StandardLinks
 
 ROOT = Path(__file__).parent.parent
 
@@ -91,7 +91,7 @@ def test_every_alias_points_at_a_real_trait(app_class):
         target = target[0] if isinstance(target, tuple) else target
         class_name, _, trait = target.rpartition(".")
         owners = {cls.__name__: cls for cls in app_class().classes}
-        owners.update({"Application": Onboarding.__mro__[1]})
+        owners.update({"Application": Application})
         assert class_name in owners, f"--{alias} names unknown class {class_name}"
         assert trait in owners[class_name].class_trait_names(config=True), f"--{alias}"
 

@@ -39,9 +39,8 @@ from hubproc import free_port, running_hub, wait_until
 from jupyterhub.app import JupyterHub
 
 from jupyterhub_onboarding.app import Onboarding
-from jupyterhub_onboarding.emailsettings import OnboardingEmail
-from jupyterhub_onboarding.hubsfile import parse_hubs
-from jupyterhub_onboarding.links import StandardLinks
+from jupyterhub_onboarding.collector.hubsfile import parse_hubs
+from jupyterhub_onboarding.page.settings import OnboardingEmail, StandardLinks
 
 REPO = Path(__file__).resolve().parent.parent
 VALUES_FILE = REPO / "helm" / "onboarding-values.yaml"

@@ -24,10 +24,10 @@ from servicelog import leaks, service_lines
 from sqlalchemy import select
 from tornado.web import create_signed_value, decode_signed_value
 
-from jupyterhub_onboarding.hubmodel import ServerSeen, UserSeen, parse_page
-from jupyterhub_onboarding.rules import CountingRules, month_label, month_of
-from jupyterhub_onboarding.schema import activity, milestones, users
-from jupyterhub_onboarding.store import Store
+from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen, parse_page
+from jupyterhub_onboarding.core.rules import CountingRules, month_label, month_of
+from jupyterhub_onboarding.service.schema import activity, milestones, users
+from jupyterhub_onboarding.service.store import Store
 
 ROOT = Path(__file__).parent.parent
 UTC = timezone.utc
@@ -309,6 +309,7 @@ def test_json_endpoints_never_redirect_and_posts_are_refused(hostile):
     assert bare.status_code in (301, 302) and bare.headers["location"] == "/services/onboarding/"
 
 
+@pytest.mark.integration
 def test_metrics_scrape_without_authentication_when_configured(tmp_path):
     """``authenticate_prometheus = False`` (documented in metrics.py): open to any scraper."""
     config = "c.Onboarding.authenticate_prometheus = False\n"

@@ -1,0 +1,511 @@
+"""The collector's report: one row per hub from its status document, and the writers.
+
+Pure: no network, no files, no clock. The collector (``collect.py``) fetches the status
+documents and hands them here; every output format is built from the same rows, so the
+terminal table, JSON, CSV and HTML always agree.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+
+from ..core import fees
+from ..core.clock import parse_iso
+from ..core.text import format_money
+from ..datafiles import find_data_files_path, template_environment
+
+#: CSV columns, in order, with what each holds (``docs/collector.md`` lists the same).
+COLUMNS: dict[str, str] = {
+    "hub": "The hub's name from the hubs file.",
+    "url": "The hub's URL (from the hubs file).",
+    "reachable": "true when the hub sent an HTTP response at all (even an error status).",
+    "first_value_achieved": "true once the first-value threshold was reached.",
+    "first_value_date": "UTC date (YYYY-MM-DD) of the moment of first value; empty if not yet.",
+    "days_to_first_value": "Days from live_since to the moment of first value.",
+    "check_in_due": "true when the 2-week check-in is due (first value not reached in time).",
+    "mau_login": "Monthly active users, login basis, for the report month.",
+    "mau_server": "Monthly active users, server basis, for the report month.",
+    "active_30d": "Rolling 30-day active users (not MAU).",
+    "estimated_usage_fee": "Usage-fee estimate for the report month on the hub's billing basis.",
+    "currency": "Currency of the fee estimate.",
+    "tracker_stale": "true when the hub's tracker has not polled successfully lately.",
+    "service_version": "Version of the onboarding service on the hub.",
+    "error": "Why the hub has no figures (empty when it answered).",
+}
+
+#: Why a row needs attention, most urgent first; the report lists rows in this order.
+ACTION_ERROR = "error"
+ACTION_CHECK_IN = "check-in due"
+ACTION_STALE = "tracker stale"
+ACTION_ORDER = (ACTION_ERROR, ACTION_CHECK_IN, ACTION_STALE, "")
+
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: A spreadsheet treats a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class StatusShapeError(ValueError):
+    """A status document that does not have the documented fields and types."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One hub in the report. Figures are None when the hub did not answer."""
+
+    hub: str
+    url: str
+    reachable: bool
+    first_value_achieved: bool | None = None
+    first_value_date: str | None = None
+    days_to_first_value: float | None = None
+    check_in_due: bool | None = None
+    mau_login: int | None = None
+    mau_server: int | None = None
+    active_30d: int | None = None
+    estimated_usage_fee: float | None = None
+    currency: str | None = None
+    tracker_stale: bool | None = None
+    service_version: str | None = None
+    error: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.error is None
+
+    @property
+    def action(self) -> str:
+        """Why this hub needs attention ('' when it does not)."""
+        if self.error is not None:
+            return ACTION_ERROR
+        if self.check_in_due:
+            return ACTION_CHECK_IN
+        if self.tracker_stale:
+            return ACTION_STALE
+        return ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- reading a status document ------------------------------------------------------------
+
+
+def _get(document: Mapping[str, Any], path: str) -> Any:
+    value: Any = document
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise StatusShapeError(f"missing {path}")
+        value = value[part]
+    return value
+
+
+def _count(document: Mapping[str, Any], path: str) -> int:
+    value = _get(document, path)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StatusShapeError(f"{path} is not a count")
+    return value
+
+
+def _number(document: Mapping[str, Any], path: str, optional: bool = False) -> float | None:
+    value = _get(document, path)
+    if value is None and optional:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise StatusShapeError(f"{path} is not a number")
+    return float(value)
+
+
+def _flag(document: Mapping[str, Any], path: str) -> bool:
+    value = _get(document, path)
+    if not isinstance(value, bool):
+        raise StatusShapeError(f"{path} is not true/false")
+    return value
+
+
+def _text(document: Mapping[str, Any], path: str, limit: int = 64) -> str:
+    value = _get(document, path)
+    if not isinstance(value, str) or len(value) > limit:
+        raise StatusShapeError(f"{path} is not a short string")
+    return value
+
+
+def _month(document: Mapping[str, Any], path: str) -> str:
+    value = _get(document, path)
+    if not isinstance(value, str) or not _MONTH.fullmatch(value):
+        raise StatusShapeError(f"{path} is not a YYYY-MM month")
+    return value
+
+
+def _history(document: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    entries = _get(document, "mau.history")
+    if not isinstance(entries, list):
+        raise StatusShapeError("mau.history is not a list")
+    history = {}
+    for index, entry in enumerate(entries):
+        path = f"mau.history[{index}]"
+        if not isinstance(entry, Mapping):
+            raise StatusShapeError(f"{path} is not an object")
+        try:
+            history[_month(entry, "month")] = (_count(entry, "login"), _count(entry, "server"))
+        except StatusShapeError as error:
+            raise StatusShapeError(f"{path}.{str(error).removeprefix('missing ')}") from None
+    return history
+
+
+@dataclass(frozen=True)
+class StatusFigures:
+    """The figures the report takes from one status document, checked."""
+
+    version: str
+    achieved: bool
+    achieved_date: str | None
+    days_to_first_value: float | None
+    check_in_due: bool
+    month: str
+    mau_login: int
+    mau_server: int
+    history: dict[str, tuple[int, int]]
+    active_30d: int
+    billing_month: str
+    billing_basis: str
+    estimated_usage_fee: float
+    currency: str
+    stale: bool
+
+
+def read_status(document: Any) -> StatusFigures:
+    """Check *document* against the status API's shape and take the report's figures.
+
+    Raises StatusShapeError naming the first field that is missing or of the wrong type.
+    """
+    if not isinstance(document, Mapping):
+        raise StatusShapeError("not a JSON object")
+    achieved_at = _get(document, "first_value.achieved_at")
+    achieved_date = None
+    if achieved_at is not None:
+        try:
+            achieved_date = parse_iso(achieved_at).date().isoformat()
+        except (TypeError, ValueError):
+            raise StatusShapeError("first_value.achieved_at is not a timestamp") from None
+    basis = _text(document, "billing.basis")
+    if basis not in ("login", "server"):
+        raise StatusShapeError("billing.basis is neither login nor server")
+    return StatusFigures(
+        version=_text(document, "version"),
+        achieved=_flag(document, "first_value.achieved"),
+        achieved_date=achieved_date,
+        days_to_first_value=_number(document, "first_value.days_to_first_value", optional=True),
+        check_in_due=_flag(document, "first_value.check_in_due"),
+        month=_month(document, "mau.month"),
+        mau_login=_count(document, "mau.login"),
+        mau_server=_count(document, "mau.server"),
+        history=_history(document),
+        active_30d=_count(document, "active_users.30d"),
+        billing_month=_month(document, "billing.month"),
+        billing_basis=basis,
+        estimated_usage_fee=_number(document, "billing.estimated_usage_fee") or 0.0,
+        currency=_text(document, "billing.currency", limit=8),
+        stale=_flag(document, "tracker.stale"),
+    )
+
+
+def month_figures(
+    figures: StatusFigures,
+    month: str | None,
+    tiers: Sequence[tuple[int | None, float]] = fees.DEFAULT_TIERS,
+) -> tuple[int, int, float]:
+    """(MAU login, MAU server, fee) for *month* (``YYYY-MM``; None: the hub's current month).
+
+    The current billing month keeps the hub's own estimate (its own tiers). Any other month
+    comes from the hub's history, with the fee recomputed from *tiers* on the hub's billing
+    basis; a month missing from the history had no counted activity.
+    """
+    if month is None or month == figures.month:
+        login, server = figures.mau_login, figures.mau_server
+    else:
+        login, server = figures.history.get(month, (0, 0))
+    if month is None or month == figures.billing_month:
+        return login, server, figures.estimated_usage_fee
+    billable = server if figures.billing_basis == "server" else login
+    return login, server, fees.usage_fee(billable, tiers)
+
+
+def build_row(
+    hub: str,
+    url: str,
+    document: Any = None,
+    *,
+    reachable: bool = True,
+    error: str | None = None,
+    month: str | None = None,
+    tiers: Sequence[tuple[int | None, float]] = fees.DEFAULT_TIERS,
+) -> Row:
+    """The report row of one hub: from its status *document*, or its *error*.
+
+    A document of the wrong shape gives an error row; a row never raises.
+    """
+    if error is not None:
+        return Row(hub=hub, url=url, reachable=reachable, error=error)
+    try:
+        figures = read_status(document)
+    except StatusShapeError as shape_error:
+        return Row(hub=hub, url=url, reachable=reachable, error=f"wrong JSON shape: {shape_error}")
+    login, server, fee = month_figures(figures, month, tiers)
+    return Row(
+        hub=hub,
+        url=url,
+        reachable=reachable,
+        first_value_achieved=figures.achieved,
+        first_value_date=figures.achieved_date,
+        days_to_first_value=figures.days_to_first_value,
+        check_in_due=figures.check_in_due,
+        mau_login=login,
+        mau_server=server,
+        active_30d=figures.active_30d,
+        estimated_usage_fee=fee,
+        currency=figures.currency,
+        tracker_stale=figures.stale,
+        service_version=figures.version,
+    )
+
+
+def order_rows(rows: Iterable[Row]) -> list[Row]:
+    """Hubs needing action first (error, check-in due, stale), then the rest; by name within."""
+    return sorted(rows, key=lambda row: (ACTION_ORDER.index(row.action), row.hub.casefold()))
+
+
+@dataclass(frozen=True)
+class Totals:
+    hubs: int
+    answered: int
+    failed: int
+    first_value_achieved: int
+    check_in_due: int
+    tracker_stale: int
+    mau_login: int
+    mau_server: int
+    active_30d: int
+    #: Fee estimates summed per currency, e.g. {"USD": 1250.0}.
+    estimated_usage_fee: dict[str, float]
+
+
+def totals(rows: Sequence[Row]) -> Totals:
+    """Sums over the hubs that answered, and counts of those needing action."""
+    answered = [row for row in rows if row.answered]
+    fee_sums: dict[str, float] = {}
+    for row in answered:
+        currency = row.currency or ""
+        fee_sums[currency] = round(fee_sums.get(currency, 0.0) + (row.estimated_usage_fee or 0), 2)
+    return Totals(
+        hubs=len(rows),
+        answered=len(answered),
+        failed=len(rows) - len(answered),
+        first_value_achieved=sum(1 for row in answered if row.first_value_achieved),
+        check_in_due=sum(1 for row in answered if row.check_in_due),
+        tracker_stale=sum(1 for row in answered if row.tracker_stale),
+        mau_login=sum(row.mau_login or 0 for row in answered),
+        mau_server=sum(row.mau_server or 0 for row in answered),
+        active_30d=sum(row.active_30d or 0 for row in answered),
+        estimated_usage_fee=dict(sorted(fee_sums.items())),
+    )
+
+
+# --- writers --------------------------------------------------------------------------------
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def to_csv(rows: Sequence[Row]) -> str:
+    """One line per hub, the columns of ``COLUMNS``; empty cells for unknown figures.
+
+    Booleans are ``true``/``false``. Text that a spreadsheet would run as a formula
+    (starting with ``= + - @``) is prefixed with ``'``.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(value) for value in row.as_dict().values()])
+    return out.getvalue()
+
+
+def to_json(rows: Sequence[Row], *, month: str | None, generated_at: str) -> str:
+    """The report as one JSON document: the rows, their totals, the month and the time."""
+    document = {
+        "generated_at": generated_at,
+        "month": month,
+        "hubs": [row.as_dict() for row in rows],
+        "totals": asdict(totals(rows)),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _plain(text: str) -> str:
+    """Text safe to print on a terminal: no control characters (escape sequences)."""
+    return _CONTROL.sub("?", text)
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_fee(fee: float | None, currency: str | None) -> str:
+    """``1000, "USD"`` -> ``1,000.00 USD`` (the code, not a symbol: a report mixes currencies)."""
+    if fee is None:
+        return ""
+    return format_money(fee, currency or "", symbol=False)
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+def _count_text(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+TABLE_HEADINGS = (
+    "hub",
+    "action",
+    "first value",
+    "days",
+    "check-in due",
+    "MAU login",
+    "MAU server",
+    "30d",
+    "fee",
+    "stale",
+    "version",
+    "error",
+)
+
+
+def _first_value_text(row: Row) -> str:
+    if row.first_value_achieved:
+        return row.first_value_date or "yes"
+    return "" if row.first_value_achieved is None else "not yet"
+
+
+def _table_cells(row: Row) -> list[str]:
+    days = "" if row.days_to_first_value is None else f"{row.days_to_first_value:g}"
+    return [
+        _shorten(_plain(row.hub), 32),
+        row.action or "ok",
+        _first_value_text(row),
+        days,
+        _yes_no(row.check_in_due),
+        _count_text(row.mau_login),
+        _count_text(row.mau_server),
+        _count_text(row.active_30d),
+        format_fee(row.estimated_usage_fee, _plain(row.currency or "")),
+        _yes_no(row.tracker_stale),
+        _shorten(_plain(row.service_version or ""), 12),
+        _shorten(_plain(row.error or ""), 60),
+    ]
+
+
+def to_table(rows: Sequence[Row], *, month: str | None, generated_at: str) -> str:
+    """A plain-text table for a terminal, with a totals line."""
+    body = [_table_cells(row) for row in rows]
+    summary = totals(rows)
+    fee_text = ", ".join(
+        format_fee(fee, currency) for currency, fee in summary.estimated_usage_fee.items()
+    )
+    body.append(
+        [
+            f"TOTAL ({summary.hubs} hubs)",
+            f"{summary.failed} failed",
+            f"{summary.first_value_achieved} achieved",
+            "",
+            str(summary.check_in_due),
+            str(summary.mau_login),
+            str(summary.mau_server),
+            str(summary.active_30d),
+            fee_text,
+            str(summary.tracker_stale),
+            "",
+            "",
+        ]
+    )
+    widths = [
+        max(len(heading), *(len(cells[i]) for cells in body))
+        for i, heading in enumerate(TABLE_HEADINGS)
+    ]
+    numeric = {3, 5, 6, 7, 8}
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return "  ".join(parts).rstrip()
+
+    title = f"Onboarding report, month {month or 'current'}, generated {generated_at}"
+    rule = "  ".join("-" * width for width in widths)
+    lines = [title, "", line(TABLE_HEADINGS), rule]
+    lines += [line(cells) for cells in body[:-1]]
+    lines += [rule, line(body[-1])]
+    return "\n".join(lines) + "\n"
+
+
+@cache
+def _html_template() -> jinja2.Template:
+    environment = template_environment(
+        jinja2.FileSystemLoader(find_data_files_path() / "templates"),
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.globals.update(
+        format_fee=format_fee,
+        yes_no=_yes_no,
+        count=_count_text,
+        days=lambda value: "" if value is None else f"{value:g}",
+        first_value=_first_value_text,
+        tracker=lambda row: {None: "", True: "stale", False: "ok"}[row.tracker_stale],
+        link=lambda url: urlsplit(url).scheme in ("http", "https"),
+    )
+    return environment.get_template("collector-report.html")
+
+
+def to_html(rows: Sequence[Row], *, month: str | None, generated_at: str) -> str:
+    """A self-contained HTML page (inline CSS, no scripts, no external resources)."""
+    return _html_template().render(
+        rows=rows, totals=totals(rows), month=month, generated_at=generated_at
+    )
+
+
+WRITERS = {"table": to_table, "json": to_json, "html": to_html}
+
+
+def render(fmt: str, rows: Sequence[Row], *, month: str | None, generated_at: str) -> str:
+    """The report in format *fmt* (``table``, ``json``, ``csv`` or ``html``)."""
+    if fmt == "csv":
+        return to_csv(rows)
+    return WRITERS[fmt](rows, month=month, generated_at=generated_at)

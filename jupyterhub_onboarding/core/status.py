@@ -1,0 +1,59 @@
+"""The JSON status document (``api/v1/status``) from a snapshot: pure, no usernames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__
+from .clock import isoformat
+from .snapshot import Snapshot
+
+
+def status_document(snapshot: Snapshot, hub_url: str | None = None) -> dict[str, Any]:
+    """The public status of one hub, as documented in ``docs/openapi.yaml``.
+
+    *hub_url* fills in the hub's URL when the configuration does not give one.
+    """
+    settings = snapshot.settings
+    return {
+        "version": __version__,
+        "generated_at": isoformat(snapshot.generated_at),
+        "hub": {"url": settings.hub_url or hub_url or None},
+        "first_value": {
+            "threshold": settings.first_value_threshold,
+            "basis": settings.first_value_basis,
+            "users_logged_in": snapshot.users_logged_in,
+            "users_started_server": snapshot.users_started_server,
+            "achieved": snapshot.achieved,
+            "achieved_at": isoformat(snapshot.achieved_at),
+            "live_since": isoformat(settings.live_since),
+            "days_to_first_value": snapshot.days_to_first_value,
+            "check_in_days": settings.check_in_days,
+            "check_in_due_at": isoformat(snapshot.check_in_due_at),
+            "check_in_due": snapshot.check_in_due,
+        },
+        "generating_value": snapshot.generating_value,
+        "mau": {
+            "month": snapshot.month,
+            "login": snapshot.mau_login,
+            "server": snapshot.mau_server,
+            "history": [
+                {"month": entry.month, "login": entry.login, "server": entry.server}
+                for entry in snapshot.history
+            ],
+        },
+        "active_users": dict(snapshot.rolling),
+        "billing": {
+            "month": snapshot.month,
+            "basis": settings.billing_basis,
+            "mau": snapshot.billing_mau,
+            "estimated_usage_fee": snapshot.estimated_usage_fee,
+            "currency": settings.currency,
+        },
+        "tracker": {
+            "last_success_at": isoformat(snapshot.tracker.last_success_at),
+            "last_error_at": isoformat(snapshot.tracker.last_error_at),
+            "last_error": snapshot.tracker.last_error,
+            "stale": snapshot.stale,
+        },
+    }

@@ -1,0 +1,184 @@
+"""The monthly active users bar chart as inline SVG: pure, no JavaScript, no external files."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from ..core.snapshot import MonthCount
+from ..core.text import month_name
+
+#: (basis, legend label, fill colour) in drawing order within each month.
+SERIES: tuple[tuple[str, str, str], ...] = (
+    ("login", "Logged in", "#0d6efd"),
+    ("server", "Started a server", "#20c997"),
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    width: int = 720
+    height: int = 280
+    left: int = 48
+    right: int = 12
+    top: int = 36
+    bottom: int = 44
+
+    @property
+    def plot_width(self) -> float:
+        return self.width - self.left - self.right
+
+    @property
+    def plot_height(self) -> float:
+        return self.height - self.top - self.bottom
+
+
+def axis_maximum(value: int) -> int:
+    """A round axis top at or above *value*: 1, 2, 5 times a power of ten (at least 5)."""
+    if value <= 5:
+        return 5
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        if step * power >= value:
+            return step * power
+    return 10 * power
+
+
+def short_month(label: str) -> str:
+    """``2026-11`` -> ``Nov 2026``."""
+    return month_name(label, short=True)
+
+
+def _attrs(**values: object) -> str:
+    return " ".join(
+        f'{name.rstrip("_").replace("_", "-")}="{escape(str(value), quote=True)}"'
+        for name, value in values.items()
+    )
+
+
+def mau_chart_svg(
+    months: Sequence[MonthCount],
+    *,
+    chart_id: str = "mau-chart",
+    layout: Layout | None = None,
+) -> str:
+    """A grouped bar chart of *months* (oldest first) on both bases, as an SVG element.
+
+    Bar heights are proportional to the counts (``count / axis_top * plot_height``). The chart
+    is an image with a title and a description for assistive technology; every bar has its
+    own ``<title>`` so hovering or reading it gives the exact figures.
+    """
+    layout = layout or Layout()
+    top_value = axis_maximum(max([0, *(max(m.login, m.server) for m in months)]))
+    scale = layout.plot_height / top_value
+    baseline = layout.top + layout.plot_height
+    slot = layout.plot_width / max(1, len(months))
+    bar_width = slot * 0.36
+    title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
+    if months:
+        span = f"{short_month(months[0].month)} to {short_month(months[-1].month)}"
+    else:
+        span = "no months"
+    description = "; ".join(
+        f"{short_month(m.month)}: {m.login} logged in, {m.server} started a server" for m in months
+    )
+
+    parts = [
+        "<svg "
+        + _attrs(
+            xmlns="http://www.w3.org/2000/svg",
+            id=chart_id,
+            class_="mau-chart",
+            role="img",
+            aria_labelledby=f"{title_id} {desc_id}",
+            viewBox=f"0 0 {layout.width} {layout.height}",
+            width="100%",
+            preserveAspectRatio="xMidYMid meet",
+            font_family="system-ui, sans-serif",
+            font_size="12",
+        )
+        + ">",
+        f'<title id="{title_id}">{escape(f"Monthly active users, {span}")}</title>',
+        f'<desc id="{desc_id}">{escape(description or "No data yet.")}</desc>',
+    ]
+
+    # Horizontal grid lines and axis labels at fifths of the axis.
+    for step in range(6):
+        value = top_value * step / 5
+        y = baseline - value * scale
+        label = f"{value:g}" if value != int(value) else f"{int(value):,}"
+        parts.append(
+            "<line "
+            + _attrs(
+                x1=layout.left,
+                x2=layout.width - layout.right,
+                y1=f"{y:.2f}",
+                y2=f"{y:.2f}",
+                stroke="currentColor",
+                stroke_opacity="0.15" if step else "0.6",
+            )
+            + "/>"
+        )
+        parts.append(
+            "<text "
+            + _attrs(x=layout.left - 6, y=f"{y + 4:.2f}", text_anchor="end", fill="currentColor")
+            + f">{escape(label)}</text>"
+        )
+
+    for index, month in enumerate(months):
+        x0 = layout.left + index * slot + (slot - 2 * bar_width) / 2
+        for offset, (basis, label, colour) in enumerate(SERIES):
+            value = getattr(month, basis)
+            height = value * scale
+            parts.append(
+                "<rect "
+                + _attrs(
+                    class_=f"bar bar-{basis}",
+                    data_month=month.month,
+                    data_basis=basis,
+                    data_value=value,
+                    x=f"{x0 + offset * bar_width:.2f}",
+                    y=f"{baseline - height:.2f}",
+                    width=f"{bar_width:.2f}",
+                    height=f"{height:.2f}",
+                    fill=colour,
+                )
+                + f"><title>{escape(f'{short_month(month.month)}: {value:,} {label.lower()}')}"
+                "</title></rect>"
+            )
+        name, year = short_month(month.month).split()
+        parts.append(
+            "<text "
+            + _attrs(
+                x=f"{layout.left + index * slot + slot / 2:.2f}",
+                y=baseline + 16,
+                text_anchor="middle",
+                fill="currentColor",
+            )
+            + f">{escape(name)}</text>"
+        )
+        if index == 0 or month.month.endswith("-01"):
+            parts.append(
+                "<text "
+                + _attrs(
+                    x=f"{layout.left + index * slot + slot / 2:.2f}",
+                    y=baseline + 32,
+                    text_anchor="middle",
+                    fill="currentColor",
+                    fill_opacity="0.7",
+                )
+                + f">{escape(year)}</text>"
+            )
+
+    # Legend, top left.
+    x = layout.left
+    for _basis, label, colour in SERIES:
+        parts.append("<rect " + _attrs(x=x, y=10, width=12, height=12, fill=colour) + "/>")
+        parts.append(
+            "<text " + _attrs(x=x + 18, y=20, fill="currentColor") + f">{escape(label)}</text>"
+        )
+        x += 18 + 8 * len(label) + 24
+    parts.append("</svg>")
+    return "".join(parts)

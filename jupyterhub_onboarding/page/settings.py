@@ -1,0 +1,157 @@
+"""The page's settings: the hub's standard links and the onboarding summary email."""
+
+from __future__ import annotations
+
+from traitlets import Enum, TraitError, Unicode, validate
+from traitlets.config import Configurable
+
+from ..core.links import LINK_FIELDS, LinkSettings, link_template_problem
+
+
+def check_url(value: str, trait: str) -> str:
+    """Accept an empty string or an http(s)/mailto URL (``{hub_url}``/``{host}`` allowed)."""
+    value = (value or "").strip()
+    problem = link_template_problem(value)
+    if problem:
+        raise TraitError(f"StandardLinks.{trait} {problem}, got {value!r}")
+    return value
+
+
+class StandardLinks(Configurable):
+    """The links every hub administrator needs, organised around the hub's URL.
+
+    Each URL may use ``{hub_url}`` (the hub's public URL, no trailing slash) and ``{host}``
+    (its host name). A link left empty is shown as "not set up yet".
+    """
+
+    admin_dashboard_url = Unicode(
+        "{hub_url}/hub/admin",
+        help="""The hub's administrator dashboard, e.g. ``{hub_url}/hub/admin``.""",
+    ).tag(config=True)
+
+    admin_guide_url = Unicode(
+        "https://docs.2i2c.org/admin/",
+        help="""Guide for hub administrators, e.g. ``https://docs.2i2c.org/admin/``.""",
+    ).tag(config=True)
+
+    advanced_guide_url = Unicode(
+        "",
+        help="""Guide for Advanced tier communities (shown when ``tier`` is ``advanced``).""",
+    ).tag(config=True)
+
+    community_docs_url = Unicode(
+        "https://docs.{host}",
+        help="""The community's own documentation site, next to the hub,
+        e.g. ``https://docs.{host}``.""",
+    ).tag(config=True)
+
+    getting_started_url = Unicode(
+        "https://docs.2i2c.org/user/",
+        help="""Getting-started guide for new users, e.g. ``https://docs.2i2c.org/user/``.""",
+    ).tag(config=True)
+
+    grafana_cost_url = Unicode(
+        "",
+        help="""Grafana dashboard of cloud costs, e.g.
+        ``https://grafana.example.org/d/cost``.""",
+    ).tag(config=True)
+
+    grafana_performance_url = Unicode(
+        "",
+        help="""Grafana dashboard of hub performance.""",
+    ).tag(config=True)
+
+    grafana_usage_url = Unicode(
+        "",
+        help="""Grafana dashboard of usage (active users), e.g.
+        ``https://grafana.example.org/d/usage``.""",
+    ).tag(config=True)
+
+    premier_guide_url = Unicode(
+        "",
+        help="""Guide for Premier tier communities (shown when ``tier`` is ``premier``).""",
+    ).tag(config=True)
+
+    provider_docs_url = Unicode(
+        "https://docs.2i2c.org/",
+        help="""The provider's documentation, e.g. ``https://docs.2i2c.org/``.""",
+    ).tag(config=True)
+
+    response_time = Unicode(
+        "one business day",
+        help="""Expected first response time to a support email, as shown to administrators,
+        e.g. ``"one business day"``.""",
+    ).tag(config=True)
+
+    support_email = Unicode(
+        "support@2i2c.org",
+        help="""Support email address; the page prefills a message with the hub URL.""",
+    ).tag(config=True)
+
+    tier = Enum(
+        ["essential", "advanced", "premier"],
+        default_value="essential",
+        help="""The community's service tier; picks which tier guide is shown.""",
+    ).tag(config=True)
+
+    troubleshooting_url = Unicode(
+        "https://docs.2i2c.org/troubleshooting/",
+        help="""Troubleshooting guide, e.g. ``https://docs.2i2c.org/troubleshooting/``.""",
+    ).tag(config=True)
+
+    @validate(*(name for name, _, _ in LINK_FIELDS))
+    def _check_link(self, proposal):
+        return check_url(proposal["value"], proposal["trait"].name)
+
+    @validate("support_email")
+    def _check_email(self, proposal):
+        value = proposal["value"].strip()
+        if value and ("@" not in value or any(c in value for c in " <>\"'\n?&")):
+            raise TraitError(f"StandardLinks.support_email must be an email address, got {value!r}")
+        return value
+
+    def link_settings(self) -> LinkSettings:
+        """The configured links as plain data for the pure core."""
+        return LinkSettings(
+            templates=tuple((name, getattr(self, name)) for name, _, _ in LINK_FIELDS),
+            tier=self.tier,
+            support_email=self.support_email,
+            response_time=self.response_time,
+        )
+
+
+class OnboardingEmail(Configurable):
+    """The follow-up email of the onboarding meeting (shown at ``summary`` and
+    ``summary.txt``). Left at their defaults, these stay as bracketed placeholders for the
+    account manager to fill in before sending."""
+
+    customer_name = Unicode(
+        "[Customer Name]",
+        help="""Who the email greets, e.g. ``"the Example Lab team"``.""",
+    ).tag(config=True)
+
+    account_manager = Unicode(
+        "[AM Name]",
+        help="""The account manager who signs the email, e.g. ``"Jo Rivera"``.""",
+    ).tag(config=True)
+
+    signature_title = Unicode(
+        "Account Manager, 2i2c",
+        help="""The line under the signature.""",
+    ).tag(config=True)
+
+    first_invoice = Unicode(
+        "[timeframe]",
+        help="""When the first invoice arrives, completing "You'll receive your first invoice
+        ...", e.g. ``"at the start of next month"``.""",
+    ).tag(config=True)
+
+    @validate("customer_name", "account_manager", "signature_title", "first_invoice")
+    def _one_line(self, proposal):
+        value = proposal["value"].strip()
+        if "\n" in value or "\r" in value or len(value) > 200:
+            raise TraitError(
+                f"OnboardingEmail.{proposal['trait'].name} must be one line of at most 200 "
+                f"characters, got {value[:60]!r}"
+            )
+        return value

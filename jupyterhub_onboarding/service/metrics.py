@@ -1,0 +1,269 @@
+"""Prometheus metrics: a collector over the latest snapshot and poll stats, and its handler.
+
+Each scrape builds fresh metric families from figures already in memory: no hub call and
+no database read. Series carry no usernames and no per-user labels; the names are a public
+contract documented in ``docs/metrics.md`` (``METRIC_NAMES`` is the federation allowlist).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from tornado.web import URLSpec
+
+from .. import __version__
+from ..core.clock import Clock, as_utc, latest
+from ..core.pollstats import PollStats
+from ..core.rules import BASES, ROLLING_WINDOWS
+from ..core.snapshot import Snapshot
+from .handlers import APIHandler
+
+PREFIX = "jupyterhub_onboarding_"
+
+#: Every series name this service exposes, as written in the exposition (the names to put in
+#: a federation allowlist). Histogram series are listed by their sample names.
+METRIC_NAMES: tuple[str, ...] = (
+    f"{PREFIX}active_users",
+    f"{PREFIX}check_in_due",
+    f"{PREFIX}estimated_usage_fee_dollars",
+    f"{PREFIX}first_value_achieved",
+    f"{PREFIX}first_value_threshold",
+    f"{PREFIX}first_value_timestamp_seconds",
+    f"{PREFIX}info",
+    f"{PREFIX}last_successful_poll_timestamp_seconds",
+    f"{PREFIX}live_since_timestamp_seconds",
+    f"{PREFIX}monthly_active_users",
+    f"{PREFIX}poll_duration_seconds_bucket",
+    f"{PREFIX}poll_duration_seconds_count",
+    f"{PREFIX}poll_duration_seconds_sum",
+    f"{PREFIX}poll_errors_total",
+    f"{PREFIX}tracker_stale",
+    f"{PREFIX}users_logged_in",
+)
+
+#: Seconds without a successful poll after which the tracker is stale, used until a snapshot
+#: carries the configured value.
+DEFAULT_STALE_AFTER = timedelta(minutes=15)
+
+_HELP = {
+    "active_users": "Counted users with activity in a rolling window (not MAU).",
+    "check_in_due": "1 when the check-in is due: first value not reached check_in_days "
+    "after going live.",
+    "estimated_usage_fee_dollars": "Estimated usage fee for the current UTC month on billing "
+    "MAU, in the configured currency (US dollars by default).",
+    "first_value_achieved": "1 once the moment of first value has been reached.",
+    "first_value_threshold": "Counted users needed for the moment of first value.",
+    "first_value_timestamp_seconds": "When first value was reached, as a Unix timestamp "
+    "(present only once reached).",
+    "info": "Build information of the onboarding service.",
+    "last_successful_poll_timestamp_seconds": "When the hub was last polled successfully, "
+    "as a Unix timestamp (present only after a successful poll).",
+    "live_since_timestamp_seconds": "When the hub went live, as a Unix timestamp.",
+    "monthly_active_users": "Distinct counted users active in the current UTC calendar "
+    "month, per basis (login or server).",
+    "poll_duration_seconds": "Duration of polls of the hub's user list, successful or not.",
+    "poll_errors_total": "Polls of the hub that failed since the service started.",
+    "tracker_stale": "1 when no poll has succeeded within the stale_after interval.",
+    "users_logged_in": "Counted users that have ever logged in.",
+}
+
+
+def _family(kind: str, name: str, **kwargs: Any) -> Any:
+    """A fresh metric family of *kind* named with the prefix, its help from ``_HELP``."""
+    families = {
+        "counter": CounterMetricFamily,
+        "gauge": GaugeMetricFamily,
+        "histogram": HistogramMetricFamily,
+        "info": InfoMetricFamily,
+    }
+    # An info family's samples get "_info" appended to its name.
+    full_name = PREFIX.rstrip("_") if kind == "info" else PREFIX + name
+    return families[kind](full_name, _HELP[name], **kwargs)
+
+
+class OnboardingCollector(Collector):
+    """Builds every series from the latest snapshot and poll stats at each scrape.
+
+    *snapshot* and *stats* are called on each scrape and may return None (before the first
+    poll); *clock* gives the time used to decide whether the tracker is stale.
+    """
+
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot | None],
+        stats: Callable[[], PollStats | None],
+        clock: Clock,
+    ) -> None:
+        self._snapshot = snapshot
+        self._stats = stats
+        self._clock = clock
+
+    @classmethod
+    def for_service(cls, service: Any) -> OnboardingCollector:
+        """A collector over *service*'s current snapshot, its tracker's stats and its clock.
+
+        ``service.current_snapshot()`` is built from the aggregates already in memory, so a
+        scrape never reaches the hub or the database.
+        """
+        return cls(
+            snapshot=lambda: service.current_snapshot(),
+            stats=lambda: service.tracker.stats,
+            clock=service.clock,
+        )
+
+    def describe(self) -> list[Metric]:
+        return [
+            _family("info", "info"),
+            _family("gauge", "tracker_stale"),
+            _family("gauge", "last_successful_poll_timestamp_seconds"),
+            _family("histogram", "poll_duration_seconds"),
+            _family("counter", "poll_errors_total"),
+            _family("gauge", "users_logged_in"),
+            _family("gauge", "first_value_threshold"),
+            _family("gauge", "first_value_achieved"),
+            _family("gauge", "first_value_timestamp_seconds"),
+            _family("gauge", "live_since_timestamp_seconds"),
+            _family("gauge", "monthly_active_users", labels=["basis"]),
+            _family("gauge", "active_users", labels=["period"]),
+            _family("gauge", "estimated_usage_fee_dollars"),
+            _family("gauge", "check_in_due"),
+        ]
+
+    def collect(self) -> Iterator[Metric]:
+        now = as_utc(self._clock())
+        snapshot = self._snapshot()
+        stats = self._stats() or PollStats()
+
+        yield _family("info", "info", value={"version": __version__})
+        yield from self._tracker_families(snapshot, stats, now)
+        if snapshot is not None:
+            yield from self._snapshot_families(snapshot)
+
+    def _tracker_families(
+        self, snapshot: Snapshot | None, stats: PollStats, now: datetime
+    ) -> Iterator[Metric]:
+        stale_after = DEFAULT_STALE_AFTER
+        snapshot_success = None
+        if snapshot is not None:
+            stale_after = snapshot.tracker.stale_after
+            snapshot_success = snapshot.tracker.last_success_at
+        last_success = latest(snapshot_success, stats.last_success_at)
+        # Decided at scrape time, so a poll loop that has stopped is seen as stale even though
+        # no new snapshot is built.
+        stale = last_success is None or now - last_success > stale_after
+        yield _family("gauge", "tracker_stale", value=int(stale))
+        if last_success is not None:
+            yield _family(
+                "gauge", "last_successful_poll_timestamp_seconds", value=last_success.timestamp()
+            )
+        yield _family(
+            "histogram",
+            "poll_duration_seconds",
+            buckets=stats.cumulative_buckets(),
+            sum_value=stats.duration_sum,
+        )
+        yield _family("counter", "poll_errors_total", value=stats.errors_total)
+
+    def _snapshot_families(self, snapshot: Snapshot) -> Iterator[Metric]:
+        settings = snapshot.settings
+        yield _family("gauge", "users_logged_in", value=snapshot.users_logged_in)
+        yield _family("gauge", "first_value_threshold", value=settings.first_value_threshold)
+        yield _family("gauge", "first_value_achieved", value=int(snapshot.achieved))
+        if snapshot.achieved_at is not None:
+            yield _family(
+                "gauge",
+                "first_value_timestamp_seconds",
+                value=as_utc(snapshot.achieved_at).timestamp(),
+            )
+        yield _family(
+            "gauge", "live_since_timestamp_seconds", value=as_utc(settings.live_since).timestamp()
+        )
+
+        mau = _family("gauge", "monthly_active_users", labels=["basis"])
+        counts = {"login": snapshot.mau_login, "server": snapshot.mau_server}
+        for basis in BASES:
+            mau.add_metric([basis], counts[basis])
+        yield mau
+
+        active = _family("gauge", "active_users", labels=["period"])
+        for period in ROLLING_WINDOWS:
+            active.add_metric([period], snapshot.rolling.get(period, 0))
+        yield active
+
+        yield _family("gauge", "estimated_usage_fee_dollars", value=snapshot.estimated_usage_fee)
+        yield _family("gauge", "check_in_due", value=int(snapshot.check_in_due))
+
+
+class MetricsHandler(APIHandler):
+    """``GET {prefix}metrics``: the Prometheus text exposition.
+
+    With ``Onboarding.authenticate_prometheus`` (the default) the request needs a hub token
+    (or login) with access to this service: without credentials the answer is a JSON 401,
+    with credentials lacking that access a JSON 403, never a redirect to the login page.
+    """
+
+    # tornado passes each route's own arguments to initialize, so routes differ in them
+    def initialize(self, service: Any, exposition: Exposition) -> None:  # type: ignore[override]
+        super().initialize(service)
+        self.exposition = exposition
+
+    def get(self) -> None:
+        if self.service.app.authenticate_prometheus:
+            self.require_access()
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(self.exposition.render())
+
+
+class Exposition:
+    """The rendered text of a registry, reused for *max_age* seconds.
+
+    Figures change once per poll, so scrapes that arrive together (several Prometheus
+    replicas, a federation) share one rendering instead of each building every family.
+    """
+
+    def __init__(self, registry: CollectorRegistry, max_age: float = 1.0) -> None:
+        self.registry = registry
+        self.max_age = max_age
+        self._rendered_at = -math.inf
+        self._text = b""
+
+    def render(self) -> bytes:
+        now = time.monotonic()
+        if now - self._rendered_at >= self.max_age:
+            self._text = generate_latest(self.registry)
+            self._rendered_at = now
+        return self._text
+
+
+def metrics_registry(service: Any) -> CollectorRegistry:
+    """A registry of its own (never the global one) holding *service*'s collector."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(OnboardingCollector.for_service(service))
+    return registry
+
+
+def routes(service: Any) -> list[URLSpec]:
+    """The metrics route under the service prefix, for the service's tornado application."""
+    return [
+        URLSpec(
+            re.escape(service.app.service_prefix) + "metrics",
+            MetricsHandler,
+            {"service": service, "exposition": Exposition(metrics_registry(service))},
+            name="metrics",
+        )
+    ]

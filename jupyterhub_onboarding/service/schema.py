@@ -1,0 +1,68 @@
+"""The service's tables (SQLAlchemy Core). Changes go through a migration in ``migrations/``."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+from ..db import UTCDateTime
+
+metadata = MetaData()
+
+#: Every hub user the service has seen. Usernames live here and nowhere else.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("counted", Boolean, nullable=False, default=True),
+    Column("first_login_at", UTCDateTime, nullable=True),
+    Column("first_server_at", UTCDateTime, nullable=True),
+    Column("last_login_at", UTCDateTime, nullable=True),
+    Column("last_server_at", UTCDateTime, nullable=True),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    Index("ix_users_first_login_at", "first_login_at"),
+    Index("ix_users_last_login_at", "last_login_at"),
+)
+
+#: One row per user, month (YYYYMM) and basis (0 login, 1 server); ``days`` is a bit mask
+#: of the UTC days of that month the user was active.
+activity = Table(
+    "activity",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("month", Integer, primary_key=True),
+    Column("basis", SmallInteger, primary_key=True),
+    Column("days", Integer, nullable=False, default=0),
+    Index("ix_activity_month_basis", "month", "basis"),
+)
+
+#: First value, once reached, per basis and threshold: never removed, never moved later.
+milestones = Table(
+    "milestones",
+    metadata,
+    Column("basis", String(16), primary_key=True),
+    Column("threshold", Integer, primary_key=True),
+    Column("achieved_at", UTCDateTime, nullable=False),
+)
+
+#: Small persisted settings, such as live_since when it comes from the first start.
+service_state = Table(
+    "service_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+BASIS_CODES = {"login": 0, "server": 1}

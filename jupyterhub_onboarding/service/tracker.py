@@ -1,0 +1,162 @@
+"""The poll loop: read the hub's users newest-activity-first, record what changed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..core.clock import Clock, as_utc
+from ..core.hubmodel import UserSeen, oldest_activity
+from ..core.snapshot import TrackerState
+from .hubclient import HubAPIError, HubClient
+
+
+class PollObserver(Protocol):
+    def observe(self, duration: float, ok: bool, now: datetime) -> None: ...
+
+
+class Tracker:
+    """Polls the hub and hands observations to *record*.
+
+    *record(seen, now, full)* stores one poll (it runs off the event loop); *after_poll()* is
+    awaited after every poll, successful or not, to refresh the snapshot. The poll's outcome
+    (``state``) is published only after *after_poll()*, so a reader who sees a poll's time
+    also sees the figures it recorded.
+    """
+
+    def __init__(
+        self,
+        hub: HubClient,
+        record: Callable[[list[UserSeen], datetime, bool], Awaitable[Any]],
+        after_poll: Callable[[], Awaitable[None]],
+        *,
+        clock: Clock,
+        poll_interval: float,
+        full_sync_interval: float,
+        overlap: float,
+        stale_after: float,
+        stats: PollObserver | None = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.hub = hub
+        self.record = record
+        self.after_poll = after_poll
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.full_sync_interval = timedelta(seconds=full_sync_interval)
+        self.overlap = timedelta(seconds=overlap)
+        self.stats = stats
+        self.log = log or logging.getLogger(__name__)
+        self.state = TrackerState(stale_after=timedelta(seconds=stale_after))
+        self.watermark: datetime | None = None
+        self.last_full_sync: datetime | None = None
+        self.last_poll_requests = 0
+        #: Malformed user entries the hub sent during the last read (skipped, not users).
+        self.last_read_rejected = 0
+        self._task: asyncio.Task | None = None
+
+    def needs_full_sync(self, now: datetime) -> bool:
+        return (
+            self.watermark is None
+            or self.last_full_sync is None
+            or now - self.last_full_sync >= self.full_sync_interval
+        )
+
+    async def read_users(self, full: bool) -> list[UserSeen]:
+        """One poll's observations: every user (full), or the recently active ones."""
+        seen: list[UserSeen] = []
+        self.last_read_rejected = 0
+        if full:
+            # Every user, in the hub's primary-key order: the hub has no index on
+            # last_activity, so sorting on it re-sorts the whole table for each page (a full
+            # read of 50,000 users took 1.5x a plain listing; see benchmarks/README.md), and
+            # offset paging by id does not shift when users become active mid-read.
+            async for page in self.hub.iter_user_pages(sort="id"):
+                seen.extend(page.users)
+                self.last_read_rejected += len(page.rejected)
+            return seen
+        assert self.watermark is not None
+        floor = self.watermark - self.overlap
+        async for page in self.hub.iter_user_pages(sort="-last_activity"):
+            seen.extend(page.users)
+            oldest = oldest_activity(page.users)
+            never_active = any(user.last_activity is None for user in page.users)
+            if never_active or oldest is None or oldest < floor:
+                break
+        # users with a running server, whether or not their activity moved
+        async for page in self.hub.iter_user_pages(state="active"):
+            seen.extend(page.users)
+        return seen
+
+    async def poll(self, full: bool | None = None) -> bool:
+        """Poll once; True on success. Never raises for hub or database trouble."""
+        now = as_utc(self.clock())
+        full = self.needs_full_sync(now) if full is None else full
+        started = time.perf_counter()
+        requests_before = self.hub.counter.requests
+        ok = False
+        outcome = self.state
+        try:
+            seen = await self.read_users(full)
+            # a user whose entry could not be parsed is not gone: only a clean full read
+            # may mark the users it did not see as deleted
+            await self.record(seen, now, full and not self.last_read_rejected)
+        except HubAPIError as error:
+            outcome = self._failed(now, f"hub API: {error}")
+        except SQLAlchemyError as error:
+            outcome = self._failed(now, f"database: {type(error).__name__}")
+            self.log.debug("Database error detail", exc_info=True)
+        except Exception as error:
+            outcome = self._failed(now, f"unexpected {type(error).__name__}")
+            self.log.exception("Unexpected error during poll")
+        else:
+            ok = True
+            newest = max((as_utc(u.last_activity) for u in seen if u.last_activity), default=None)
+            known = [t for t in (self.watermark, newest) if t is not None]
+            self.watermark = max(known) if known else now
+            if full:
+                self.last_full_sync = now
+            outcome = replace(self.state, last_success_at=now)
+            self.log.info(
+                "%s poll recorded %d users in %.2fs",
+                "Full" if full else "Incremental",
+                len({u.name for u in seen}),
+                time.perf_counter() - started,
+            )
+        finally:
+            self.last_poll_requests = self.hub.counter.requests - requests_before
+            duration = time.perf_counter() - started
+        try:
+            await self.after_poll()
+        finally:
+            self.state = outcome
+            if self.stats is not None:
+                self.stats.observe(duration, ok, now)
+        return ok
+
+    def _failed(self, now: datetime, reason: str) -> TrackerState:
+        self.log.warning("Poll failed (%s); the next poll retries", reason)
+        return replace(self.state, last_error_at=now, last_error=reason)
+
+    async def run(self) -> None:
+        """Poll forever, every poll_interval seconds."""
+        while True:
+            await self.poll()
+            await asyncio.sleep(self.poll_interval)
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self.run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,229 @@
+"""The running service: store, hub client, tracker, snapshot and web application together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from jupyterhub.services.auth import HubOAuth
+from sqlalchemy.exc import OperationalError
+from tornado import web
+
+from ..core.clock import as_utc, isoformat, parse_iso
+from ..core.hubmodel import UserSeen
+from ..core.pollstats import PollStats
+from ..core.snapshot import Aggregates, Settings, Snapshot, build_snapshot
+from ..retry import RetryPolicy
+from .handlers import NotFoundHandler, core_routes
+from .hubclient import HubClient
+from .metrics import routes as metrics_routes
+from .store import KnownUser, Store
+from .tracker import Tracker
+
+#: Counted users listed by name on the landing page (the earliest arrivals, who made first
+#: value); the rest are counted, not listed, so the page stays small on big hubs.
+USERS_LISTED = 100
+
+#: Builds more routes for the web application from the running service (the page's).
+RouteFactory = Callable[["OnboardingService"], list]
+
+
+def _log_request(handler: web.RequestHandler) -> None:
+    """Access log without query strings (OAuth codes) and without usernames."""
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING
+    if handler.request.path.endswith(("/health", "/metrics")) and status < 400:
+        level = logging.DEBUG
+    handler.settings["service"].log.log(
+        level,
+        "%d %s %s %.1fms",
+        status,
+        handler.request.method,
+        handler.request.path,
+        1000 * handler.request.request_time(),
+    )
+
+
+class OnboardingService:
+    """Everything the service runs, built from the ``Onboarding`` configuration."""
+
+    def __init__(self, app, extra_routes: Sequence[RouteFactory] = ()) -> None:
+        self.app = app
+        self.extra_routes = tuple(extra_routes)
+        self.log: logging.Logger = app.log
+        self.clock = app.clock
+        self.rules = app.counting_rules()
+        self.store = Store(app.db_url, log=self.log)
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="onboarding-db")
+        #: Database calls that fail as busy or unavailable are retried this way.
+        self.db_retry = RetryPolicy(retries=2, backoff=0.5)
+        self.hub = HubClient(
+            app.hub_api_url,
+            app.api_token,
+            timeout=app.hub_request_timeout,
+            retries=app.hub_retries,
+            concurrency=app.hub_concurrency,
+            page_size=app.hub_page_size,
+            log=self.log,
+        )
+        self.stats = PollStats()
+        self.tracker = Tracker(
+            self.hub,
+            self._record,
+            self.refresh,
+            clock=self.clock,
+            poll_interval=app.poll_interval,
+            full_sync_interval=app.full_sync_interval,
+            overlap=app.activity_overlap,
+            stale_after=app.stale_after,
+            stats=self.stats,
+            log=self.log,
+        )
+        self.hub_auth = self._hub_auth(app)
+        self.database_ready = False
+        self.aggregates = Aggregates()
+        #: The first USERS_LISTED counted users, refreshed with the figures (admin page only).
+        self.users_listed: list[KnownUser] = []
+        self.settings = self._settings(as_utc(self.clock()))
+        self.web_app = self.make_web_app()
+
+    # -- configuration derived at start ---------------------------------------------------
+
+    @staticmethod
+    def _hub_auth(app) -> HubOAuth:
+        """Hub login for the handlers; ``c.HubOAuth.*`` in the config file applies.
+
+        The token, API URL and prefix are the service's own. Logins are cached for a minute
+        unless ``c.HubOAuth.cache_max_age`` says otherwise, so a user removed from the hub
+        loses access quickly.
+        """
+        settings: dict[str, Any] = {
+            "api_token": app.api_token,
+            "api_url": app.hub_api_url,
+            "base_url": app.service_prefix,
+        }
+        if "cache_max_age" not in app.config.get("HubOAuth", {}):
+            settings["cache_max_age"] = 60
+        return HubOAuth(parent=app, **settings)
+
+    def _settings(self, live_since: datetime) -> Settings:
+        app = self.app
+        return Settings(
+            hub_url=app.public_url,
+            live_since=live_since,
+            first_value_threshold=app.first_value_threshold,
+            first_value_basis=app.first_value_basis,
+            billing_basis=app.billing_basis,
+            check_in_days=app.check_in_days,
+            generating_value_days=app.generating_value_days,
+            fee_tiers=tuple((bound, price) for bound, price in app.fee_tiers),
+            currency=app.currency,
+        )
+
+    # -- database, off the event loop -----------------------------------------------------
+
+    async def db(self, fn, *args: Any, **kwargs: Any) -> Any:
+        """Run *fn* on the database thread; retry briefly when the database is busy."""
+        loop = asyncio.get_running_loop()
+
+        def log_retry(retry: int, delay: float, error: BaseException) -> None:
+            self.log.warning(
+                "Database busy or unavailable; retry %d/%d", retry, self.db_retry.retries
+            )
+
+        return await self.db_retry.call(
+            lambda: loop.run_in_executor(self.executor, partial(fn, *args, **kwargs)),
+            retry_on=lambda error: isinstance(error, OperationalError),
+            before_retry=log_retry,
+        )
+
+    async def ensure_database(self) -> None:
+        """Create or migrate the schema and load persisted settings (once it succeeds)."""
+        if self.database_ready:
+            return
+        await self.db(self.store.upgrade)
+        configured = self.app.parsed_live_since()
+        if configured is not None:
+            live_since = configured
+        else:
+            stored = await self.db(
+                self.store.get_or_set_state, "live_since", isoformat(self.clock())
+            )
+            live_since = parse_iso(stored)
+        changed = await self.db(self.store.apply_rules, self.rules)
+        if changed:
+            self.log.info("Exclusions changed: %d users re-evaluated", changed)
+        self.settings = self._settings(live_since)
+        self.database_ready = True
+
+    async def _record(self, seen: list[UserSeen], now: datetime, full: bool) -> None:
+        await self.ensure_database()
+        result = await self.db(self.store.record, seen, now, self.rules, full=full)
+        self.log.debug("Recorded poll: %s", result)
+
+    async def refresh(self) -> None:
+        """Recompute the figures and the listed users from the database (after every poll).
+
+        Requests are served from what this keeps, so pages and APIs never wait on the
+        database, and keep answering with the last figures while it is unavailable.
+        """
+        if not self.database_ready:
+            return
+        try:
+            aggregates = await self.db(
+                self.store.aggregates,
+                self.clock(),
+                self.app.first_value_threshold,
+                self.app.generating_value_days,
+            )
+            listed = await self.db(self.store.logged_in_users, USERS_LISTED)
+        except Exception as error:
+            self.log.warning("Could not refresh figures (%s); serving the last ones", error)
+        else:
+            self.aggregates, self.users_listed = aggregates, listed
+
+    def current_snapshot(self) -> Snapshot:
+        """The figures now: cheap, from the last aggregates; never touches hub or database."""
+        return build_snapshot(self.aggregates, self.settings, self.tracker.state, self.clock())
+
+    # -- web ------------------------------------------------------------------------------
+
+    def routes(self) -> list:
+        routes = core_routes(self) + metrics_routes(self)
+        for factory in self.extra_routes:
+            routes.extend(factory(self))
+        routes.append((self.app.service_prefix + ".*", NotFoundHandler, {"service": self}))
+        return routes
+
+    def make_web_app(self) -> web.Application:
+        return web.Application(
+            self.routes(),
+            cookie_secret=self.app.read_cookie_secret(),
+            xsrf_cookies=True,
+            login_url=self.hub_auth.login_url,
+            log_function=_log_request,
+            service=self,
+        )
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            await self.ensure_database()
+        except Exception as error:
+            self.log.error("Database not ready (%s); the tracker keeps retrying", error)
+        else:
+            # serve the stored figures from the first request, not zeros until the first poll
+            await self.refresh()
+        self.tracker.start()
+
+    async def stop(self) -> None:
+        await self.tracker.stop()
+        self.hub.close()
+        self.executor.shutdown(wait=True)
+        self.store.close()

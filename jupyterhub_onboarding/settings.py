@@ -1,0 +1,57 @@
+"""Settings shared by the service and the collector, defined once, and the checks of values.
+
+Errors name the option (``Class.trait``) and the value, so a bad configuration stops the
+program at start with one line that says what to fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from traitlets import HasTraits, List, TraitError, validate
+
+from .core import fees
+
+#: Command-line aliases and flags every command of the package has.
+COMMON_ALIASES = {"log-level": "Application.log_level"}
+COMMON_FLAGS = {"debug": ({"Application": {"log_level": 10}}, "Log at DEBUG level.")}
+
+
+def option_name(proposal: dict[str, Any]) -> str:
+    return f"{type(proposal['owner']).__name__}.{proposal['trait'].name}"
+
+
+def at_least(proposal: dict[str, Any], minimum: float) -> Any:
+    """The proposed value, or a TraitError when it is below *minimum*."""
+    value = proposal["value"]
+    if not value >= minimum:
+        raise TraitError(f"{option_name(proposal)} must be at least {minimum}, got {value!r}")
+    return value
+
+
+def above_zero(proposal: dict[str, Any]) -> Any:
+    """The proposed number of seconds, or a TraitError unless it is > 0."""
+    value = proposal["value"]
+    if not value > 0:
+        raise TraitError(f"{option_name(proposal)} must be a number of seconds > 0, got {value!r}")
+    return value
+
+
+class FeeTierSettings(HasTraits):
+    """The usage-fee tiers, a setting of both the service and the collector."""
+
+    fee_tiers = List(
+        default_value=[list(tier) for tier in fees.DEFAULT_TIERS],
+        help="""Graduated usage-fee tiers as [upper_bound, price_per_user] pairs, ascending,
+        the last with upper_bound None. The service estimates each month's fee with them; the
+        collector recomputes a past month's fee (--month) with them, while the current month
+        keeps each hub's own estimate. Default:
+        [[10, 10.0], [100, 5.0], [1000, 2.5], [10000, 1.25], [None, 0.0]].""",
+    ).tag(config=True)
+
+    @validate("fee_tiers")
+    def _check_tiers(self, proposal: dict[str, Any]) -> list[list[Any]]:
+        try:
+            return [list(tier) for tier in fees.validate_tiers(proposal["value"])]
+        except ValueError as error:
+            raise TraitError(f"{option_name(proposal)}: {error}") from None

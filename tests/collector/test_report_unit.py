@@ -1,0 +1,342 @@
+"""The collector's report, pure: rows from status documents, ordering, totals and writers."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from jupyterhub_onboarding.collector.report import (
+    COLUMNS,
+    Row,
+    build_row,
+    order_rows,
+    read_status,
+    render,
+    to_csv,
+    to_html,
+    to_json,
+    to_table,
+    totals,
+)
+from jupyterhub_onboarding.core import fees
+from tests.collect_fixtures import make_status, months_back
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def alpha_status(**overrides):
+    """A hub past first value: 280 MAU last month, 15 this month, login basis."""
+    figures = dict(
+        now=NOW,
+        live_days_ago=60,
+        logged_in=40,
+        started_server=30,
+        months={months_back(NOW, 1): (280, 120), months_back(NOW, 0): (15, 9)},
+        rolling_30d=22,
+    )
+    figures.update(overrides)
+    return make_status(**figures)
+
+
+def beta_status():
+    """A hub 20 days live, below the threshold: check-in due; its tracker never polled."""
+    return make_status(
+        now=NOW,
+        live_days_ago=20,
+        logged_in=2,
+        started_server=1,
+        months={months_back(NOW, 0): (2, 1)},
+        rolling_30d=2,
+        polled_ago=None,
+    )
+
+
+def stale_status():
+    return alpha_status(polled_ago=7200)
+
+
+def test_columns_are_the_row_fields_in_order():
+    assert list(Row.__dataclass_fields__) == list(COLUMNS)
+    assert list(COLUMNS) == [
+        "hub", "url", "reachable", "first_value_achieved", "first_value_date",
+        "days_to_first_value", "check_in_due", "mau_login", "mau_server", "active_30d",
+        "estimated_usage_fee", "currency", "tracker_stale", "service_version", "error",
+    ]  # fmt: skip
+
+
+def test_row_from_a_status_document_takes_every_figure():
+    document = alpha_status()
+    row = build_row("alpha", "https://alpha.example.org", document)
+    assert row == Row(
+        hub="alpha",
+        url="https://alpha.example.org",
+        reachable=True,
+        first_value_achieved=True,
+        first_value_date=document["first_value"]["achieved_at"][:10],
+        days_to_first_value=3.0,
+        check_in_due=False,
+        mau_login=15,
+        mau_server=9,
+        active_30d=22,
+        estimated_usage_fee=fees.usage_fee(15),
+        currency="USD",
+        tracker_stale=False,
+        service_version=document["version"],
+        error=None,
+    )
+    assert row.estimated_usage_fee == 125.0
+    assert row.answered and row.action == ""
+
+
+def test_row_of_a_hub_behind_on_first_value():
+    row = build_row("beta", "https://beta.example.org", beta_status())
+    assert row.first_value_achieved is False
+    assert row.first_value_date is None
+    assert row.days_to_first_value is None
+    assert row.check_in_due is True
+    assert row.tracker_stale is True
+    assert row.action == "check-in due"
+
+
+def test_current_month_keeps_the_hubs_own_fee_estimate():
+    document = alpha_status()
+    document["billing"]["estimated_usage_fee"] = 99.5  # the hub's own tiers
+    assert build_row("a", "u", document).estimated_usage_fee == 99.5
+    month = document["mau"]["month"]
+    assert build_row("a", "u", document, month=month).estimated_usage_fee == 99.5
+
+
+def test_past_month_comes_from_history_with_the_fee_recomputed():
+    row = build_row("a", "u", alpha_status(), month=months_back(NOW, 1))
+    assert (row.mau_login, row.mau_server) == (280, 120)
+    assert row.estimated_usage_fee == 1000.0  # the documented example: 280 MAU -> $1,000
+
+
+def test_past_month_fee_uses_the_hubs_billing_basis_and_given_tiers():
+    document = alpha_status(billing_basis="server")
+    row = build_row("a", "u", document, month=months_back(NOW, 1))
+    assert row.estimated_usage_fee == fees.usage_fee(120) == 600.0
+    tiers = fees.validate_tiers([[None, 2.0]])
+    row = build_row("a", "u", document, month=months_back(NOW, 1), tiers=tiers)
+    assert row.estimated_usage_fee == 240.0
+
+
+def test_month_missing_from_history_had_no_activity():
+    row = build_row("a", "u", alpha_status(), month=months_back(NOW, 5))
+    assert (row.mau_login, row.mau_server, row.estimated_usage_fee) == (0, 0, 0.0)
+    # Figures that are not per month stay the current ones.
+    assert row.active_30d == 22 and row.first_value_achieved is True
+
+
+def test_error_row_has_no_figures():
+    row = build_row("gone", "https://gone.example.org", None, reachable=False, error="timed out")
+    assert row.error == "timed out" and not row.reachable and not row.answered
+    assert all(
+        getattr(row, name) is None
+        for name in COLUMNS
+        if name not in ("hub", "url", "reachable", "error")
+    )
+    assert row.action == "error"
+
+
+def _without(document, path):
+    document = copy.deepcopy(document)
+    *parents, last = path.split(".")
+    target = document
+    for part in parents:
+        target = target[part]
+    del target[last]
+    return document
+
+
+def _with(document, path, value):
+    document = copy.deepcopy(document)
+    *parents, last = path.split(".")
+    target = document
+    for part in parents:
+        target = target[part]
+    target[last] = value
+    return document
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (None, "not a JSON object"),
+        ([1, 2], "not a JSON object"),
+        ("status", "not a JSON object"),
+        ({}, "missing"),
+        (_without(alpha_status(), "first_value.achieved"), "missing first_value.achieved"),
+        (_without(alpha_status(), "active_users"), "missing active_users.30d"),
+        (_with(alpha_status(), "mau.login", "12"), "mau.login is not a count"),
+        (_with(alpha_status(), "mau.login", True), "mau.login is not a count"),
+        (_with(alpha_status(), "mau.server", -1), "mau.server is not a count"),
+        (_with(alpha_status(), "first_value.check_in_due", "no"), "check_in_due is not true"),
+        (_with(alpha_status(), "billing.estimated_usage_fee", "1e3"), "is not a number"),
+        (_with(alpha_status(), "billing.basis", "seats"), "billing.basis is neither"),
+        (_with(alpha_status(), "first_value.achieved_at", "soon"), "is not a timestamp"),
+        (_with(alpha_status(), "mau.month", "November"), "mau.month is not a YYYY-MM"),
+        (_with(alpha_status(), "mau.history", {"2026-10": 3}), "mau.history is not a list"),
+        (_with(alpha_status(), "mau.history", [{"month": "2026-10"}]), "mau.history[0].login"),
+        (_with(alpha_status(), "version", "x" * 500), "version is not a short string"),
+        (_with(alpha_status(), "tracker", None), "missing tracker.stale"),
+    ],
+)
+def test_wrong_shape_is_an_error_row_naming_the_field(document, message):
+    row = build_row("odd", "https://odd.example.org", document)
+    assert row.error is not None and row.error.startswith("wrong JSON shape: ")
+    assert message in row.error
+    assert row.reachable and row.mau_login is None
+
+
+def test_read_status_accepts_the_services_document():
+    figures = read_status(alpha_status())
+    assert figures.history[months_back(NOW, 1)] == (280, 120)
+    assert figures.billing_basis == "login"
+
+
+def _rows():
+    return [
+        build_row("zeta", "https://zeta.example.org", alpha_status()),
+        build_row("Beta", "https://beta.example.org", beta_status()),
+        build_row("gamma", "https://gamma.example.org", None, reachable=False, error="refused"),
+        build_row("delta", "https://delta.example.org", stale_status()),
+        build_row("alpha", "https://alpha.example.org", alpha_status()),
+        build_row("Echo", "https://echo.example.org", None, error="HTTP 500"),
+    ]
+
+
+def test_order_puts_hubs_needing_action_first():
+    ordered = [row.hub for row in order_rows(_rows())]
+    assert ordered == ["Echo", "gamma", "Beta", "delta", "alpha", "zeta"]
+    # Check-in due and stale together: the check-in is the more urgent.
+    assert order_rows(_rows())[2].tracker_stale is True
+
+
+def test_totals_sum_the_hubs_that_answered():
+    summary = totals(_rows())
+    assert (summary.hubs, summary.answered, summary.failed) == (6, 4, 2)
+    assert summary.first_value_achieved == 3
+    assert summary.check_in_due == 1
+    assert summary.tracker_stale == 2
+    assert summary.mau_login == 15 * 3 + 2
+    assert summary.mau_server == 9 * 3 + 1
+    assert summary.active_30d == 22 * 3 + 2
+    assert summary.estimated_usage_fee == {"USD": 3 * 125.0 + 20.0}
+
+
+def _typed(name, text):
+    """A CSV cell back to the row's type."""
+    if text == "":
+        return None
+    if name in ("reachable", "first_value_achieved", "check_in_due", "tracker_stale"):
+        assert text in ("true", "false")
+        return text == "true"
+    if name in ("mau_login", "mau_server", "active_30d"):
+        return int(text)
+    if name in ("days_to_first_value", "estimated_usage_fee"):
+        return float(text)
+    return text
+
+
+def test_csv_parses_back_to_the_same_numbers():
+    rows = order_rows([*_rows(), build_row("half", "u", alpha_status(), month=months_back(NOW, 1))])
+    text = to_csv(rows)
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert list(parsed[0]) == list(COLUMNS)
+    assert len(parsed) == len(rows)
+    back = [{name: _typed(name, value) for name, value in record.items()} for record in parsed]
+    assert back == [row.as_dict() for row in rows]
+    assert text.count("\r\n") == len(rows) + 1  # one line per hub, spreadsheet line ends
+
+
+def test_csv_days_keep_their_decimals():
+    document = alpha_status()
+    document["first_value"]["days_to_first_value"] = 12.37
+    (record,) = csv.DictReader(io.StringIO(to_csv([build_row("a", "u", document)])))
+    assert record["days_to_first_value"] == "12.37"
+
+
+def test_csv_defuses_formulas_in_text_cells():
+    row = Row(hub="=HYPERLINK(1)", url="u", reachable=False, error="@SUM(A1)")
+    (record,) = csv.DictReader(io.StringIO(to_csv([row])))
+    assert record["hub"] == "'=HYPERLINK(1)"
+    assert record["error"] == "'@SUM(A1)"
+
+
+def test_json_parses_back_to_the_same_numbers():
+    rows = order_rows(_rows())
+    document = json.loads(to_json(rows, month="2026-10", generated_at="2026-11-20T12:00:00Z"))
+    assert document["month"] == "2026-10"
+    assert document["generated_at"] == "2026-11-20T12:00:00Z"
+    assert document["hubs"] == [row.as_dict() for row in rows]
+    assert [Row(**hub) for hub in document["hubs"]] == rows
+    summary = totals(rows)
+    assert document["totals"]["mau_login"] == summary.mau_login
+    assert document["totals"]["estimated_usage_fee"] == {"USD": 395.0}
+    assert document["totals"]["failed"] == 2
+
+
+def test_html_escapes_hostile_text():
+    document = alpha_status()
+    document["version"] = "<script>alert(2)</script>"
+    rows = [
+        build_row(HOSTILE, "https://ok.example.org", document),
+        build_row("js", "javascript:alert(3)", None, error='<b onmouseover="x">'),
+    ]
+    page = to_html(rows, month=None, generated_at="2026-11-20T12:00:00Z")
+    assert HOSTILE not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    assert '<b onmouseover="x">' not in page
+    assert 'href="javascript:' not in page  # not turned into a link
+    assert 'href="https://ok.example.org"' in page
+
+
+def test_html_is_self_contained_with_totals_and_action_first():
+    page = to_html(order_rows(_rows()), month="2026-10", generated_at="2026-11-20T12:00:00Z")
+    assert "http://" not in page.replace('href="https://', "")
+    assert "<script" not in page and "<link" not in page and "src=" not in page
+    assert "Content-Security-Policy" in page
+    assert "395.00 USD" in page  # fee total
+    order = [page.index(f">{name}</a>") for name in ("Echo", "gamma", "Beta", "delta", "alpha")]
+    assert order == sorted(order)
+    assert "Onboarding report: 2026-10" in page
+
+
+def test_table_lists_every_hub_with_totals_and_no_control_characters():
+    rows = order_rows([*_rows(), build_row("bad\x1b[31mname", "u", None, error="x\x07")])
+    text = to_table(rows, month=None, generated_at="2026-11-20T12:00:00Z")
+    for row in rows:
+        if row.hub.isprintable():
+            assert row.hub in text
+    assert "\x1b" not in text and "\x07" not in text
+    assert "bad?[31mname" in text
+    total_line = text.splitlines()[-1]
+    assert total_line.startswith("TOTAL (7 hubs)")
+    assert "395.00 USD" in total_line
+    assert [line.split()[0] for line in text.splitlines()[4:11]] == [
+        "bad?[31mname",
+        "Echo",
+        "gamma",
+        "Beta",
+        "delta",
+        "alpha",
+        "zeta",
+    ]
+
+
+def test_render_dispatches_every_format():
+    rows = order_rows(_rows())
+    kwargs = dict(month=None, generated_at="t")
+    assert render("csv", rows, **kwargs) == to_csv(rows)
+    assert render("json", rows, **kwargs) == to_json(rows, **kwargs)
+    assert render("html", rows, **kwargs) == to_html(rows, **kwargs)
+    assert render("table", rows, **kwargs) == to_table(rows, **kwargs)

@@ -1,0 +1,131 @@
+"""Parsing the hub's user list: every shape is parsed or rejected with a reason."""
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jupyterhub_onboarding.core.hubmodel import InvalidPage, parse_page, parse_user
+
+UTC = timezone.utc
+
+
+def user(name="alice", **fields):
+    return {"kind": "user", "name": name, "admin": False, "last_activity": None, **fields}
+
+
+def test_parse_user_with_running_server():
+    parsed = parse_user(
+        user(
+            last_activity="2026-11-02T10:00:00.123Z",
+            servers={"": {"ready": True, "started": "2026-11-02T09:00:00Z", "pending": None}},
+        )
+    )
+    assert parsed.last_activity == datetime(2026, 11, 2, 10, 0, 0, 123000, tzinfo=UTC)
+    assert parsed.server_running
+    assert parsed.server_started_at == datetime(2026, 11, 2, 9, tzinfo=UTC)
+
+
+def test_stopping_server_is_not_running():
+    parsed = parse_user(
+        user(servers={"": {"ready": False, "started": "2026-11-02T09:00:00Z", "pending": "stop"}})
+    )
+    assert not parsed.server_running
+
+
+def test_never_active_user():
+    assert parse_user(user()).last_activity is None
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        None,
+        [],
+        {"name": ""},
+        {"name": 5},
+        {"name": "x" * 300},
+        user(admin="yes"),
+        user(last_activity="yesterday"),
+        user(last_activity=12),
+        user(servers=["x"]),
+        user(servers={"": "running"}),
+        {"kind": "service", "name": "svc"},
+    ],
+)
+def test_bad_user_models_are_rejected_with_a_reason(model):
+    with pytest.raises(ValueError) as info:
+        parse_user(model)
+    assert "alice" not in str(info.value)  # reasons never carry the username
+
+
+def test_paginated_page_and_next_url():
+    page = parse_page(
+        {
+            "items": [user("a"), user("b"), "garbage"],
+            "_pagination": {
+                "offset": 0,
+                "limit": 2,
+                "total": 3,
+                "next": {"offset": 2, "limit": 2, "url": "/hub/api/users?offset=2"},
+            },
+        }
+    )
+    assert [u.name for u in page.users] == ["a", "b"]
+    assert page.rejected == ("item 2: user model is not an object",)
+    assert page.next_url == "/hub/api/users?offset=2"
+    assert page.total == 3
+
+
+def test_plain_list_from_an_old_hub():
+    page = parse_page([user("a")])
+    assert page.next_url is None and len(page.users) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, "text", 3, {"items": "x"}, {"users": []}, {"items": [], "_pagination": {"next": "url"}}],
+)
+def test_not_a_page(body):
+    with pytest.raises(InvalidPage):
+        parse_page(body)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+user_like = st.fixed_dictionaries(
+    {"name": st.text(max_size=10)},
+    optional={
+        "admin": json_values,
+        "kind": st.sampled_from(["user", "service"]) | json_values,
+        "last_activity": st.none()
+        | st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat())
+        | json_values,
+        "servers": st.dictionaries(st.text(max_size=3), json_values) | json_values,
+    },
+)
+
+
+@given(
+    st.one_of(
+        json_values,
+        st.lists(user_like),
+        st.fixed_dictionaries(
+            {"items": st.lists(user_like | json_values)}, optional={"_pagination": json_values}
+        ),
+    )
+)
+def test_any_json_is_parsed_or_rejected(body):
+    json.dumps(body)  # the body is something the hub could send
+    try:
+        page = parse_page(body)
+    except InvalidPage:
+        return
+    assert len(page.users) + len(page.rejected) == len(
+        body if isinstance(body, list) else body["items"]
+    )

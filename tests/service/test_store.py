@@ -1,0 +1,177 @@
+"""The store on SQLite and on a real PostgreSQL: idempotent, transactional, never forgets."""
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
+from jupyterhub_onboarding.core.rules import CountingRules
+from jupyterhub_onboarding.service.schema import activity, users
+from jupyterhub_onboarding.service.store import Store
+
+UTC = timezone.utc
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+RULES = CountingRules(excluded_pattern=re.compile("deployment-service-check"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'onboarding.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database()
+    s = Store(url)
+    s.upgrade()
+    yield s
+    s.close()
+
+
+def seen(name, when=NOW, admin=False, server=False, started=None):
+    servers = ()
+    if server:
+        servers = (ServerSeen("", True, started or when, when),)
+    return UserSeen(name, admin, when, servers)
+
+
+def test_schema_is_versioned(store):
+    assert store.schema_revision() == "0001"
+    store.upgrade()  # idempotent
+    assert store.schema_revision() == "0001"
+
+
+def test_recording_twice_counts_nobody_twice(store):
+    batch = [seen(f"user{i}", NOW - timedelta(hours=i)) for i in range(5)]
+    first = store.record(batch, NOW, RULES)
+    again = store.record(batch, NOW, RULES)
+    assert first.users_added == 5
+    assert (again.users_added, again.users_updated, again.activity_rows) == (0, 0, 0)
+    agg = store.aggregates(NOW, threshold=5)
+    assert agg.users_logged_in == 5
+    assert agg.months[-1].login == 5
+    assert agg.nth_seen_at["login"] == NOW  # the fifth to arrive is the latest of the five
+
+
+def test_never_active_users_are_not_logged_in(store):
+    store.record([UserSeen("listed-only", False, None)], NOW, RULES, full=True)
+    agg = store.aggregates(NOW, threshold=5)
+    assert agg.users_logged_in == 0 and agg.users_known == 1
+
+
+def test_exclusions_and_admin_rule(store):
+    store.record(
+        [seen("deployment-service-check"), seen("boss", admin=True), seen("alice")], NOW, RULES
+    )
+    assert store.aggregates(NOW, 5).users_logged_in == 2
+    no_admins = CountingRules(excluded_pattern=RULES.excluded_pattern, count_admins=False)
+    assert store.apply_rules(no_admins) == 1
+    agg = store.aggregates(NOW, 5)
+    assert agg.users_logged_in == 1
+    assert agg.admin_logged_in  # an admin logged in, even though admins are not counted
+
+
+def test_deleted_users_stay_counted(store):
+    store.record([seen("alice"), seen("bob")], NOW, RULES, full=True)
+    result = store.record([seen("alice")], NOW + timedelta(hours=1), RULES, full=True)
+    assert result.users_deleted == 1
+    agg = store.aggregates(NOW + timedelta(hours=1), 5)
+    assert agg.users_logged_in == 2
+    names = {u.name: u.deleted_at for u in store.logged_in_users()}
+    assert names["bob"] is not None and names["alice"] is None
+
+
+def test_first_value_milestone_never_regresses(store):
+    store.record([seen(f"u{i}", NOW - timedelta(minutes=i)) for i in range(5)], NOW, RULES)
+    reached = store.aggregates(NOW, 5).milestones["login"]
+    assert reached == NOW
+    store.apply_rules(CountingRules(excluded_users=frozenset({"u0", "u1"})))
+    agg = store.aggregates(NOW + timedelta(days=1), 5)
+    assert agg.users_logged_in == 3
+    assert agg.nth_seen_at["login"] is None
+    assert agg.milestones["login"] == reached
+
+
+def test_month_boundary_with_injected_times(store):
+    end_of_nov = datetime(2026, 11, 30, 23, 59, 30, tzinfo=UTC)
+    start_of_dec = datetime(2026, 12, 1, 0, 0, 30, tzinfo=UTC)
+    store.record([seen("alice", end_of_nov), seen("bob", end_of_nov)], end_of_nov, RULES)
+    store.record([seen("alice", start_of_dec)], start_of_dec, RULES)
+    agg = store.aggregates(start_of_dec, 5)
+    by_month = {m.month: (m.login, m.server) for m in agg.months}
+    assert by_month == {"2026-11": (2, 0), "2026-12": (1, 0)}
+
+
+def test_daily_marks_and_server_basis(store):
+    days = [NOW + timedelta(days=d) for d in (0, 1, 1, 3)]
+    for when in days:
+        store.record([seen("alice", when, server=True)], when, RULES)
+    with store.engine.connect() as conn:
+        rows = {(r.basis, r.days) for r in conn.execute(select(activity))}
+    expected = (1 << 19) | (1 << 20) | (1 << 22)  # the 20th, 21st and 23rd
+    assert rows == {(0, expected), (1, expected)}
+    agg = store.aggregates(NOW + timedelta(days=3), 1)
+    assert agg.users_started_server == 1
+    assert agg.nth_seen_at["server"] == NOW
+    assert agg.months[-1].server == 1
+
+
+def test_rolling_windows(store):
+    store.record(
+        [
+            seen("a", NOW - timedelta(hours=1)),
+            seen("b", NOW - timedelta(days=3)),
+            seen("c", NOW - timedelta(days=10)),
+            seen("d", NOW - timedelta(days=20)),
+            seen("e", NOW - timedelta(days=40)),
+        ],
+        NOW,
+        RULES,
+    )
+    agg = store.aggregates(NOW, 5, generating_days=14)
+    assert agg.rolling == {"24h": 1, "7d": 2, "14d": 3, "30d": 4}
+    assert agg.generating_window_active == 3
+
+
+def test_future_activity_is_clamped_to_now(store):
+    store.record([seen("skewed", NOW + timedelta(hours=5))], NOW, RULES)
+    assert store.logged_in_users()[0].last_login_at == NOW
+
+
+def test_failed_transaction_loses_only_the_poll_in_flight(store, monkeypatch):
+    store.record([seen("alice")], NOW, RULES)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("crash mid-poll")
+
+    monkeypatch.setattr(Store, "_write_marks", staticmethod(explode))
+    with pytest.raises(RuntimeError):
+        store.record([seen("bob"), seen("carol")], NOW, RULES)
+    monkeypatch.undo()
+    with store.engine.connect() as conn:
+        names = {row.name for row in conn.execute(select(users.c.name))}
+    assert names == {"alice"}  # the failed poll left nothing half-written
+
+
+def test_live_since_is_remembered(store):
+    assert store.get_or_set_state("live_since", "2026-11-01T00:00:00Z") == "2026-11-01T00:00:00Z"
+    assert store.get_or_set_state("live_since", "2027-01-01T00:00:00Z") == "2026-11-01T00:00:00Z"
+
+
+def test_reopening_keeps_everything(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kept.sqlite'}"
+    first = Store(url)
+    first.upgrade()
+    first.record([seen(f"u{i}") for i in range(5)], NOW, RULES)
+    first.aggregates(NOW, 5)
+    first.close()
+    second = Store(url)
+    second.upgrade()
+    agg = second.aggregates(NOW, 5)
+    assert agg.users_logged_in == 5 and agg.milestones["login"] == NOW
+
+
+def test_logged_in_users_earliest_first_with_a_limit(store):
+    store.record([seen(f"u{i}", NOW - timedelta(minutes=i)) for i in range(5)], NOW, RULES)
+    assert [u.name for u in store.logged_in_users(limit=2)] == ["u4", "u3"]
+    assert len(store.logged_in_users()) == 5

@@ -1,0 +1,258 @@
+"""The poll loop's logic, against an in-memory list of hub users (no servers).
+
+The real hub is exercised in test_service_hub.py and test_faults.py; here each rule of the
+loop is checked alone: what a poll reads, when it stops reading, what it publishes and when.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from jupyterhub_onboarding.core.hubmodel import Page, ServerSeen, UserSeen
+from jupyterhub_onboarding.service.hubclient import HubAPIError, RequestCount
+from jupyterhub_onboarding.service.tracker import Tracker
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+
+
+class PagedUsers:
+    """The hub's ``GET /users`` as the tracker sees it: sorted, paged, optionally failing."""
+
+    def __init__(self, users: list[UserSeen], page_size: int = 2) -> None:
+        self.users = users
+        self.page_size = page_size
+        self.counter = RequestCount()
+        self.reads: list[dict] = []
+        self.fail: Exception | None = None
+
+    async def iter_user_pages(self, **params):
+        self.reads.append(params)
+        if self.fail is not None:
+            raise self.fail
+        users = list(self.users)
+        if params.get("state") == "active":
+            users = [u for u in users if u.server_running]
+        sort = params.get("sort", "id")
+        if sort == "-last_activity":
+            # the hub's order: users with activity first, newest first; never-active last
+            def order(u: UserSeen) -> tuple:
+                return (u.last_activity is None, -(u.last_activity or T0).timestamp())
+
+            users.sort(key=order)
+        for start in range(0, len(users), self.page_size):
+            self.counter.requests += 1
+            yield Page(tuple(users[start : start + self.page_size]), (), None, len(users))
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs) -> None:
+        self.now += timedelta(**kwargs)
+
+
+def user(name: str, minutes_ago: float | None, *, running: bool = False, now=T0) -> UserSeen:
+    activity = None if minutes_ago is None else now - timedelta(minutes=minutes_ago)
+    servers = (ServerSeen("", True, activity or now, activity),) if running else ()
+    return UserSeen(name=name, admin=False, last_activity=activity, servers=servers)
+
+
+class Recorder:
+    """Collects what the tracker hands to *record*, and when the figures were refreshed."""
+
+    def __init__(self) -> None:
+        self.polls: list[tuple[list[UserSeen], datetime, bool]] = []
+        self.refreshes = 0
+        self.fail: Exception | None = None
+        self.tracker: Tracker | None = None
+        self.state_seen_at_refresh: list = []
+
+    async def record(self, seen, now, full) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.polls.append((list(seen), now, full))
+
+    async def after_poll(self) -> None:
+        self.refreshes += 1
+        assert self.tracker is not None
+        self.state_seen_at_refresh.append(self.tracker.state)
+
+
+def make(users: list[UserSeen], *, page_size=2, overlap=60.0, full_sync=3600.0):
+    hub = PagedUsers(users, page_size)
+    clock = Clock(T0)
+    recorder = Recorder()
+    tracker = Tracker(
+        hub,
+        recorder.record,
+        recorder.after_poll,
+        clock=clock,
+        poll_interval=1,
+        full_sync_interval=full_sync,
+        overlap=overlap,
+        stale_after=900,
+    )
+    recorder.tracker = tracker
+    return tracker, hub, clock, recorder
+
+
+def names(seen) -> list[str]:
+    return sorted({u.name for u in seen})
+
+
+async def test_first_poll_is_a_full_read_by_id():
+    tracker, hub, _, recorder = make([user("a", 5), user("b", None), user("c", 1)])
+    assert await tracker.poll() is True
+    seen, now, full = recorder.polls[0]
+    assert full is True
+    assert now == T0
+    assert names(seen) == ["a", "b", "c"]
+    assert hub.reads == [{"sort": "id"}]
+    assert tracker.last_poll_requests == 2  # three users, pages of two
+
+
+async def test_watermark_is_newest_activity_seen_or_now():
+    tracker, _, _, _ = make([user("a", 5), user("c", 1)])
+    await tracker.poll()
+    assert tracker.watermark == T0 - timedelta(minutes=1)
+
+    empty, _, _, _ = make([user("never", None)])
+    await empty.poll()
+    assert empty.watermark == T0
+
+
+async def test_incremental_poll_stops_below_the_overlap_floor():
+    # newest first: n0 (1 min ago) ... n9 (10 min ago); pages of two
+    users = [user(f"n{i}", i + 1) for i in range(10)]
+    tracker, hub, clock, recorder = make(users, overlap=150)  # floor: newest - 2.5 min
+    await tracker.poll()
+    clock.advance(seconds=30)
+    hub.reads.clear()
+    await tracker.poll()
+    seen, _, full = recorder.polls[-1]
+    assert full is False
+    assert hub.reads[0] == {"sort": "-last_activity"}
+    # page 1 (1, 2 min), page 2 (3, 4 min: 4 < 3.5 floor) then stop
+    assert names(seen) == ["n0", "n1", "n2", "n3"]
+
+
+async def test_incremental_poll_stops_at_never_active_users():
+    users = [user("a", 1), user("b", None), user("c", None), user("d", None)]
+    tracker, hub, clock, recorder = make(users, overlap=10_000)
+    await tracker.poll()
+    clock.advance(seconds=30)
+    hub.counter.requests = 0
+    await tracker.poll()
+    seen, _, _ = recorder.polls[-1]
+    assert names(seen) == ["a", "b"]
+    assert tracker.last_poll_requests == 1  # one page of users; no server is running
+
+
+async def test_incremental_poll_adds_users_with_running_servers():
+    users = [user("new", 1), user("idle-but-running", 600, running=True), user("old", 700)]
+    tracker, hub, clock, recorder = make(users, overlap=60, page_size=1)
+    await tracker.poll()
+    clock.advance(seconds=30)
+    hub.reads.clear()
+    await tracker.poll()
+    seen, _, _ = recorder.polls[-1]
+    assert hub.reads == [{"sort": "-last_activity"}, {"state": "active"}]
+    assert "idle-but-running" in names(seen)
+    assert "old" not in names(seen)
+
+
+async def test_login_after_a_poll_is_seen_by_the_next_incremental_poll():
+    users = [user("a", 30), user("b", None)]
+    tracker, hub, clock, recorder = make(users)
+    await tracker.poll()
+    clock.advance(minutes=1)
+    hub.users.append(user("late", 0, now=clock.now))
+    await tracker.poll()
+    assert "late" in names(recorder.polls[-1][0])
+
+
+async def test_full_sync_repeats_after_its_interval():
+    tracker, _, clock, recorder = make([user("a", 1)], full_sync=600)
+    await tracker.poll()
+    clock.advance(seconds=599)
+    await tracker.poll()
+    clock.advance(seconds=1)
+    await tracker.poll()
+    assert [full for _, _, full in recorder.polls] == [True, False, True]
+
+
+async def test_success_is_published_only_after_the_figures_are_refreshed():
+    tracker, _, clock, recorder = make([user("a", 1)])
+    await tracker.poll()
+    # while the figures of the first poll were being refreshed, no success was visible yet
+    assert recorder.state_seen_at_refresh[0].last_success_at is None
+    assert tracker.state.last_success_at == T0
+
+    clock.advance(seconds=5)
+    await tracker.poll()
+    assert recorder.state_seen_at_refresh[1].last_success_at == T0
+    assert tracker.state.last_success_at == T0 + timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("failure", "where", "reason"),
+    [
+        (HubAPIError("GET /users failed: HTTP 503"), "hub", "hub API: GET /users failed: HTTP 503"),
+        (
+            OperationalError("UPDATE", {}, Exception("locked")),
+            "record",
+            "database: OperationalError",
+        ),
+        (RuntimeError("boom"), "record", "unexpected RuntimeError"),
+    ],
+)
+async def test_a_failed_poll_keeps_the_last_success_and_says_why(failure, where, reason):
+    tracker, hub, clock, recorder = make([user("a", 1)])
+    await tracker.poll()
+    watermark = tracker.watermark
+    clock.advance(seconds=10)
+    if where == "hub":
+        hub.fail = failure
+    else:
+        recorder.fail = failure
+    assert await tracker.poll() is False
+    assert tracker.state.last_success_at == T0
+    assert tracker.state.last_error_at == T0 + timedelta(seconds=10)
+    assert tracker.state.last_error == reason
+    assert tracker.watermark == watermark  # nothing skipped: the next poll reads from here
+    assert recorder.refreshes == 2  # the figures are refreshed after a failure too
+
+    hub.fail = recorder.fail = None
+    clock.advance(seconds=10)
+    assert await tracker.poll() is True
+    assert tracker.state.last_success_at == T0 + timedelta(seconds=20)
+
+
+async def test_a_failed_first_poll_leaves_a_full_sync_pending():
+    tracker, hub, clock, recorder = make([user("a", 1)])
+    hub.fail = HubAPIError("down")
+    assert await tracker.poll() is False
+    hub.fail = None
+    clock.advance(seconds=10)
+    await tracker.poll()
+    assert recorder.polls[-1][2] is True
+
+
+async def test_a_read_with_malformed_entries_marks_nobody_deleted():
+    class Rejecting(PagedUsers):
+        async def iter_user_pages(self, **params):
+            async for page in super().iter_user_pages(**params):
+                yield Page(page.users, ("item 0: user model has no usable name",), None, None)
+
+    tracker, _, _, recorder = make([user("a", 1)])
+    tracker.hub = Rejecting([user("a", 1)])
+    await tracker.poll()
+    assert recorder.polls[-1][2] is False  # a full read, but not a clean one
+    assert tracker.last_read_rejected == 1
