@@ -24,7 +24,7 @@ users = Table(
     "users",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(255), nullable=False, unique=True),
+    Column("name", Text, nullable=False, unique=True),
     Column("admin", Boolean, nullable=False, default=False),
     Column("counted", Boolean, nullable=False, default=True),
     Column("first_login_at", UTCDateTime, nullable=True),

@@ -36,9 +36,9 @@ def seen(name, when=NOW, admin=False, server=False, started=None):
 
 
 def test_schema_is_versioned(store):
-    assert store.schema_revision() == "0001"
+    assert store.schema_revision() == "0002"
     store.upgrade()  # idempotent
-    assert store.schema_revision() == "0001"
+    assert store.schema_revision() == "0002"
 
 
 def test_recording_twice_counts_nobody_twice(store):
@@ -175,3 +175,10 @@ def test_logged_in_users_earliest_first_with_a_limit(store):
     store.record([seen(f"u{i}", NOW - timedelta(minutes=i)) for i in range(5)], NOW, RULES)
     assert [u.name for u in store.logged_in_users(limit=2)] == ["u4", "u3"]
     assert len(store.logged_in_users()) == 5
+
+
+def test_usernames_longer_than_255_characters_are_stored(store):
+    """The hub accepts far longer names; PostgreSQL refused them in a VARCHAR(255)."""
+    long_name = "u" * 1000
+    store.record([UserSeen(long_name, False, NOW)], NOW, RULES, full=True)
+    assert [user.name for user in store.logged_in_users()] == [long_name]
