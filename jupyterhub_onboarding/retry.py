@@ -3,6 +3,11 @@
 The hub client, the service's database calls and the collector retry through it. What is
 worth retrying is each caller's decision (a collector timeout is not; a connection error
 or a 5xx is); how often and how long to wait is this policy's.
+
+tenacity, because it is the well-kept library that awaits coroutines, takes an injectable
+sleep (tests run without waiting) and reports each retry to a callback; stamina is built
+on it and adds instrumentation the service does not need, and JupyterHub's own
+``exponential_backoff`` waits for a condition to become true rather than retrying a call.
 """
 
 from __future__ import annotations

@@ -145,7 +145,8 @@ c.JupyterHub.services = [
         "cwd": "{self.service_dir}",
         "display": True,
         "oauth_no_confirm": True,
-        "environment": {{"PYTHONUNBUFFERED": "1"}},
+        # deprecations show in the log (test_no_deprecated_api_in_the_services_log)
+        "environment": {{"PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "default::DeprecationWarning"}},
     }},
     {{"name": "status-reader", "api_token": {self.status_token!r}}},
     {{"name": "test-admin", "api_token": {self.admin_token!r}}},

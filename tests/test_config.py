@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from traitlets import TraitError
-from traitlets.config import Application
+from traitlets.config import Application, Config
 
 from jupyterhub_onboarding.app import Onboarding
 from jupyterhub_onboarding.collector.app import CollectApp
@@ -161,3 +161,14 @@ logging.getLogger("tornado.general").error("Malformed HTTP message")
     ), lines
     assert any(line.startswith("[E ") and "Malformed HTTP message" in line for line in lines)
     assert ("someone-private" in result.stderr) is shown
+
+
+def test_hub_oauth_settings_from_the_config_file_apply(tmp_path):
+    """HubOAuth is built with the application as its parent, so c.HubOAuth.* takes effect;
+    the login cache keeps its one-minute default otherwise."""
+    from jupyterhub_onboarding.service.wiring import OnboardingService
+
+    configured = Onboarding(api_token="test-token")
+    configured.update_config(Config({"HubOAuth": {"cache_max_age": 5}}))
+    assert OnboardingService._hub_auth(configured).cache_max_age == 5
+    assert OnboardingService._hub_auth(Onboarding(api_token="test-token")).cache_max_age == 60

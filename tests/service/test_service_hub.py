@@ -206,6 +206,18 @@ def test_postgresql_database(tmp_path, postgres):
         assert status["first_value"]["users_logged_in"] == 2
 
 
+def test_no_deprecated_api_in_the_services_log(hub):
+    """The service uses no deprecated JupyterHub, tornado or traitlets API: a warning that
+    points at the package's own code would show in the log (hubproc turns them on)."""
+    hub.login("deprecation-check")
+    hub.wait_for_status(lambda s: s["first_value"]["users_logged_in"] >= 1)
+    lines = hub.log_path.read_text(errors="replace").splitlines()
+    own = [
+        line for line in lines if "DeprecationWarning" in line and "jupyterhub_onboarding" in line
+    ]
+    assert own == []
+
+
 def test_listed_in_the_hubs_services_menu_for_admins_only(hub):
     admin_home = hub.login("admin").get("/hub/home")
     member_home = hub.login("ben").get("/hub/home")
