@@ -9,6 +9,7 @@ they follow the real contract.
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import secrets
 import subprocess
@@ -79,6 +80,23 @@ def make_status(
     return status_document(build_snapshot(aggregates, settings, tracker, now))
 
 
+#: Characters a hub-supplied string must not carry into any report: C0 controls, DEL, C1
+#: controls, the bidirectional marks, embeddings, overrides and isolates, invisible format
+#: characters, line and paragraph separators and a lone surrogate (``"\ud800"`` in JSON
+#: parses to one).
+UNSAFE_CHARACTERS = (
+    "\x00", "\x07", "\t", "\n", "\r", "\x1b", "\x7f", "\x85", "\x9b",
+    "\u061c", "\u200b", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
+    "\u2028", "\u2029", "\u2066", "\u2067", "\u2068", "\u2069", "\ufeff", "\ud800",
+)  # fmt: skip
+
+
+def unsafe_in(text: str) -> list[str]:
+    """The unsafe characters in *text*, apart from its line ends (LF or CRLF)."""
+    text = text.replace("\r\n", "").replace("\n", "")
+    return [character for character in UNSAFE_CHARACTERS if character in text]
+
+
 # --- stand-in endpoints ---------------------------------------------------------------------
 
 
@@ -91,8 +109,10 @@ class StandIn:
     ``tokens[name]``, else 403), ``error500`` (echoes the request's Authorization header in
     its body), ``unauthorized``, ``garbage`` (malformed JSON), ``shape`` (JSON of the wrong
     shape), ``hang`` (never answers until the stand-in stops), ``flaky`` (503 for the first
-    ``flaky_failures`` requests), ``redirect``, ``huge`` (256 KiB of JSON, streamed) and
-    ``gate`` (see ``GateHandler``).
+    ``flaky_failures`` requests), ``redirect``, ``huge`` (256 KiB of JSON, streamed),
+    ``gate`` (see ``GateHandler``), ``echo`` (the document in ``documents[name]`` with the
+    request's Authorization value as its ``version`` and in fields of its own, whatever the
+    token) and ``deep`` (valid JSON nested deeper than a parser's recursion limit).
     """
 
     port: int = 0
@@ -134,6 +154,23 @@ class Error500Handler(_Base):
     def get(self, name: str) -> None:
         self.set_status(500)
         self.finish(f"internal error; you sent {self.request.headers.get('Authorization')}")
+
+
+class EchoHandler(_Base):
+    """A broken or hostile hub: repeats the request's token in the status document."""
+
+    def get(self, name: str) -> None:
+        sent = self.request.headers.get("Authorization", "")
+        document = copy.deepcopy(self.stand_in.documents[name])
+        document["version"] = sent
+        document["echo"] = {"authorization": sent, sent: [sent, {"again": sent}]}
+        self.finish(document)
+
+
+class DeepHandler(_Base):
+    def get(self, name: str) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish("[" * 100_000 + "]" * 100_000)
 
 
 class UnauthorizedHandler(_Base):
@@ -211,6 +248,8 @@ class GateHandler(_Base):
 HANDLERS = {
     "ok": OkHandler,
     "error500": Error500Handler,
+    "echo": EchoHandler,
+    "deep": DeepHandler,
     "unauthorized": UnauthorizedHandler,
     "garbage": GarbageHandler,
     "shape": ShapeHandler,

@@ -85,10 +85,31 @@ class _WorthRetrying(Exception):
         self.attempt = attempt
 
 
-def _from_response(code: int, body: bytes) -> _Attempt:
+def _redact(message: str, token: str) -> str:
+    return message.replace(token, "[token]") if token else message
+
+
+def redact_document(value: Any, token: str) -> Any:
+    """*value* (parsed JSON) with *token* replaced by ``[token]`` in every string and key.
+
+    A broken or hostile hub may echo the request's token anywhere in its answer; nothing of
+    the answer reaches a report before this.
+    """
+    if isinstance(value, str):
+        return _redact(value, token)
+    if isinstance(value, list):
+        return [redact_document(item, token) for item in value]
+    if isinstance(value, dict):
+        return {_redact(key, token): redact_document(item, token) for key, item in value.items()}
+    return value
+
+
+def _from_response(code: int, body: bytes, token: str) -> _Attempt:
     if code == 200:
         try:
-            document = json.loads(body)
+            document = redact_document(json.loads(body), token)
+        except RecursionError:
+            return _Attempt(reachable=True, error="malformed JSON (nested too deeply)")
         except (ValueError, UnicodeDecodeError):
             return _Attempt(reachable=True, error="malformed JSON")
         return _Attempt(document=document, reachable=True)
@@ -124,10 +145,6 @@ def _from_exception(error: BaseException, timeout: float) -> _Attempt:
             error=f"connection error ({error.strerror or type(error).__name__})", retry=True
         )
     return _Attempt(error=f"request failed ({type(error).__name__})")
-
-
-def _redact(message: str, token: str) -> str:
-    return message.replace(token, "[token]") if token else message
 
 
 async def fetch_status(
@@ -166,7 +183,7 @@ async def fetch_status(
             except Exception as error:
                 attempt = _from_exception(error, settings.timeout)
             else:
-                attempt = _from_response(response.code, bytes(body.data))
+                attempt = _from_response(response.code, bytes(body.data), token)
         if body.exceeded:
             attempt = _Attempt(
                 reachable=True, error=f"answer larger than {settings.max_response_bytes} bytes"

@@ -1,6 +1,6 @@
 """The collector's report: one row per hub from its status document, and the writers.
 
-Pure: no network, no files, no clock. The collector (``collect.py``) fetches the status
+Pure: no network, no files, no clock. The collector (``app.py``, ``poll.py``) fetches the status
 documents and hands them here; every output format is built from the same rows, so the
 terminal table, JSON, CSV and HTML always agree.
 """
@@ -12,6 +12,7 @@ import io
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -51,9 +52,32 @@ ACTION_STALE = "tracker stale"
 ACTION_ORDER = (ACTION_ERROR, ACTION_CHECK_IN, ACTION_STALE, "")
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-#: A spreadsheet treats a cell starting with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A spreadsheet treats a cell starting with one of these as a formula, also after spaces
+#: (a tab or CR, the other formula starts, never reaches a cell: rows replace them).
+_FORMULA_START = ("=", "+", "-", "@")
+
+#: Unicode categories no text in a row may hold: controls (Cc: C0, DEL and C1, so terminal
+#: escape sequences and line breaks), format characters (Cf: the bidirectional marks,
+#: embeddings, overrides and isolates, zero-width characters), lone surrogates (Cs: they
+#: cannot be written as UTF-8) and line and paragraph separators (Zl, Zp).
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+#: What each such character becomes: visible, so a reader sees that something was there.
+REPLACEMENT = "\ufffd"
+
+
+def safe_text(text: str) -> str:
+    """*text* with every control, format, surrogate or line-separator character replaced.
+
+    Hub names, URLs, versions, currencies and errors all pass through here when a row is
+    made, so no report format (terminal, CSV, JSON, HTML) can carry an escape sequence, a
+    forged line or text reordered by bidirectional controls.
+    """
+    if text.isprintable():  # the usual case; every unsafe character is non-printable
+        return text
+    return "".join(
+        REPLACEMENT if unicodedata.category(character) in _UNSAFE_CATEGORIES else character
+        for character in text
+    )
 
 
 class StatusShapeError(ValueError):
@@ -62,7 +86,10 @@ class StatusShapeError(ValueError):
 
 @dataclass(frozen=True)
 class Row:
-    """One hub in the report. Figures are None when the hub did not answer."""
+    """One hub in the report. Figures are None when the hub did not answer.
+
+    Its text is made safe when it is made (``safe_text``), so every writer shows the same.
+    """
 
     hub: str
     url: str
@@ -79,6 +106,13 @@ class Row:
     tracker_stale: bool | None = None
     service_version: str | None = None
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("hub", "url", "currency", "service_version", "error"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                # the documented way to set a field of a frozen dataclass while it is made
+                object.__setattr__(self, name, safe_text(value))
 
     @property
     def answered(self) -> bool:
@@ -338,7 +372,7 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     text = str(value)
-    if text.startswith(_FORMULA_START):
+    if text.lstrip().startswith(_FORMULA_START):
         return "'" + text
     return text
 
@@ -347,7 +381,7 @@ def to_csv(rows: Sequence[Row]) -> str:
     """One line per hub, the columns of ``COLUMNS``; empty cells for unknown figures.
 
     Booleans are ``true``/``false``. Text that a spreadsheet would run as a formula
-    (starting with ``= + - @``) is prefixed with ``'``.
+    (starting with ``= + - @``, also after spaces of any kind) is prefixed with ``'``.
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -366,11 +400,6 @@ def to_json(rows: Sequence[Row], *, month: str | None, generated_at: str) -> str
         "totals": asdict(totals(rows)),
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
-def _plain(text: str) -> str:
-    """Text safe to print on a terminal: no control characters (escape sequences)."""
-    return _CONTROL.sub("?", text)
 
 
 def _shorten(text: str, width: int) -> str:
@@ -417,7 +446,7 @@ def _first_value_text(row: Row) -> str:
 def _table_cells(row: Row) -> list[str]:
     days = "" if row.days_to_first_value is None else f"{row.days_to_first_value:g}"
     return [
-        _shorten(_plain(row.hub), 32),
+        _shorten(row.hub, 32),
         row.action or "ok",
         _first_value_text(row),
         days,
@@ -425,10 +454,10 @@ def _table_cells(row: Row) -> list[str]:
         _count_text(row.mau_login),
         _count_text(row.mau_server),
         _count_text(row.active_30d),
-        format_fee(row.estimated_usage_fee, _plain(row.currency or "")),
+        format_fee(row.estimated_usage_fee, row.currency),
         _yes_no(row.tracker_stale),
-        _shorten(_plain(row.service_version or ""), 12),
-        _shorten(_plain(row.error or ""), 60),
+        _shorten(row.service_version or "", 12),
+        _shorten(row.error or "", 60),
     ]
 
 

@@ -51,6 +51,7 @@ from tests.collect_fixtures import (
     stand_in_fixture,  # noqa: F401 - the stand_in fixture
     tls_files_fixture,  # noqa: F401 - the tls_files fixture
     tls_stand_in_fixture,  # noqa: F401 - the tls_stand_in fixture
+    unsafe_in,
     write_hubs,
 )
 
@@ -495,6 +496,99 @@ async def test_cli_formats_agree_and_never_show_a_token(tmp_path, stand_in):
     assert document["totals"]["mau_login"] == 15 + 2
     assert "alpha" in outputs["table"] and "TOTAL (6 hubs)" in outputs["table"]
     assert outputs["html"].startswith("<!DOCTYPE html>")
+
+
+FORMATS = ("table", "json", "csv", "html")
+
+
+async def test_cli_redacts_a_token_the_hub_echoes_back_in_every_format(tmp_path, stand_in):
+    stand_in.documents["echo"] = good_status()
+    token = new_token()
+    hubs_file = write_hubs(
+        tmp_path / "hubs.yaml",
+        [{"name": "echo", "hub_url": stand_in.hub_url("echo", "echo"), "token_env": "T_ECHO"}],
+    )
+    secret = token.removeprefix("tok-")
+    # The table shortens the version: no 8 characters of the secret may show either.
+    pieces = [secret[i : i + 8] for i in range(len(secret) - 7)]
+    outputs, leaks = {}, {}
+    for fmt in FORMATS:
+        run = await run_cli(
+            "--hubs", str(hubs_file), "--format", fmt, "--retries", "0", "--debug",
+            cwd=tmp_path, env={"T_ECHO": token},
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        leaks[fmt] = [piece for piece in pieces if piece in run.stdout + run.stderr]
+        outputs[fmt] = run.stdout
+    assert stand_in.requests["echo"] == len(FORMATS)
+    shown = {
+        "json": json.loads(outputs["json"])["hubs"][0]["service_version"],
+        "csv": csv_rows(outputs["csv"])["echo"]["service_version"],
+        "html": re.findall(r"<td>(token [^<]*)</td>", outputs["html"]),
+        "table": outputs["table"].splitlines()[4].split("  ")[-1].strip(),  # shortened
+    }
+    assert {fmt: (shown[fmt], leaks[fmt]) for fmt in FORMATS} == {
+        "table": ("token [toke\u2026", []),
+        "json": ("token [token]", []),
+        "csv": ("token [token]", []),
+        "html": (["token [token]"], []),
+    }
+
+
+async def test_cli_keeps_control_and_bidi_characters_out_of_every_format(tmp_path, stand_in):
+    document = good_status()
+    document["version"] = "\u00a0=1+1\x1b]0;owned\x07\u202e\ud800"
+    document["billing"]["currency"] = "\x1b[31m"
+    stand_in.documents["evil"] = document
+    stand_in.tokens["evil"] = new_token()
+    hubs_file = write_hubs(
+        tmp_path / "hubs.yaml",
+        [
+            {
+                "name": "evil\u202egnp.exe\u2066\x1b[5m",
+                "hub_url": stand_in.hub_url("ok", "evil"),
+                "token_env": "T_EVIL",
+            },
+            {
+                "name": '=HYPERLINK("x")\u2067\x1b[0m',
+                "hub_url": stand_in.hub_url("error500"),
+                "token_env": "T_EVIL",
+            },
+        ],
+    )
+    env = {"T_EVIL": stand_in.tokens["evil"]}
+    outputs = {}
+    for fmt in FORMATS:
+        run = await run_cli(
+            "--hubs", str(hubs_file), "--format", fmt, "--retries", "0", "--log-level", "INFO",
+            cwd=tmp_path, env=env,
+        )  # fmt: skip
+        assert run.returncode == 1, run.stderr
+        assert "Traceback" not in run.stderr
+        assert unsafe_in(run.stdout) == [], fmt
+        assert unsafe_in(run.stderr) == [], fmt
+        outputs[fmt] = run.stdout
+    mark = "\ufffd"
+    rows = {hub["hub"]: hub for hub in json.loads(outputs["json"])["hubs"]}
+    evil = rows[f"evil{mark}gnp.exe{mark}{mark}[5m"]
+    assert evil["currency"] == f"{mark}[31m"
+    assert evil["service_version"] == f"\u00a0=1+1{mark}]0;owned{mark}{mark}{mark}"
+    by_csv = csv_rows(outputs["csv"])
+    assert by_csv[f'\'=HYPERLINK("x"){mark}{mark}[0m']["error"] == "HTTP 500"
+    record = by_csv[f"evil{mark}gnp.exe{mark}{mark}[5m"]
+    assert record["currency"] == f"{mark}[31m"
+    assert record["service_version"] == "'" + evil["service_version"]  # a formula after a space
+    assert outputs["table"].splitlines()[-1].endswith(f"{mark}[31m  0")
+    assert f"{mark}[31m" in outputs["html"]
+
+
+async def test_a_document_nested_too_deeply_is_an_error_row(stand_in):
+    hub = entry(stand_in, "deep", "deep")
+    (answer,) = await poll_hubs(
+        [hub], PollSettings(timeout=5, retries=0), environ={"TOKEN_deep": new_token()}
+    )
+    assert answer.reachable and answer.document is None
+    assert answer.error == "malformed JSON (nested too deeply)"
 
 
 async def test_cli_exits_0_when_every_hub_answered_and_reports_a_past_month(tmp_path, stand_in):

@@ -24,7 +24,7 @@ from jupyterhub_onboarding.collector.report import (
     totals,
 )
 from jupyterhub_onboarding.core import fees
-from tests.collect_fixtures import make_status, months_back
+from tests.collect_fixtures import UNSAFE_CHARACTERS, make_status, months_back, unsafe_in
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -318,12 +318,12 @@ def test_table_lists_every_hub_with_totals_and_no_control_characters():
         if row.hub.isprintable():
             assert row.hub in text
     assert "\x1b" not in text and "\x07" not in text
-    assert "bad?[31mname" in text
+    assert "bad\ufffd[31mname" in text
     total_line = text.splitlines()[-1]
     assert total_line.startswith("TOTAL (7 hubs)")
     assert "395.00 USD" in total_line
     assert [line.split()[0] for line in text.splitlines()[4:11]] == [
-        "bad?[31mname",
+        "bad\ufffd[31mname",
         "Echo",
         "gamma",
         "Beta",
@@ -340,3 +340,100 @@ def test_render_dispatches_every_format():
     assert render("json", rows, **kwargs) == to_json(rows, **kwargs)
     assert render("html", rows, **kwargs) == to_html(rows, **kwargs)
     assert render("table", rows, **kwargs) == to_table(rows, **kwargs)
+
+
+MARK = "\ufffd"
+
+
+def _hostile_rows():
+    document = alpha_status()
+    document["version"] = "1.0\x1b]0;owned\x07\u202e\ud800"
+    document["billing"]["currency"] = "\x1b[31m"
+    return [
+        build_row("evil\u202egnp.exe\u2066\x9b", "https://ok.example.org", document),
+        build_row("err", "https://err.example.org\x1b", None, error="x\x1b[2J\u200f\r\nFORGED"),
+    ]
+
+
+def test_rows_replace_unsafe_characters_with_a_visible_mark():
+    hostile, failed = _hostile_rows()
+    assert hostile.hub == f"evil{MARK}gnp.exe{MARK}{MARK}"
+    assert hostile.service_version == f"1.0{MARK}]0;owned{MARK}{MARK}{MARK}"
+    assert hostile.currency == f"{MARK}[31m"
+    assert failed.url == f"https://err.example.org{MARK}"
+    assert failed.error == f"x{MARK}[2J{MARK}{MARK}{MARK}FORGED"
+    for character in UNSAFE_CHARACTERS:
+        row = Row(hub=f"a{character}b", url="u", reachable=False, error=character)
+        assert (row.hub, row.error) == (f"a{MARK}b", MARK), repr(character)
+    # Letters of every script, spaces and punctuation stay as they are.
+    text = "Université de Montréal \u2013 جامعة 大学 «hub» ?"
+    assert Row(hub=text, url="u", reachable=True).hub == text
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "html"])
+def test_no_format_carries_unsafe_characters(fmt):
+    rows = order_rows(_hostile_rows())
+    text = render(fmt, rows, month=None, generated_at="2026-11-20T12:00:00Z")
+    # Line ends are the writers' own; every other unsafe character would come from a hub.
+    assert unsafe_in(text) == [], fmt
+    if fmt == "table":
+        assert len(text.splitlines()) == 8  # title, blank, headings, rule, 2 hubs, rule, total
+    if fmt == "csv":
+        cells = [cell for record in csv.reader(io.StringIO(text)) for cell in record]
+        assert not [cell for cell in cells if any(c in cell for c in UNSAFE_CHARACTERS)]
+    if fmt == "json":
+        for string in _strings(json.loads(text)):
+            assert not any(character in string for character in UNSAFE_CHARACTERS), repr(string)
+    assert MARK in text
+    text.encode("utf-8")  # writable: no lone surrogate left
+
+
+def test_table_totals_line_has_no_escape_sequence():
+    text = to_table(_hostile_rows(), month=None, generated_at="2026-11-20T12:00:00Z")
+    total_line = text.splitlines()[-1]
+    assert "\x1b" not in text
+    assert total_line.endswith(f"125.00 {MARK}[31m  0")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=HYPERLINK(1)",
+        " =HYPERLINK(1)",
+        "   +1",
+        "\u00a0=1+1",
+        "\u2003\u3000-2",
+        "\u202f@SUM(A1)",
+        " \u00a0 =cmd",
+    ],
+)
+def test_csv_defuses_formulas_after_leading_spaces(text):
+    (record,) = csv.DictReader(io.StringIO(to_csv([Row(hub=text, url="u", reachable=False)])))
+    assert record["hub"] == "'" + text
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [("\t=1", f"{MARK}=1"), ("\r=1", f"{MARK}=1"), ("\r\n+1", f"{MARK}{MARK}+1"), ("\t", MARK)],
+)
+def test_csv_cells_never_start_with_a_tab_or_cr(text, cell):
+    (record,) = csv.DictReader(io.StringIO(to_csv([Row(hub=text, url="u", reachable=False)])))
+    assert record["hub"] == cell
+
+
+@pytest.mark.parametrize("text", ["alpha", " alpha", "\u00a0beta", "1-2", "a=b", "x@y"])
+def test_csv_leaves_other_text_as_it_is(text):
+    (record,) = csv.DictReader(io.StringIO(to_csv([Row(hub=text, url="u", reachable=False)])))
+    assert record["hub"] == text
