@@ -21,6 +21,7 @@ from .. import __version__
 from ..core import fees
 from ..core.clock import isoformat, utcnow
 from ..core.rules import month_label, month_of, parse_month
+from ..logs import with_redaction
 from ..settings import COMMON_ALIASES, COMMON_FLAGS, FeeTierSettings, above_zero, at_least
 from .extras import require_extras
 from .hubsfile import HubEntry, HubsFileError, hubs_warnings, load_hubs
@@ -170,6 +171,10 @@ class CollectApp(FeeTierSettings, Application):
     @validate("retries")
     def _check_retries(self, proposal):
         return at_least(proposal, 0)
+
+    def get_default_logging_config(self):
+        """Secrets redacted and control characters escaped in every line, as the service's."""
+        return with_redaction(super().get_default_logging_config())
 
     #: The clock for run times and the month check; tests replace it.
     clock = staticmethod(utcnow)

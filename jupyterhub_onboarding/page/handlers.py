@@ -36,6 +36,9 @@ LINK_GROUPS: tuple[tuple[str, str], ...] = (
     ("support", "Support"),
 )
 
+#: The hub scope a token needs for the pages, which list the hub's users by name.
+READ_USERS_SCOPE = "read:users"
+
 ROLLING_LABELS = {
     "24h": "Active in the last 24 hours (rolling)",
     "7d": "Active in the last 7 days (rolling)",
@@ -194,9 +197,31 @@ class PageHandler(BaseHandler):
             raise web.HTTPError(403)
 
     def require_admin(self) -> None:
-        """Only hub admins may see these pages (the hub's scopes already restrict access)."""
+        """Only hub admins may see these pages (the hub's scopes already restrict access).
+
+        They name the hub's users, so a request with a token needs a token that may read
+        them (``read:users``, which an admin's unrestricted token holds), resolved by the
+        hub's own scope rules (``HubAuth.check_scopes``). An admin's browser login (OAuth
+        cookie) is enough: the hub gave it to an admin for this service's pages.
+        """
         if not self.is_admin:
             raise web.HTTPError(403)
+        if self.token_request and not self.token_may_read_users:
+            raise web.HTTPError(403, "this token may not read the hub's users")
+
+    @property
+    def token_may_read_users(self) -> bool:
+        user = self.current_user
+        return bool(user) and bool(self.hub_auth.check_scopes(READ_USERS_SCOPE, user))
+
+    @staticmethod
+    def error_message(status_code: int, exc_info: Any) -> str | None:
+        """The sentence an error page shows: the service's own message for a 503 (the hub
+        not answering), never an exception's text."""
+        error = exc_info[1] if exc_info else None
+        if status_code == 503 and isinstance(error, web.HTTPError):
+            return error.log_message
+        return None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         support = self.links.support_email
@@ -213,6 +238,8 @@ class PageHandler(BaseHandler):
                     "status_message": responses.get(status_code, "Error"),
                     "support_email": support,
                     "support_mailto": links["support_email"].url,
+                    "narrowed_token": status_code == 403 and self.token_request and self.is_admin,
+                    "message": self.error_message(status_code, kwargs.get("exc_info")),
                 },
                 nonce,
             )
