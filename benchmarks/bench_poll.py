@@ -75,9 +75,9 @@ class PollRig:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, partial(fn, *args, **kwargs))
 
-    async def _record(self, seen, now, full) -> None:
+    async def _record(self, seen, now, full, present=frozenset()) -> None:
         with Timer() as timer:
-            await self._db(self.store.record, seen, now, RULES, full=full)
+            await self._db(self.store.record, seen, now, RULES, full=full, present=present)
         self.record_seconds = timer.seconds
 
     async def _after_poll(self) -> None:

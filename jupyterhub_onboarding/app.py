@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import re
 import secrets
 import signal
+import socket
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 from traitlets import (
     Bool,
     Enum,
@@ -31,8 +35,15 @@ from traitlets.config import Application, catch_config_error
 from . import __version__
 from .core.clock import parse_iso, utcnow
 from .core.rules import CountingRules
+from .core.snapshot import check_in_date
+from .logs import RepeatedXsrfNotice, ensure_redacted, with_redaction
 from .page.settings import OnboardingEmail, StandardLinks
 from .settings import COMMON_ALIASES, COMMON_FLAGS, FeeTierSettings, above_zero, at_least
+
+#: Days an option counting days may have at most: ten years.
+MAX_DAYS = 3650
+#: Seconds between two looks at whether the hub that started the service is still there.
+PARENT_CHECK_INTERVAL = 2.0
 
 
 def _parse_live_since(value: str) -> datetime:
@@ -40,6 +51,24 @@ def _parse_live_since(value: str) -> datetime:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
     return parse_iso(value)
+
+
+async def watch_parent(
+    parent: int,
+    on_gone: Callable[[], None],
+    *,
+    interval: float = PARENT_CHECK_INTERVAL,
+    getppid: Callable[[], int] = os.getppid,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Call *on_gone* once process *parent* has exited, looking every *interval* seconds.
+
+    A process whose parent exits is handed to another one (init or a subreaper), so its
+    parent process id changes: that is the sign the parent is gone for good.
+    """
+    while getppid() == parent:
+        await sleep(interval)
+    on_gone()
 
 
 class Onboarding(FeeTierSettings, Application):
@@ -65,6 +94,11 @@ class Onboarding(FeeTierSettings, Application):
     @default("log_datefmt")
     def _default_log_datefmt(self):
         return "%Y-%m-%d %H:%M:%S"
+
+    def get_default_logging_config(self):
+        """The console handler redacts secrets and escapes control characters in every line,
+        from the first one on (``route_library_logs`` adds the same to any other handler)."""
+        return with_redaction(super().get_default_logging_config())
 
     aliases = {
         "config": "Onboarding.config_file",
@@ -183,13 +217,25 @@ class Onboarding(FeeTierSettings, Application):
 
     @validate("db_url")
     def _check_db_url(self, proposal):
+        from .db import safe_url, url_problem
+
         value = proposal["value"].strip()
-        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
-            raise TraitError(
-                "Onboarding.db_url must be an SQLAlchemy URL starting with sqlite:// or "
-                f"postgresql://, got {value!r}"
-            )
+        problem = url_problem(value)
+        if problem is not None:
+            raise TraitError(f"Onboarding.db_url {problem}, got {safe_url(value)!r}")
         return value
+
+    exit_with_hub = Bool(
+        help="""Exit when the hub that started this service is gone (the service's parent
+        process exited, e.g. the hub was killed), so that no orphaned service keeps the port
+        from the hub's next start. Default: True when the hub started the service (its
+        environment has JUPYTERHUB_SERVICE_URL and JUPYTERHUB_API_TOKEN), else False.""",
+    ).tag(config=True)
+
+    @default("exit_with_hub")
+    def _default_exit_with_hub(self):
+        managed = ("JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_API_TOKEN")
+        return all(os.environ.get(name) for name in managed)
 
     excluded_user_pattern = Unicode(
         r"deployment-service-check",
@@ -248,6 +294,22 @@ class Onboarding(FeeTierSettings, Application):
     def _default_hub_api_url(self):
         return os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
 
+    @validate("hub_api_url")
+    def _check_hub_api_url(self, proposal):
+        value = proposal["value"].strip()
+        try:
+            parts = urlsplit(value)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            parts.port  # noqa: B018 - raises ValueError for a port that is no number
+        except ValueError:
+            usable = False
+        if not usable:
+            raise TraitError(
+                "Onboarding.hub_api_url must be an http(s) URL such as "
+                f"'http://127.0.0.1:8081/hub/api', got {value!r}"
+            )
+        return value
+
     hub_concurrency = Integer(4, help="""At most this many hub API requests at once.""").tag(
         config=True
     )
@@ -278,7 +340,7 @@ class Onboarding(FeeTierSettings, Application):
         if value:
             try:
                 _parse_live_since(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise TraitError(
                     "Onboarding.live_since must be an ISO 8601 date or date-time "
                     f"such as '2026-11-02' or '2026-11-02T15:00:00Z', got {value!r}"
@@ -373,22 +435,29 @@ class Onboarding(FeeTierSettings, Application):
     def _check_positive_float(self, proposal):
         return above_zero(proposal)
 
-    @validate(
-        "check_in_days",
-        "first_value_threshold",
-        "generating_value_days",
-        "hub_concurrency",
-        "hub_page_size",
-    )
+    @validate("check_in_days", "generating_value_days")
+    def _check_days(self, proposal):
+        return at_least(proposal, 1, MAX_DAYS)
+
+    @validate("first_value_threshold")
+    def _check_threshold(self, proposal):
+        return at_least(proposal, 1, 1_000_000_000)
+
+    @validate("hub_concurrency", "hub_page_size")
     def _check_positive_int(self, proposal):
         return at_least(proposal, 1)
 
     @validate("hub_retries")
     def _check_retries(self, proposal):
-        return at_least(proposal, 0)
+        # the backoff doubles with each retry: the tenth waits over four minutes
+        return at_least(proposal, 0, 10)
 
     #: The clock every part of the service reads; tests replace it.
     clock = staticmethod(utcnow)
+
+    #: The process that started this one (the hub, for a managed service), noted first
+    #: thing in initialize().
+    parent_pid: int | None = None
 
     def counting_rules(self) -> CountingRules:
         pattern = self.excluded_user_pattern
@@ -414,6 +483,7 @@ class Onboarding(FeeTierSettings, Application):
 
     @catch_config_error
     def initialize(self, argv=None):
+        self.parent_pid = os.getppid()
         super().initialize(argv)
         if self.subapp is not None:
             return
@@ -422,6 +492,23 @@ class Onboarding(FeeTierSettings, Application):
         # settings of the other configurables are checked now, not at first use
         StandardLinks(parent=self)
         OnboardingEmail(parent=self)
+        self.check_settings()
+
+    def check_settings(self) -> None:
+        """Check what each option's own validator cannot: values from the environment and
+        combinations of options. Raises TraitError naming the option and its value."""
+        # defaults from $JUPYTERHUB_* are not validated until set: set them to themselves
+        for name in ("hub_api_url", "public_url", "service_url", "service_prefix"):
+            setattr(self, name, getattr(self, name))
+        live_since = self.parsed_live_since()
+        if live_since is not None:
+            try:
+                check_in_date(live_since, self.check_in_days)
+            except OverflowError:
+                raise TraitError(
+                    f"Onboarding.live_since is too late: {self.check_in_days} days after it "
+                    f"(Onboarding.check_in_days) is past the year 9999, got {self.live_since!r}"
+                ) from None
 
     def write_config_file(self) -> None:
         path = Path(self.config_file)
@@ -437,6 +524,12 @@ class Onboarding(FeeTierSettings, Application):
         if self.generate_config:
             self.write_config_file()
             return
+        if not self.api_token:
+            self.log.critical(
+                "Onboarding.api_token is empty: set it, or let the hub start the service "
+                "(the hub sets $JUPYTERHUB_API_TOKEN)"
+            )
+            raise SystemExit(1)
         asyncio.run(self._serve())
 
     #: Libraries whose log lines reach the service's log (warnings and errors only, unless
@@ -444,19 +537,37 @@ class Onboarding(FeeTierSettings, Application):
     library_loggers = ("tornado", "jupyterhub")
 
     def route_library_logs(self) -> None:
-        """Send the libraries' warnings and errors through the service's own log handler."""
+        """Send every logger's lines through the service's own, redacting, log handlers.
+
+        The libraries' warnings and errors (all their lines at DEBUG), the warnings of any
+        other logger (through the root logger) and Python's warnings all go through the
+        handlers of the service's log, each of which redacts secrets and escapes control
+        characters (:mod:`jupyterhub_onboarding.logs`).
+        """
         configured = self.log_level
         if isinstance(configured, str):
             configured = logging.getLevelName(configured)
         debug = isinstance(configured, int) and configured <= logging.DEBUG
         level = logging.DEBUG if debug else logging.WARNING
+        handlers = list(self.log.handlers)
+        for handler in handlers:
+            ensure_redacted(handler)
         for name in self.library_loggers:
             logger = logging.getLogger(name)
             logger.setLevel(level)
             logger.propagate = False
-            for handler in self.log.handlers:
+            for handler in handlers:
                 if handler not in logger.handlers:
                     logger.addHandler(handler)
+        root = logging.getLogger()
+        root.setLevel(logging.WARNING)
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        logging.captureWarnings(True)
+        xsrf = logging.getLogger("tornado.application")
+        if not any(isinstance(existing, RepeatedXsrfNotice) for existing in xsrf.filters):
+            xsrf.addFilter(RepeatedXsrfNotice())
 
     def make_service(self):
         """The running service with every room of the package: status, metrics and the page."""
@@ -465,15 +576,29 @@ class Onboarding(FeeTierSettings, Application):
 
         return OnboardingService(self, extra_routes=[page_routes])
 
-    async def _serve(self) -> None:
-        self.route_library_logs()
-        service = self.make_service()
-        await service.start()
-        listen = urlsplit(self.bind_url or self.service_url)
-        server = HTTPServer(service.web_app, xheaders=True)
+    def listen_sockets(self) -> list[socket.socket]:
+        """The sockets to serve on; exits with one line when the address cannot be had."""
+        address = self.bind_url or self.service_url
+        listen = urlsplit(address)
         # an empty host in bind_url listens on every interface
         # (the port is there: service_url and bind_url are checked to have one at start)
-        server.listen(listen.port or 0, listen.hostname or "")
+        try:
+            return bind_sockets(listen.port or 0, listen.hostname or "")
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                reason = f"port {listen.port} is in use: is another jupyterhub-onboarding running?"
+            else:
+                reason = error.strerror or type(error).__name__
+            self.log.critical("Cannot listen on %s: %s", address, reason)
+            raise SystemExit(1) from None
+
+    async def _serve(self) -> None:
+        self.route_library_logs()
+        sockets = self.listen_sockets()
+        service = self.make_service()
+        await service.start()
+        server = HTTPServer(service.web_app, xheaders=True)
+        server.add_sockets(sockets)
         self.log.info(
             "jupyterhub-onboarding %s listening on %s with prefix %s",
             __version__,
@@ -484,8 +609,22 @@ class Onboarding(FeeTierSettings, Application):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        watch = None
+        if self.exit_with_hub:
+            parent = self.parent_pid or os.getppid()
+
+            def hub_gone() -> None:
+                self.log.warning(
+                    "The hub that started this service (process %d) is gone; shutting down",
+                    parent,
+                )
+                stop.set()
+
+            watch = asyncio.ensure_future(watch_parent(parent, hub_gone))
         await stop.wait()
         self.log.info("Shutting down")
+        if watch is not None:
+            watch.cancel()
         server.stop()
         await service.stop()
 

@@ -8,6 +8,8 @@ collector history may even live in the database of a hub's service.
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +20,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, inspect
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
 from .core.clock import as_utc
@@ -51,17 +54,81 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else as_utc(value)
 
 
+#: Milliseconds an SQLite statement waits for another connection's lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 10000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Every SQLite connection: a rollback journal, no memory mapping, a busy timeout.
+
+    Not WAL: WAL keeps its index in a ``-shm`` file that SQLite maps into memory, and a write
+    to that mapping once the file has become read-only (``chattr +i``, a file system
+    remounted read-only after an error) kills the process with SIGBUS. With a rollback
+    journal and ``mmap_size=0`` every write is a plain write, and a read-only file is an
+    error the service reports and recovers from.
+    """
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    try:
+        # Leaving WAL (a database made by an earlier release) needs the database to itself:
+        # while another process holds it open in WAL, stay in WAL; a later connection leaves.
+        cursor.execute("PRAGMA busy_timeout=0")
+        cursor.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.OperationalError:
+        pass
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA mmap_size=0")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 
+#: The database backends the package supports (SQLAlchemy URL backend names).
+BACKENDS = ("sqlite", "postgresql")
+
+
+def safe_url(url: str) -> str:
+    """*url* with its password hidden, for messages."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        # not parseable: hide whatever sits between "user:" and "@"
+        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
+
+
+def url_problem(url: str) -> str | None:
+    """Why *url* cannot be the package's database, or ``None`` when it can.
+
+    Checks what can be checked before connecting: the URL parses, names a supported backend
+    whose driver is installed, and, for an SQLite file, names a file in an existing directory
+    (relative paths are relative to the working directory, as SQLite opens them).
+    """
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return "is not an SQLAlchemy URL"
+    if parsed.get_backend_name() not in BACKENDS:
+        return "must be an SQLAlchemy URL starting with sqlite:// or postgresql://"
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        return f"names the driver {parsed.get_driver_name()!r}, which is not installed"
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.host or parsed.port or parsed.username or parsed.password:
+            return (
+                "names a host, but an SQLite URL names a file: sqlite:///relative/path.sqlite "
+                "or sqlite:////absolute/path.sqlite"
+            )
+        database = parsed.database or ""
+        if database and database != ":memory:" and not parsed.query.get("uri"):
+            directory = Path(database).absolute().parent
+            if not directory.is_dir():
+                return f"names a file in {str(directory)!r}, which is not a directory"
+    return None
+
+
 def make_engine(url: str) -> Engine:
-    """An engine with the settings each backend needs (WAL and busy timeout for SQLite)."""
+    """An engine with the settings each backend needs (see _sqlite_pragmas for SQLite)."""
     if url.startswith("sqlite"):
         kwargs: dict[str, Any] = {}
         if url in ("sqlite://", "sqlite:///:memory:"):

@@ -6,6 +6,7 @@ program at start with one line that says what to fix.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from traitlets import HasTraits, List, TraitError, validate
@@ -16,24 +17,45 @@ from .core import fees
 COMMON_ALIASES = {"log-level": "Application.log_level"}
 COMMON_FLAGS = {"debug": ({"Application": {"log_level": 10}}, "Log at DEBUG level.")}
 
+#: The longest duration any option in seconds may have: ten years. Longer is surely a typo,
+#: and every time computed from it stays far inside the dates Python can represent.
+MAX_SECONDS = 10 * 365 * 86400
+
 
 def option_name(proposal: dict[str, Any]) -> str:
     return f"{type(proposal['owner']).__name__}.{proposal['trait'].name}"
 
 
-def at_least(proposal: dict[str, Any], minimum: float) -> Any:
-    """The proposed value, or a TraitError when it is below *minimum*."""
+def _number_problem(value: Any) -> str | None:
+    """Why *value* is no number an option can hold (infinite, NaN), or ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    return None
+
+
+def at_least(proposal: dict[str, Any], minimum: float, maximum: float | None = None) -> Any:
+    """The proposed value, or a TraitError when it is below *minimum*, above *maximum* or
+    not a finite number."""
     value = proposal["value"]
-    if not value >= minimum:
-        raise TraitError(f"{option_name(proposal)} must be at least {minimum}, got {value!r}")
+    problem = _number_problem(value)
+    if problem is None and maximum is None and not value >= minimum:
+        problem = f"must be at least {minimum}"
+    elif problem is None and maximum is not None and not minimum <= value <= maximum:
+        problem = f"must be between {minimum} and {maximum:,}"
+    if problem is not None:
+        raise TraitError(f"{option_name(proposal)} {problem}, got {value!r}")
     return value
 
 
-def above_zero(proposal: dict[str, Any]) -> Any:
-    """The proposed number of seconds, or a TraitError unless it is > 0."""
+def above_zero(proposal: dict[str, Any], maximum: float = MAX_SECONDS) -> Any:
+    """The proposed number of seconds, or a TraitError unless it is > 0 and at most
+    *maximum* (ten years by default)."""
     value = proposal["value"]
-    if not value > 0:
-        raise TraitError(f"{option_name(proposal)} must be a number of seconds > 0, got {value!r}")
+    if _number_problem(value) is not None or not 0 < value <= maximum:
+        raise TraitError(
+            f"{option_name(proposal)} must be a number of seconds > 0 and at most "
+            f"{maximum:,}, got {value!r}"
+        )
     return value
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hubproc import free_port
 from traitlets import TraitError
 from traitlets.config import Application, Config
 
@@ -172,3 +173,129 @@ def test_hub_oauth_settings_from_the_config_file_apply(tmp_path):
     configured.update_config(Config({"HubOAuth": {"cache_max_age": 5}}))
     assert OnboardingService._hub_auth(configured).cache_max_age == 5
     assert OnboardingService._hub_auth(Onboarding(api_token="test-token")).cache_max_age == 60
+
+
+def run_with_config(
+    tmp_path: Path, config: str, timeout: float = 30
+) -> subprocess.CompletedProcess:
+    """Start the service with *config* as its config file, listening on a free port.
+
+    A bad value must stop it at once; one that is accepted starts it, and it keeps running
+    until *timeout*, which fails the test.
+    """
+    port = free_port()
+    (tmp_path / "jupyterhub_onboarding_config.py").write_text(
+        f"c.Onboarding.service_url = 'http://127.0.0.1:{port}'\n"
+        "c.Onboarding.api_token = 'test-token'\n"
+        f"{config}\n"
+    )
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "jupyterhub_onboarding"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        log = error.stderr.decode(errors="replace") if isinstance(error.stderr, bytes) else ""
+        pytest.fail(f"the service started with this configuration:\n{config}\n{log}")
+
+
+@pytest.mark.parametrize(
+    ("config", "option", "value"),
+    [
+        ('c.Onboarding.live_since = "9999-12-31"', "Onboarding.live_since", "9999-12-31"),
+        (
+            'c.Onboarding.live_since = "9999-12-25"\nc.Onboarding.check_in_days = 14',
+            "Onboarding.live_since",
+            "9999-12-25",
+        ),
+        ("c.Onboarding.check_in_days = 10**9", "Onboarding.check_in_days", "1000000000"),
+        (
+            "c.Onboarding.generating_value_days = 10**9",
+            "Onboarding.generating_value_days",
+            "1000000000",
+        ),
+        (
+            "c.Onboarding.first_value_threshold = 10**30",
+            "Onboarding.first_value_threshold",
+            "1" + "0" * 30,
+        ),
+        (
+            "c.Onboarding.fee_tiers = [[10, float('nan')], [None, 0.0]]",
+            "Onboarding.fee_tiers",
+            "nan",
+        ),
+        (
+            "c.Onboarding.fee_tiers = [[10, 10.0], [None, float('inf')]]",
+            "Onboarding.fee_tiers",
+            "inf",
+        ),
+        ("c.Onboarding.poll_interval = float('inf')", "Onboarding.poll_interval", "inf"),
+        ("c.Onboarding.stale_after = float('nan')", "Onboarding.stale_after", "nan"),
+        ("c.Onboarding.hub_request_timeout = 1e300", "Onboarding.hub_request_timeout", "1e+300"),
+        ("c.Onboarding.activity_overlap = float('inf')", "Onboarding.activity_overlap", "inf"),
+        ('c.Onboarding.db_url = "sqlite://garbage:host"', "Onboarding.db_url", "garbage:host"),
+        (
+            'c.Onboarding.db_url = "sqlite:///no-such-directory/onboarding.sqlite"',
+            "Onboarding.db_url",
+            "no-such-directory",
+        ),
+        (
+            'c.Onboarding.db_url = "postgresql+nosuchdriver://onboarding@db/onboarding"',
+            "Onboarding.db_url",
+            "nosuchdriver",
+        ),
+        (
+            'c.Onboarding.db_url = "postgresql+pg8000://onboarding@db/onboarding"',
+            "Onboarding.db_url",
+            "pg8000",
+        ),
+        (
+            'c.Onboarding.hub_api_url = "javascript:alert(1)"',
+            "Onboarding.hub_api_url",
+            "javascript",
+        ),
+        (
+            'c.Onboarding.hub_api_url = "http:///hub/api"',
+            "Onboarding.hub_api_url",
+            "http:///hub/api",
+        ),
+    ],
+)
+def test_bad_value_stops_the_service_with_one_line(tmp_path, config, option, value):
+    result = run_with_config(tmp_path, config)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert option in lines[0] and value in lines[0], lines[0]
+    assert not (tmp_path / "jupyterhub_onboarding.sqlite").exists()  # nothing started
+
+
+def test_a_good_configuration_starts_the_service(tmp_path):
+    """The check above is real: with good values the same command starts and keeps running."""
+    with pytest.raises(pytest.fail.Exception, match="the service started"):
+        run_with_config(tmp_path, 'c.Onboarding.live_since = "2026-11-02"', timeout=5)
+    assert (tmp_path / "jupyterhub_onboarding.sqlite").exists()
+
+
+def test_an_empty_token_stops_the_service_with_one_line(tmp_path):
+    (tmp_path / "jupyterhub_onboarding_config.py").write_text("c.Onboarding.api_token = ''\n")
+    result = run(cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        line for line in result.stderr.splitlines() if "Onboarding.api_token is empty" in line
+    ]
+
+
+def test_a_database_password_is_not_shown_in_the_error(tmp_path):
+    result = run_with_config(
+        tmp_path, 'c.Onboarding.db_url = "postgresql+nosuchdriver://onboarding:s3cr3t-pw@db/x"'
+    )
+    assert result.returncode != 0
+    assert "Onboarding.db_url" in result.stderr
+    assert "s3cr3t-pw" not in result.stderr

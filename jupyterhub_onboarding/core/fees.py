@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 #: Default tiers: (upper bound of the tier in users, or None for "and above"; price per user).
 DEFAULT_TIERS: tuple[tuple[int | None, float], ...] = (
@@ -13,6 +15,10 @@ DEFAULT_TIERS: tuple[tuple[int | None, float], ...] = (
     (10000, 1.25),
     (None, 0.0),
 )
+
+#: The highest price per user a tier may have, in any currency: higher is surely a typo, and
+#: every fee computed from such prices stays a finite number.
+MAX_PRICE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,11 @@ def validate_tiers(tiers: Sequence[Sequence[object]]) -> tuple[tuple[int | None,
         if not isinstance(tier, (list, tuple)) or len(tier) != 2:
             raise ValueError(f"tier {index} must be a pair (upper_bound, price), got {tier!r}")
         bound, price = tier
-        if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0:
-            raise ValueError(f"tier {index}: price must be a number >= 0, got {price!r}")
+        if not _is_price(price):
+            raise ValueError(
+                f"tier {index}: price must be a finite number from 0 to {MAX_PRICE:,}, "
+                f"got {price!r}"
+            )
         last = index == len(tiers) - 1
         if bound is None:
             if not last:
@@ -61,6 +70,14 @@ def validate_tiers(tiers: Sequence[Sequence[object]]) -> tuple[tuple[int | None,
     if cleaned[-1][0] is not None:
         raise ValueError("the last tier must be open-ended (upper bound None)")
     return tuple(cleaned)
+
+
+def _is_price(price: object) -> TypeGuard[int | float]:
+    """Whether *price* is a usable price per user: a finite number from 0 to MAX_PRICE."""
+    if isinstance(price, bool) or not isinstance(price, (int, float)):
+        return False
+    # compare before isfinite: an int too large for a float is simply above the maximum
+    return 0 <= price <= MAX_PRICE and math.isfinite(price)
 
 
 def fee_breakdown(

@@ -13,6 +13,14 @@ from typing import Any
 
 from .clock import as_utc, parse_iso
 
+#: The longest username accepted, in bytes of UTF-8. The hub itself has no limit on SQLite
+#: (it stored, and logged in, a user named with 200,000 characters) and 255 characters on
+#: PostgreSQL and MySQL (its users.name column). 2,048 bytes takes every name a hub on those
+#: databases can hold, and names up to 2,048 characters (512 of any script) on SQLite,
+#: while staying below the largest value PostgreSQL keeps in the service's unique index on
+#: users.name (2,704 bytes); a longer "name" is treated as garbage.
+MAX_NAME_BYTES = 2048
+
 
 class InvalidPage(ValueError):
     """The hub answered something that is not a page of users."""
@@ -72,13 +80,29 @@ def parse_server(name: str, model: Any) -> ServerSeen:
     )
 
 
+def readable_name(model: Any) -> str | None:
+    """The username of a user model, however malformed the rest of it is; ``None`` when
+    the entry has no name that can be read (not an object, no non-empty string ``name``)."""
+    if not isinstance(model, dict):
+        return None
+    name = model.get("name")
+    return name if isinstance(name, str) and name else None
+
+
 def parse_user(model: Any) -> UserSeen:
     """One user model; ValueError with a reason (never the username) when unusable."""
     if not isinstance(model, dict):
         raise ValueError("user model is not an object")
-    name = model.get("name")
-    if not isinstance(name, str) or not name or len(name) > 255:
+    name = readable_name(model)
+    if name is None:
         raise ValueError("user model has no usable name")
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        # a lone surrogate: no hub stores such a name, and no database would store it here
+        raise ValueError("user name is not valid Unicode") from None
+    if len(encoded) > MAX_NAME_BYTES:
+        raise ValueError(f"user name is longer than {MAX_NAME_BYTES} bytes")
     if model.get("kind", "user") != "user":
         raise ValueError("model is not a user")
     admin = model.get("admin", False)
@@ -98,12 +122,23 @@ def parse_user(model: Any) -> UserSeen:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of the users list."""
+    """One page of the users list.
+
+    *rejected* gives a reason for each entry that could not be parsed; *rejected_names* the
+    names of those among them whose name could still be read: users the hub has, though
+    their entry is malformed. The other rejected entries name nobody.
+    """
 
     users: tuple[UserSeen, ...]
     rejected: tuple[str, ...]
     next_url: str | None
     total: int | None
+    rejected_names: tuple[str, ...] = ()
+
+    @property
+    def nameless(self) -> int:
+        """How many rejected entries had no name that could be read."""
+        return len(self.rejected) - len(self.rejected_names)
 
 
 def parse_page(body: Any) -> Page:
@@ -128,12 +163,16 @@ def parse_page(body: Any) -> Page:
         raise InvalidPage("response is neither a list of users nor a page of users")
     users: list[UserSeen] = []
     rejected: list[str] = []
+    rejected_names: list[str] = []
     for index, item in enumerate(items):
         try:
             users.append(parse_user(item))
         except ValueError as error:
             rejected.append(f"item {index}: {error}")
-    return Page(tuple(users), tuple(rejected), next_url, total)
+            name = readable_name(item)
+            if name is not None:
+                rejected_names.append(name)
+    return Page(tuple(users), tuple(rejected), next_url, total, tuple(rejected_names))
 
 
 def oldest_activity(users: Iterable[UserSeen]) -> datetime | None:

@@ -124,6 +124,12 @@ def first_value_time(aggregates: Aggregates, basis: str) -> datetime | None:
     return min(candidates) if candidates else None
 
 
+def check_in_date(live_since: datetime, check_in_days: int) -> datetime:
+    """When the check-in is due unless first value is reached: *check_in_days* after going
+    live. OverflowError when that is past the last date Python represents (year 9999)."""
+    return as_utc(live_since) + timedelta(days=check_in_days)
+
+
 def build_snapshot(
     aggregates: Aggregates, settings: Settings, tracker: TrackerState, now: datetime
 ) -> Snapshot:
@@ -134,7 +140,7 @@ def build_snapshot(
     days_to_first_value = None
     if achieved_at is not None:
         days_to_first_value = round(max(0.0, (achieved_at - live_since).total_seconds()) / 86400, 2)
-    check_in_due_at = live_since + timedelta(days=settings.check_in_days)
+    check_in_due_at = check_in_date(live_since, settings.check_in_days)
     check_in_due = achieved_at is None and now >= check_in_due_at
 
     rolling = {period: int(aggregates.rolling.get(period, 0)) for period in ROLLING_WINDOWS}

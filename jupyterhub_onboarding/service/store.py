@@ -7,7 +7,7 @@ event loop that serves requests never waits on the database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -91,6 +91,14 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def reconnect(self) -> None:
+        """Close the pooled connections, so the next call connects afresh.
+
+        A connection can stay broken after the database has recovered: SQLite opens a file
+        it cannot write read-only, and such a connection never writes again.
+        """
+        self.engine.dispose()
+
     # -- small state ----------------------------------------------------------------------
 
     def get_or_set_state(self, key: str, value: str) -> str:
@@ -133,12 +141,14 @@ class Store:
         rules: CountingRules,
         *,
         full: bool = False,
+        present: Collection[str] = (),
     ) -> RecordResult:
         """Store one poll in a single transaction.
 
         Idempotent: recording the same observations twice changes nothing, so a poll that
         is retried after a crash counts nobody twice. With *full*, users missing from the
-        hub are marked deleted (they stay counted).
+        hub are marked deleted (they stay counted), except those named in *present*: users
+        the hub listed in entries that could not be parsed.
         """
         now = as_utc(now)
         merged = _merge_seen(seen)
@@ -156,7 +166,7 @@ class Store:
 
             deleted = 0
             if full:
-                seen_names = set(names)
+                seen_names = set(names).union(present)
                 alive = conn.execute(
                     select(users.c.id, users.c.name).where(users.c.deleted_at.is_(None))
                 )

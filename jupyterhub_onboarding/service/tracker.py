@@ -23,19 +23,29 @@ class PollObserver(Protocol):
     def observe(self, duration: float, ok: bool, now: datetime) -> None: ...
 
 
+#: Stores one poll: (users seen, when, whether users not seen are marked deleted, names
+#: of the hub's malformed entries, who are never marked deleted).
+Record = Callable[[list[UserSeen], datetime, bool, frozenset[str]], Awaitable[Any]]
+
+
 class Tracker:
     """Polls the hub and hands observations to *record*.
 
-    *record(seen, now, full)* stores one poll (it runs off the event loop); *after_poll()* is
-    awaited after every poll, successful or not, to refresh the snapshot. The poll's outcome
-    (``state``) is published only after *after_poll()*, so a reader who sees a poll's time
-    also sees the figures it recorded.
+    *record(seen, now, full, present)* stores one poll (it runs off the event loop);
+    *after_poll()* is awaited after every poll, successful or not, to refresh the snapshot.
+    The poll's outcome (``state``) is published only after *after_poll()*, so a reader who
+    sees a poll's time also sees the figures it recorded.
+
+    A full read marks the users it did not see as deleted, with two guards against a hub
+    that sends malformed entries: a malformed entry whose name can be read keeps that user
+    (``present``), and an entry with no readable name, which could be any user, means the
+    read marks nobody deleted.
     """
 
     def __init__(
         self,
         hub: HubClient,
-        record: Callable[[list[UserSeen], datetime, bool], Awaitable[Any]],
+        record: Record,
         after_poll: Callable[[], Awaitable[None]],
         *,
         clock: Clock,
@@ -61,6 +71,9 @@ class Tracker:
         self.last_poll_requests = 0
         #: Malformed user entries the hub sent during the last read (skipped, not users).
         self.last_read_rejected = 0
+        #: Names of those entries, where they could be read, and how many had none.
+        self.last_read_rejected_names: set[str] = set()
+        self.last_read_nameless = 0
         self._task: asyncio.Task | None = None
 
     def needs_full_sync(self, now: datetime) -> bool:
@@ -74,6 +87,8 @@ class Tracker:
         """One poll's observations: every user (full), or the recently active ones."""
         seen: list[UserSeen] = []
         self.last_read_rejected = 0
+        self.last_read_rejected_names = set()
+        self.last_read_nameless = 0
         if full:
             # Every user, in the hub's primary-key order: the hub has no index on
             # last_activity, so sorting on it re-sorts the whole table for each page (a full
@@ -82,6 +97,8 @@ class Tracker:
             async for page in self.hub.iter_user_pages(sort="id"):
                 seen.extend(page.users)
                 self.last_read_rejected += len(page.rejected)
+                self.last_read_rejected_names.update(page.rejected_names)
+                self.last_read_nameless += page.nameless
             return seen
         assert self.watermark is not None
         floor = self.watermark - self.overlap
@@ -106,9 +123,17 @@ class Tracker:
         outcome = self.state
         try:
             seen = await self.read_users(full)
-            # a user whose entry could not be parsed is not gone: only a clean full read
-            # may mark the users it did not see as deleted
-            await self.record(seen, now, full and not self.last_read_rejected)
+            # a user whose entry could not be parsed is not gone: the malformed entries' names
+            # are kept present, and an entry without a readable name could be anyone's
+            nameless = self.last_read_nameless
+            if full and nameless:
+                self.log.warning(
+                    "%d user entries from the hub had no readable name; "
+                    "this full poll marks no user deleted",
+                    nameless,
+                )
+            present = frozenset(self.last_read_rejected_names)
+            await self.record(seen, now, full and not nameless, present)
         except HubAPIError as error:
             outcome = self._failed(now, f"hub API: {error}")
         except SQLAlchemyError as error:

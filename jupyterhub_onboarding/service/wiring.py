@@ -62,6 +62,9 @@ class OnboardingService:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="onboarding-db")
         #: Database calls that fail as busy or unavailable are retried this way.
         self.db_retry = RetryPolicy(retries=2, backoff=0.5)
+        #: Refreshing the figures is not retried: the last figures stay served, and the next
+        #: poll refreshes again (retrying only delays publishing the poll's outcome).
+        self.refresh_retry = RetryPolicy(retries=0)
         self.hub = HubClient(
             app.hub_api_url,
             app.api_token,
@@ -129,15 +132,27 @@ class OnboardingService:
 
     async def db(self, fn, *args: Any, **kwargs: Any) -> Any:
         """Run *fn* on the database thread; retry briefly when the database is busy."""
+        return await self._run_db(self.db_retry, partial(fn, *args, **kwargs))
+
+    async def _run_db(self, policy: RetryPolicy, call: Callable[[], Any]) -> Any:
+        """Run *call* on the database thread, retrying by *policy* when the database is busy
+        or unavailable; after each such failure the connections are rebuilt first."""
         loop = asyncio.get_running_loop()
 
-        def log_retry(retry: int, delay: float, error: BaseException) -> None:
-            self.log.warning(
-                "Database busy or unavailable; retry %d/%d", retry, self.db_retry.retries
-            )
+        async def attempt() -> Any:
+            try:
+                return await loop.run_in_executor(self.executor, call)
+            except OperationalError:
+                # a connection that failed may stay broken (opened read-only while the file
+                # was, cut by a database restart): the retry, and the next poll, reconnect
+                await loop.run_in_executor(self.executor, self.store.reconnect)
+                raise
 
-        return await self.db_retry.call(
-            lambda: loop.run_in_executor(self.executor, partial(fn, *args, **kwargs)),
+        def log_retry(retry: int, delay: float, error: BaseException) -> None:
+            self.log.warning("Database busy or unavailable; retry %d/%d", retry, policy.retries)
+
+        return await policy.call(
+            attempt,
             retry_on=lambda error: isinstance(error, OperationalError),
             before_retry=log_retry,
         )
@@ -161,9 +176,11 @@ class OnboardingService:
         self.settings = self._settings(live_since)
         self.database_ready = True
 
-    async def _record(self, seen: list[UserSeen], now: datetime, full: bool) -> None:
+    async def _record(
+        self, seen: list[UserSeen], now: datetime, full: bool, present: frozenset[str]
+    ) -> None:
         await self.ensure_database()
-        result = await self.db(self.store.record, seen, now, self.rules, full=full)
+        result = await self.db(self.store.record, seen, now, self.rules, full=full, present=present)
         self.log.debug("Recorded poll: %s", result)
 
     async def refresh(self) -> None:
@@ -174,14 +191,20 @@ class OnboardingService:
         """
         if not self.database_ready:
             return
+        store = self.store
         try:
-            aggregates = await self.db(
-                self.store.aggregates,
-                self.clock(),
-                self.app.first_value_threshold,
-                self.app.generating_value_days,
+            aggregates = await self._run_db(
+                self.refresh_retry,
+                partial(
+                    store.aggregates,
+                    self.clock(),
+                    self.app.first_value_threshold,
+                    self.app.generating_value_days,
+                ),
             )
-            listed = await self.db(self.store.logged_in_users, USERS_LISTED)
+            listed = await self._run_db(
+                self.refresh_retry, partial(store.logged_in_users, USERS_LISTED)
+            )
         except Exception as error:
             self.log.warning("Could not refresh figures (%s); serving the last ones", error)
         else:

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jupyterhub_onboarding.core.hubmodel import InvalidPage, parse_page, parse_user
+from jupyterhub_onboarding.core.hubmodel import (
+    MAX_NAME_BYTES,
+    InvalidPage,
+    parse_page,
+    parse_user,
+    readable_name,
+)
 
 UTC = timezone.utc
 
@@ -46,7 +52,9 @@ def test_never_active_user():
         [],
         {"name": ""},
         {"name": 5},
-        {"name": "x" * 300},
+        {"name": "x" * 2049},
+        {"name": "é" * 1025},  # 2,050 bytes of UTF-8
+        {"name": "alice\ud800"},  # a lone surrogate: valid JSON, not a storable name
         user(admin="yes"),
         user(last_activity="yesterday"),
         user(last_activity=12),
@@ -59,6 +67,52 @@ def test_bad_user_models_are_rejected_with_a_reason(model):
     with pytest.raises(ValueError) as info:
         parse_user(model)
     assert "alice" not in str(info.value)  # reasons never carry the username
+
+
+@pytest.mark.parametrize("name", ["x" * 256, "x" * 300, "x" * 1000, "x" * 2048, "é" * 1024])
+def test_long_names_the_hub_accepts_are_parsed(name):
+    """The hub on SQLite takes names of any length; up to 2,048 bytes of UTF-8 are users."""
+    assert parse_user(user(name)).name == name
+
+
+def test_the_name_bound_is_in_bytes_of_utf8():
+    assert MAX_NAME_BYTES == 2048
+    assert parse_user(user("€" * 682)).name  # 2,046 bytes
+    with pytest.raises(ValueError, match="longer than 2048 bytes"):
+        parse_user(user("€" * 683))  # 2,049 bytes
+
+
+@pytest.mark.parametrize(
+    ("model", "name"),
+    [
+        (user("bob", admin="yes"), "bob"),
+        (user("bob", last_activity="yesterday"), "bob"),
+        (user("bob", servers=["x"]), "bob"),
+        ({"kind": "service", "name": "bob"}, "bob"),
+        (user("x" * 3000), "x" * 3000),
+        (None, None),
+        ("bob", None),
+        ({"name": ""}, None),
+        ({"name": 5}, None),
+        ({"admin": False}, None),
+    ],
+)
+def test_a_malformed_entry_still_names_its_user_when_it_can(model, name):
+    assert readable_name(model) == name
+
+
+def test_a_page_lists_the_names_of_its_malformed_entries():
+    page = parse_page(
+        {
+            "items": [user("a"), user("broken", admin="yes"), {"name": None}, "junk"],
+            "_pagination": {},
+        }
+    )
+    assert [u.name for u in page.users] == ["a"]
+    assert len(page.rejected) == 3
+    assert page.rejected_names == ("broken",)
+    assert page.nameless == 2
+    assert all("broken" not in reason for reason in page.rejected)  # reasons name nobody
 
 
 def test_paginated_page_and_next_url():
@@ -129,3 +183,4 @@ def test_any_json_is_parsed_or_rejected(body):
     assert len(page.users) + len(page.rejected) == len(
         body if isinstance(body, list) else body["items"]
     )
+    assert 0 <= page.nameless <= len(page.rejected)

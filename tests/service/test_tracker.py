@@ -69,15 +69,18 @@ class Recorder:
 
     def __init__(self) -> None:
         self.polls: list[tuple[list[UserSeen], datetime, bool]] = []
+        #: the names kept present with each poll
+        self.present: list[frozenset[str]] = []
         self.refreshes = 0
         self.fail: Exception | None = None
         self.tracker: Tracker | None = None
         self.state_seen_at_refresh: list = []
 
-    async def record(self, seen, now, full) -> None:
+    async def record(self, seen, now, full, present) -> None:
         if self.fail is not None:
             raise self.fail
         self.polls.append((list(seen), now, full))
+        self.present.append(present)
 
     async def after_poll(self) -> None:
         self.refreshes += 1
@@ -245,14 +248,63 @@ async def test_a_failed_first_poll_leaves_a_full_sync_pending():
     assert recorder.polls[-1][2] is True
 
 
-async def test_a_read_with_malformed_entries_marks_nobody_deleted():
-    class Rejecting(PagedUsers):
-        async def iter_user_pages(self, **params):
-            async for page in super().iter_user_pages(**params):
-                yield Page(page.users, ("item 0: user model has no usable name",), None, None)
+class Rejecting(PagedUsers):
+    """Each page also carries malformed entries: *named* ones (their name readable) and
+    *nameless* ones."""
 
-    tracker, _, _, recorder = make([user("a", 1)])
-    tracker.hub = Rejecting([user("a", 1)])
+    def __init__(self, users, *, named=(), nameless=0, page_size=2) -> None:
+        super().__init__(users, page_size)
+        self.named = tuple(named)
+        self.nameless = nameless
+
+    async def iter_user_pages(self, **params):
+        async for page in super().iter_user_pages(**params):
+            reasons = [f"item {i}: admin is not a boolean" for i in range(len(self.named))]
+            reasons += ["item x: user model has no usable name"] * self.nameless
+            yield Page(page.users, tuple(reasons), None, None, self.named)
+
+
+def with_hub(hub: PagedUsers):
+    tracker, _, clock, recorder = make(hub.users)
+    tracker.hub = hub
+    return tracker, clock, recorder
+
+
+async def test_a_read_with_nameless_entries_marks_nobody_deleted():
+    """An entry without a readable name could be any user: nobody is marked deleted."""
+    tracker, _, recorder = with_hub(Rejecting([user("a", 1)], nameless=1))
     await tracker.poll()
     assert recorder.polls[-1][2] is False  # a full read, but not a clean one
     assert tracker.last_read_rejected == 1
+    assert tracker.last_read_nameless == 1
+
+
+async def test_a_malformed_entry_with_a_name_keeps_its_user_and_lets_the_others_go():
+    users = [user("a", 1), user("b", 2), user("c", 3)]
+    tracker, _, recorder = with_hub(Rejecting(users, named=("broken",)))
+    await tracker.poll()
+    seen, _, full = recorder.polls[-1]
+    assert full is True  # deletions of users the hub no longer lists go ahead
+    assert recorder.present[-1] == {"broken"}  # but the malformed entry's user is kept
+    assert names(seen) == ["a", "b", "c"]
+    assert tracker.last_read_rejected == 2  # one per page, two pages
+    assert tracker.last_read_nameless == 0
+
+
+async def test_named_and_nameless_entries_together_mark_nobody_deleted():
+    tracker, _, recorder = with_hub(Rejecting([user("a", 1)], named=("broken",), nameless=1))
+    await tracker.poll()
+    assert recorder.polls[-1][2] is False
+    assert recorder.present[-1] == {"broken"}
+
+
+async def test_each_read_starts_its_count_of_malformed_entries_afresh():
+    hub = Rejecting([user("a", 1)], named=("broken",), nameless=1)
+    tracker, clock, recorder = with_hub(hub)
+    await tracker.poll()
+    hub.named, hub.nameless = (), 0
+    clock.advance(hours=2)
+    await tracker.poll(full=True)
+    assert recorder.polls[-1][2] is True
+    assert recorder.present[-1] == frozenset()
+    assert (tracker.last_read_rejected, tracker.last_read_nameless) == (0, 0)
