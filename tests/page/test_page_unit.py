@@ -189,11 +189,15 @@ def test_summary_email_is_filled_for_this_hub():
     assert "- 2i2c Documentation: https://docs.2i2c.org/" in body
     assert "- Your Hub Documentation: https://docs.hub.example.org" in body
     assert "- Usage Dashboard: https://grafana.example.org/d/usage" in body
-    assert "- Cost Monitoring Dashboard: not set up yet" in body
+    assert "Cost Monitoring Dashboard" not in body  # not set up: left out, listed as missing
+    assert "not set up" not in body
     assert "email us at: support@2i2c.org" in body
     assert "Expected response time: one business day." in body
     assert "So far, 3 of 5 users have logged in." in body
-    assert "[Customer Name]" in body and "[AM Name]" in body
+    assert body.startswith("Hello,\n") and "[AM Name]" in body
+    settings = {item.setting for item in email.missing}
+    assert "StandardLinks.grafana_cost_url" in settings
+    assert "OnboardingEmail.account_manager" in settings
     assert email.text.startswith("Subject: Your 2i2c JupyterHub Onboarding Summary\n\n")
 
 
