@@ -271,3 +271,15 @@ def test_browser_summary_offers_the_mail_app_and_lists_what_is_missing(hub, brow
     assert query["subject"] == [page.locator("#summary-subject").input_value()]
     assert query["body"][0].replace("\r\n", "\n") == body
     assert len(href) <= 2000
+
+
+def test_the_viewing_admin_counts_before_the_next_poll_sees_them(tmp_path):
+    """Polls an hour apart: the first saw no admin activity, yet an admin is looking."""
+    with running_hub(tmp_path, poll_interval=3600) as slow:
+        assert slow.status()["tracker"]["last_success_at"] is not None
+        with closing(slow.login("admin")) as client:
+            html = client.get(slow.service_url).text
+    item = re.search(r'<li[^>]*id="item-admin_logged_in".*?</li>', html, re.S).group(0)
+    assert "No administrator has logged in yet" not in item
+    assert "You are logged in as an administrator." in item
+    assert 'data-done="true"' in item and "Verified on " in item
