@@ -128,4 +128,4 @@ def test_demo_moves_the_server_figures_and_stops_cleanly(tmp_path):
     # the hub stopped the servers it started, and itself
     wait_until(lambda: not processes_in(state / "home"), 30, "the demo's servers to stop")
     for listening in (port, port + 81):  # the proxy and the hub
-        wait_until(lambda: not accepts(listening), 30, f"port {listening} to close")
+        wait_until(lambda p=listening: not accepts(p), 30, f"port {listening} to close")
