@@ -18,9 +18,9 @@ from .text import basis_verb
 
 SUBJECT = "Your 2i2c JupyterHub Onboarding Summary"
 
-#: The longest ``mailto:`` link offered. Mail clients and the operating systems handing the
-#: link to them cut longer ones (Windows' URL handling and Outlook at about 2,048
-#: characters), so a longer email is offered through the copy button only.
+#: The longest ``mailto:`` link offered. Some mail clients, and the systems that hand the
+#: link to them, cut or refuse links beyond about 2,000 characters, so a longer email is
+#: offered through the copy button only.
 MAILTO_MAX_LENGTH = 2000
 
 #: (link key, label in the email) in the procedure's order.
