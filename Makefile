@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 VENV_JH5 := .venv-jupyterhub5
 NODE_PREFIX := .cache/node
-APT_PACKAGES := chromium prometheus postgresql
+APT_PACKAGES := chromium prometheus postgresql prometheus-alertmanager
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export PATH := $(CURDIR)/$(NODE_PREFIX)/node_modules/.bin:$(PATH)

@@ -1,4 +1,6 @@
-"""A local demo hub with jupyterhub-onboarding: dummy login, embedded SQLite.
+"""A local demo hub with jupyterhub-onboarding: dummy login, embedded SQLite, and real
+single-user servers (jupyter-server from the demo's own environment, one home directory per
+user under the demo's state directory).
 
 Started by ``make demo`` (demo/run.py), which sets the variables read below. Everything else
 is what a real hub's configuration needs to run the service.
@@ -11,6 +13,7 @@ c = get_config()  # noqa: F821
 
 here = os.environ["ONBOARDING_DEMO_DIR"]
 port = int(os.environ.get("ONBOARDING_DEMO_PORT", "8000"))
+bindir = os.path.dirname(sys.executable)
 
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = port
@@ -27,6 +30,16 @@ c.DummyAuthenticator.password = os.environ.get("ONBOARDING_DEMO_PASSWORD", "demo
 c.Authenticator.allow_all = True
 c.Authenticator.admin_users = {"admin"}
 
+# Real single-user servers as local processes of the user running the demo (no system
+# accounts needed): jupyterhub-singleuser, installed with jupyter-server next to the hub.
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = f"{here}/home/{{username}}"
+c.Spawner.cmd = [os.path.join(bindir, "jupyterhub-singleuser")]
+c.Spawner.args = ["--allow-root", "--ServerApp.open_browser=False"]
+c.Spawner.start_timeout = 60
+c.Spawner.http_timeout = 60
+c.JupyterHub.cleanup_servers = True
+
 # The service: the hub starts it, gives it a token and routes /services/onboarding/ to it.
 c.JupyterHub.services = [
     {
@@ -37,6 +50,8 @@ c.JupyterHub.services = [
         "display": True,
         "oauth_no_confirm": True,
     },
+    # demo/run.py's scripted users start and stop their servers through this service's token
+    {"name": "demo-driver", "api_token": os.environ["ONBOARDING_DEMO_TOKEN"]},
 ]
 # The least the service needs: list users, read their activity and admin flag, see servers.
 c.JupyterHub.load_roles = [
@@ -44,5 +59,10 @@ c.JupyterHub.load_roles = [
         "name": "onboarding",
         "scopes": ["list:users", "read:users", "read:servers"],
         "services": ["onboarding"],
+    },
+    {
+        "name": "demo-driver",
+        "scopes": ["admin:servers", "read:users", "access:services!service=onboarding"],
+        "services": ["demo-driver"],
     },
 ]

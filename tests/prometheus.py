@@ -9,7 +9,8 @@ Usage::
         result = prom.query("jupyterhub_onboarding_users_logged_in")
 
 The server is Debian's ``/usr/bin/prometheus`` on a free loopback port with a temporary
-TSDB, scraping and evaluating rules every second and loading ``onboarding-rules.yaml``.
+TSDB, scraping and evaluating rules every second and loading ``onboarding-rules.yaml``;
+with ``alertmanagers=["host:port"]`` it sends the alerts there (see tests/alertmanager.py).
 Start-up waits on ``/-/ready``; :func:`find_binary` tells whether the binaries exist.
 """
 
@@ -81,8 +82,11 @@ class PrometheusServer:
         targets: Sequence[ScrapeTarget],
         rule_files: Sequence[Path] = (RULES_FILE,),
         binary: str = "/usr/bin/prometheus",
+        alertmanagers: Sequence[str] = (),
     ) -> None:
         self.workdir = Path(workdir)
+        #: ``host:port`` of each Alertmanager the rules' alerts are sent to.
+        self.alertmanagers = list(alertmanagers)
         self.targets = list(targets)
         self.rule_files = [Path(p).resolve() for p in rule_files]
         self.binary = binary
@@ -104,6 +108,10 @@ class PrometheusServer:
             "rule_files": [str(path) for path in self.rule_files],
             "scrape_configs": [target.scrape_config() for target in self.targets],
         }
+        if self.alertmanagers:
+            config["alerting"] = {
+                "alertmanagers": [{"static_configs": [{"targets": self.alertmanagers}]}]
+            }
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         # the config holds scrape tokens
         os.chmod(self.config_path, 0o600)

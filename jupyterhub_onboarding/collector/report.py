@@ -42,8 +42,17 @@ COLUMNS: dict[str, str] = {
     "currency": "Currency of the fee estimate.",
     "tracker_stale": "true when the hub's tracker has not polled successfully lately.",
     "service_version": "Version of the onboarding service on the hub.",
+    "onboarding_date": "Date (YYYY-MM-DD) the onboarding meeting was held, as recorded on "
+    "the hub's page; empty if not recorded.",
+    "hub_access_confirmed": "true/false as recorded with the onboarding meeting; empty if not "
+    "recorded.",
+    "checklist_done": "Onboarding checklist items done (verified by the service or ticked off).",
+    "checklist_total": "Onboarding checklist items in total.",
     "error": "Why the hub has no figures (empty when it answered).",
 }
+
+#: The CSV columns a customer's CRM record takes from the onboarding procedure, in its order.
+CRM_COLUMNS = ("hub", "url", "onboarding_date", "first_value_date", "hub_access_confirmed")
 
 #: Why a row needs attention, most urgent first; the report lists rows in this order.
 ACTION_ERROR = "error"
@@ -105,6 +114,10 @@ class Row:
     currency: str | None = None
     tracker_stale: bool | None = None
     service_version: str | None = None
+    onboarding_date: str | None = None
+    hub_access_confirmed: bool | None = None
+    checklist_done: int | None = None
+    checklist_total: int | None = None
     error: str | None = None
 
     def __post_init__(self) -> None:
@@ -222,6 +235,39 @@ class StatusFigures:
     estimated_usage_fee: float
     currency: str
     stale: bool
+    #: The ``onboarding`` section (hubs running an older service have none: all None).
+    meeting_date: str | None = None
+    hub_access_confirmed: bool | None = None
+    checklist_done: int | None = None
+    checklist_total: int | None = None
+
+
+_DATE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
+
+
+def _onboarding(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``onboarding`` section's figures, checked; all None when the section is absent."""
+    if "onboarding" not in document:
+        return {}
+    section = _get(document, "onboarding")
+    if not isinstance(section, Mapping):
+        raise StatusShapeError("onboarding is not an object")
+    held = _get(document, "onboarding.meeting_date")
+    if held is not None and (not isinstance(held, str) or not _DATE.fullmatch(held)):
+        raise StatusShapeError("onboarding.meeting_date is not a YYYY-MM-DD date")
+    confirmed = _get(document, "onboarding.hub_access_confirmed")
+    if confirmed is not None and not isinstance(confirmed, bool):
+        raise StatusShapeError("onboarding.hub_access_confirmed is not true/false")
+    done = _count(document, "onboarding.checklist_done")
+    total = _count(document, "onboarding.checklist_total")
+    if done > total:
+        raise StatusShapeError("onboarding.checklist_done is more than checklist_total")
+    return {
+        "meeting_date": held,
+        "hub_access_confirmed": confirmed,
+        "checklist_done": done,
+        "checklist_total": total,
+    }
 
 
 def read_status(document: Any) -> StatusFigures:
@@ -257,6 +303,7 @@ def read_status(document: Any) -> StatusFigures:
         estimated_usage_fee=_number(document, "billing.estimated_usage_fee") or 0.0,
         currency=_text(document, "billing.currency", limit=8),
         stale=_flag(document, "tracker.stale"),
+        **_onboarding(document),
     )
 
 
@@ -317,6 +364,10 @@ def build_row(
         currency=figures.currency,
         tracker_stale=figures.stale,
         service_version=figures.version,
+        onboarding_date=figures.meeting_date,
+        hub_access_confirmed=figures.hub_access_confirmed,
+        checklist_done=figures.checklist_done,
+        checklist_total=figures.checklist_total,
     )
 
 

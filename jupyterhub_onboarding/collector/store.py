@@ -112,6 +112,12 @@ def display_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _stored(row: Row) -> dict:
+    """The row's values the history keeps (its table's columns; newer report columns such as
+    the onboarding meeting's are in the report files, not in the history)."""
+    return {key: value for key, value in row.as_dict().items() if key in collect_hub_rows.c}
+
+
 class RunStore:
     """Appends collector runs to a database whose schema :meth:`upgrade` creates or migrates."""
 
@@ -154,7 +160,7 @@ class RunStore:
             if rows:
                 connection.execute(
                     insert(collect_hub_rows),
-                    [{"run_id": run_id, **row.as_dict()} for row in rows],
+                    [{"run_id": run_id, **_stored(row)} for row in rows],
                 )
         return run_id
 

@@ -1,18 +1,47 @@
 """The procedure's onboarding checklists for one hub: pure.
 
 Items the service can check from its own figures (an administrator has logged in, users
-exist, first value reached) carry a verified state; the others link to where the
-administrator does them.
+exist, first value reached) carry a verified state and when it was verified; the others link
+to where the administrator does them, and an administrator ticks them off during the
+onboarding meeting (who ticked and when are kept in an :class:`OnboardingRecord`, with the
+meeting itself).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 
 from .links import Link
 from .snapshot import Snapshot
 from .text import basis_verb, format_count, format_utc
+
+
+@dataclass(frozen=True)
+class Tick:
+    """An administrator ticked an item off: who (a hub username) and when."""
+
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """The onboarding meeting as recorded by an administrator."""
+
+    held_on: date
+    hub_access_confirmed: bool
+    recorded_by: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class OnboardingRecord:
+    """What administrators recorded: ticked items (by key) and the meeting."""
+
+    ticks: Mapping[str, Tick] = field(default_factory=dict)
+    meeting: Meeting | None = None
 
 
 @dataclass(frozen=True)
@@ -24,10 +53,46 @@ class Item:
     detail: str = ""
     url: str | None = None
     link_text: str = ""
+    #: When the service verified the item (verified items only).
+    verified_at: datetime | None = None
+    #: Who ticked the item off and when (items the admin does only).
+    tick: Tick | None = None
 
     @property
     def checkable(self) -> bool:
         return self.verified is not None
+
+    @property
+    def manual(self) -> bool:
+        """An item the administrator does and ticks off (the service cannot check it)."""
+        return self.verified is None
+
+    @property
+    def done(self) -> bool:
+        return bool(self.verified) if self.checkable else self.tick is not None
+
+    @property
+    def verified_note(self) -> str:
+        """``Verified on 2026-11-05 14:03 UTC.`` for a verified item, else empty."""
+        if self.verified and self.verified_at is not None:
+            return f"Verified on {format_utc(self.verified_at)}."
+        return ""
+
+
+def manual_keys() -> frozenset[str]:
+    """The keys of every item the service cannot verify (the ones a tick may name)."""
+    return frozenset(
+        item.key
+        for section in build_checklist(None, (), "")
+        for item in section.items
+        if item.manual
+    )
+
+
+def progress(sections: Sequence[Section]) -> tuple[int, int]:
+    """(items done, items in total) of a checklist."""
+    items = [item for section in sections for item in section.items]
+    return sum(item.done for item in items), len(items)
 
 
 @dataclass(frozen=True)
@@ -41,31 +106,58 @@ def _hub_page(hub_url: str, path: str) -> str | None:
     return f"{hub_url.rstrip('/')}/hub/{path}" if hub_url else None
 
 
+def _admin_item(
+    snapshot: Snapshot | None, url: str | None, viewer_admin_at: datetime | None
+) -> Item:
+    """Whether an administrator has logged in: the figures say so, or the viewer proves it."""
+    seen = bool(snapshot and snapshot.admin_logged_in)
+    if seen:
+        at = snapshot.admin_first_login_at if snapshot else None
+        detail = "An administrator has logged in."
+        if at is None:
+            at = viewer_admin_at or (snapshot.tracker.last_success_at if snapshot else None)
+    elif viewer_admin_at is not None:
+        at = viewer_admin_at
+        detail = "You are logged in as an administrator."
+    else:
+        at = None
+        detail = (
+            "No administrator has logged in yet."
+            if snapshot is not None
+            else "Waiting for the first count of the hub's users."
+        )
+    return Item(
+        "admin_logged_in",
+        "An administrator logs in to the hub",
+        verified=seen or viewer_admin_at is not None,
+        detail=detail,
+        url=url,
+        link_text="Open the hub",
+        verified_at=at,
+    )
+
+
 def build_checklist(
-    snapshot: Snapshot | None, links: Sequence[Link], hub_url: str
+    snapshot: Snapshot | None,
+    links: Sequence[Link],
+    hub_url: str,
+    *,
+    record: OnboardingRecord | None = None,
+    viewer_admin_at: datetime | None = None,
 ) -> list[Section]:
-    """The hub-access, administrator, support, dashboard and follow-up checklists."""
+    """The hub-access, administrator, support, dashboard and follow-up checklists.
+
+    *viewer_admin_at* is the time of the request when a hub administrator is looking at the
+    checklist: their request proves that an administrator has logged in, whatever the last
+    count of the hub's users says. *record* holds the items administrators ticked off.
+    """
     url = {link.key: link.url for link in links}
     known = snapshot is not None
-    admin_in = bool(snapshot and snapshot.admin_logged_in)
     users_known = snapshot.users_known if snapshot else 0
     logged_in = snapshot.users_logged_in if snapshot else 0
 
     access = (
-        Item(
-            "admin_logged_in",
-            "An administrator logs in to the hub",
-            verified=admin_in,
-            detail=(
-                "An administrator has logged in."
-                if admin_in
-                else "No administrator has logged in yet."
-                if known
-                else "Waiting for the first count of the hub's users."
-            ),
-            url=url.get("hub_url"),
-            link_text="Open the hub",
-        ),
+        _admin_item(snapshot, url.get("hub_url"), viewer_admin_at),
         Item(
             "authentication",
             "The authentication method works as expected",
@@ -104,6 +196,7 @@ def build_checklist(
             ),
             url=url.get("admin_dashboard_url"),
             link_text="Administrator dashboard",
+            verified_at=snapshot.tracker.last_success_at if snapshot and users_known else None,
         ),
         Item(
             "permissions",
@@ -153,12 +246,26 @@ def build_checklist(
         ),
     )
     follow_up = (_first_value_item(snapshot),)
-    return [
+    sections = [
         Section("hub_access", "Hub access", access),
         Section("admin_functions", "Administrator functions", admin),
         Section("support", "Support and documentation", support),
         Section("dashboards", "Monitoring and billing", dashboards),
         Section("follow_up", "Follow-up", follow_up),
+    ]
+    ticks = record.ticks if record is not None else {}
+    if not ticks:
+        return sections
+    return [
+        Section(
+            section.key,
+            section.title,
+            tuple(
+                replace(item, tick=ticks[item.key]) if item.manual and item.key in ticks else item
+                for item in section.items
+            ),
+        )
+        for section in sections
     ]
 
 
@@ -189,4 +296,5 @@ def _first_value_item(snapshot: Snapshot | None) -> Item:
         f"Moment of first value: {threshold} users have {verb}",
         verified=snapshot.achieved,
         detail=detail,
+        verified_at=snapshot.achieved_at,
     )

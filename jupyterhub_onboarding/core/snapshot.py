@@ -43,6 +43,8 @@ class Aggregates:
     admin_logged_in: bool = False
     #: Hub users known to the service (counted or not, deleted included).
     users_known: int = 0
+    #: When a hub admin was first seen active (None: never).
+    admin_first_login_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class Snapshot:
     estimated_usage_fee: float
     tracker: TrackerState
     stale: bool
+    admin_first_login_at: datetime | None = None
 
     @property
     def achieved(self) -> bool:
@@ -176,4 +179,5 @@ def build_snapshot(
         estimated_usage_fee=fees.total(lines),
         tracker=tracker,
         stale=stale,
+        admin_first_login_at=aggregates.admin_first_login_at,
     )

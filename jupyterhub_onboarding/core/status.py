@@ -5,17 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
+from .checklist import OnboardingRecord, build_checklist, progress
 from .clock import isoformat
 from .snapshot import Snapshot
 
 
-def status_document(snapshot: Snapshot, hub_url: str | None = None) -> dict[str, Any]:
+def onboarding_section(snapshot: Snapshot, record: OnboardingRecord | None) -> dict[str, Any]:
+    """The meeting and checklist as recorded by administrators (no usernames), with the
+    dates a customer's CRM record takes: onboarding (meeting) date and first-value date."""
+    record = record or OnboardingRecord()
+    done, total = progress(build_checklist(snapshot, (), snapshot.settings.hub_url, record=record))
+    held = record.meeting
+    return {
+        "meeting_date": held.held_on.isoformat() if held else None,
+        "hub_access_confirmed": held.hub_access_confirmed if held else None,
+        "first_value_date": snapshot.achieved_at.date().isoformat()
+        if snapshot.achieved_at
+        else None,
+        "checklist_done": done,
+        "checklist_total": total,
+    }
+
+
+def status_document(
+    snapshot: Snapshot, hub_url: str | None = None, record: OnboardingRecord | None = None
+) -> dict[str, Any]:
     """The public status of one hub, as documented in ``docs/openapi.yaml``.
 
-    *hub_url* fills in the hub's URL when the configuration does not give one.
+    *hub_url* fills in the hub's URL when the configuration does not give one; *record*
+    is what administrators recorded of the onboarding meeting.
     """
     settings = snapshot.settings
     return {
+        "onboarding": onboarding_section(snapshot, record),
         "version": __version__,
         "generated_at": isoformat(snapshot.generated_at),
         "hub": {"url": settings.hub_url or hub_url or None},

@@ -1,15 +1,27 @@
-"""The onboarding summary email of the procedure (section 3.2), filled in for one hub: pure."""
+"""The onboarding summary email of the procedure (section 3.2), filled in for one hub: pure.
+
+The email is meant to be sent as it is. What the service does not know is never written as
+if it were: a link that is not set up is left out, a name that is not configured becomes a
+bracketed placeholder, and each gap is listed (with the setting that fills it) as a
+:class:`Missing` entry, which the page shows above the email.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from .links import Link
 from .snapshot import Snapshot
 from .text import basis_verb
 
-NOT_SET_UP = "not set up yet"
+SUBJECT = "Your 2i2c JupyterHub Onboarding Summary"
+
+#: The longest ``mailto:`` link offered. Some mail clients, and the systems that hand the
+#: link to them, cut or refuse links beyond about 2,000 characters, so a longer email is
+#: offered through the copy button only.
+MAILTO_MAX_LENGTH = 2000
 
 #: (link key, label in the email) in the procedure's order.
 EMAIL_LINKS: tuple[tuple[str, str], ...] = (
@@ -22,16 +34,70 @@ EMAIL_LINKS: tuple[tuple[str, str], ...] = (
     ("grafana_usage_url", "Usage Dashboard"),
 )
 
+#: Placeholders written where a setting is empty.
+PLACEHOLDERS = {
+    "hub_url": "[hub URL]",
+    "support_email": "[support email address]",
+    "sender_name": "[AM Name]",
+    "first_invoice": "[timeframe]",
+}
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Something to configure before the email can be sent as it is."""
+
+    what: str
+    #: The setting that fills it, e.g. ``StandardLinks.grafana_usage_url``.
+    setting: str
+    #: How the email shows the gap: ``left out``, or the placeholder written in its place.
+    shown_as: str
+
 
 @dataclass(frozen=True)
 class SummaryEmail:
     subject: str
     body: str
+    #: What must be configured before sending, in the order the email mentions it.
+    missing: tuple[Missing, ...] = ()
 
     @property
     def text(self) -> str:
         """Subject line and body, as served at ``summary.txt``."""
         return f"Subject: {self.subject}\n\n{self.body}"
+
+    @property
+    def ready(self) -> bool:
+        """True when nothing in the email needs editing."""
+        return not self.missing
+
+
+def is_unset(value: str | None) -> bool:
+    """Empty, blank, or still a bracketed placeholder such as ``[AM Name]``."""
+    text = (value or "").strip()
+    return not text or (text.startswith("[") and text.endswith("]"))
+
+
+def _without_article(name: str) -> str:
+    """``the Example Lab`` -> ``Example Lab`` (the greeting and sentences add their own)."""
+    text = name.strip()
+    return text[4:].lstrip() if text.lower().startswith("the ") else text
+
+
+def greeting(contact_name: str = "", community_name: str = "") -> str:
+    """The salutation line.
+
+    A contact person is greeted by name; without one, the community's team; with neither,
+    a plain ``Hello,`` (correct, but :func:`summary_email` lists the names as missing).
+    """
+    if not is_unset(contact_name):
+        return f"Hi {contact_name.strip()},"
+    if not is_unset(community_name):
+        team = _without_article(community_name)
+        if not team.lower().endswith("team"):
+            team += " team"
+        return f"Hi {team},"
+    return "Hello,"
 
 
 def progress_sentence(snapshot: Snapshot) -> str:
@@ -50,23 +116,59 @@ def summary_email(
     support_email: str,
     response_time: str,
     threshold: int,
-    customer_name: str = "[Customer Name]",
-    sender_name: str = "[AM Name]",
+    customer_name: str = "",
+    contact_name: str = "",
+    community_name: str = "",
+    customer_email: str = "",
+    sender_name: str = "",
     sender_title: str = "Account Manager, 2i2c",
-    first_invoice: str = "[timeframe]",
+    first_invoice: str = "",
 ) -> SummaryEmail:
     """The follow-up email, with this hub's URL, links, support address and progress.
 
-    Items the service cannot know unless configured (the customer's and the account
-    manager's names, the invoice timeframe) stay as bracketed placeholders.
+    *customer_name* is the older name of *contact_name* (used when that is not set).
+    Items the service cannot know unless configured stay as bracketed placeholders, links
+    not set up are left out, and both are listed in the result's ``missing``.
     """
+    missing: list[Missing] = []
     by_key = {link.key: link for link in links}
-    hub = hub_url.rstrip("/") + "/" if hub_url else NOT_SET_UP
+    contact = contact_name if not is_unset(contact_name) else customer_name
+    if is_unset(contact) and is_unset(community_name):
+        missing.append(
+            Missing(
+                "Who the email greets (the contact person, or the community)",
+                "OnboardingEmail.contact_name or OnboardingEmail.community_name",
+                "Hello,",
+            )
+        )
+    if is_unset(customer_email):
+        missing.append(
+            Missing(
+                "The customer's email address, for the mail app's To field",
+                "OnboardingEmail.customer_email",
+                "no recipient",
+            )
+        )
+
+    def filled(key: str, value: str, what: str, setting: str) -> str:
+        if not is_unset(value):
+            return value.strip()
+        missing.append(Missing(what, setting, PLACEHOLDERS[key]))
+        return PLACEHOLDERS[key]
+
+    hub = filled(
+        "hub_url",
+        hub_url.rstrip("/") + "/" if hub_url else "",
+        "The hub's URL",
+        "Onboarding.public_url",
+    )
+    session = "the onboarding session"
+    if not is_unset(community_name):
+        session = f"the {_without_article(community_name)} onboarding session"
     lines = [
-        f"Hi {customer_name or '[Customer Name]'},",
+        greeting(contact, community_name),
         "",
-        "Thank you for joining us for the onboarding session today! Here's a quick summary "
-        "of what we covered:",
+        f"Thank you for joining us for {session} today! Here's a quick summary of what we covered:",
         "",
         "✅ Hub Access Confirmed",
         f"Your hub is live at: {hub}",
@@ -77,20 +179,31 @@ def summary_email(
         link = by_key.get(key)
         if link is None:
             continue  # a tier guide for another tier
-        lines.append(f"- {label}: {link.url or NOT_SET_UP}")
+        if link.url:
+            lines.append(f"- {label}: {link.url}")
+        else:
+            missing.append(Missing(f"The {label} link", f"StandardLinks.{key}", "left out"))
+    support = filled(
+        "support_email", support_email, "The support email address", "StandardLinks.support_email"
+    )
     lines += [
         "",
         "💬 Support",
-        f"If you have any questions or need assistance, email us at: {support_email or NOT_SET_UP}",
+        f"If you have any questions or need assistance, email us at: {support}",
         "Please include your hub URL and a description of the issue.",
     ]
     if response_time:
         lines.append(f"Expected response time: {response_time}.")
+    invoice = filled(
+        "first_invoice",
+        first_invoice,
+        "When the first invoice arrives",
+        "OnboardingEmail.first_invoice",
+    )
     lines += [
         "",
         "📊 Billing",
-        f"You'll receive your first invoice {first_invoice or '[timeframe]'}. "
-        "The invoice will include:",
+        f"You'll receive your first invoice {invoice}. The invoice will include:",
         "- Usage fees based on Monthly Active Users (MAU)",
         "- Cloud costs (passed through with no markup)",
         "You can monitor both metrics in the dashboards we reviewed.",
@@ -114,13 +227,33 @@ def summary_email(
         )
         if snapshot is not None:
             lines.append(f"So far, {progress_sentence(snapshot)}.")
+    sender = filled(
+        "sender_name",
+        sender_name,
+        "The account manager who signs the email",
+        "OnboardingEmail.account_manager",
+    )
     lines += [
         "",
         "We're here to support you every step of the way.",
         "",
         "Best regards,",
-        sender_name or "[AM Name]",
+        sender,
         *([sender_title] if sender_title else []),
         "",
     ]
-    return SummaryEmail("Your 2i2c JupyterHub Onboarding Summary", "\n".join(lines))
+    subject = SUBJECT
+    if not is_unset(community_name):
+        subject = f"{SUBJECT}: {_without_article(community_name)}"
+    return SummaryEmail(subject, "\n".join(lines), tuple(missing))
+
+
+def mailto_link(
+    email: SummaryEmail, to: str = "", max_length: int = MAILTO_MAX_LENGTH
+) -> str | None:
+    """A ``mailto:`` link (RFC 6068) with *to*, the subject and the body; None when the link
+    would be longer than *max_length* characters (mail clients would cut it)."""
+    address = "" if is_unset(to) else quote(to.strip(), safe="@,")
+    body = email.body.replace("\r\n", "\n").replace("\n", "\r\n")
+    link = f"mailto:{address}?subject={quote(email.subject, safe='')}&body={quote(body, safe='')}"
+    return link if len(link) <= max_length else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from http.client import responses
 from typing import Any
 
@@ -18,10 +19,17 @@ from markupsafe import Markup
 from tornado import web
 from tornado.log import app_log
 
-from ..core.checklist import build_checklist
+from ..core.checklist import Meeting, OnboardingRecord, build_checklist, manual_keys, progress
+from ..core.clock import as_utc
 from ..core.links import Link, resolve_links
 from ..core.snapshot import Snapshot
-from ..core.summary import SummaryEmail, progress_sentence, summary_email
+from ..core.summary import (
+    MAILTO_MAX_LENGTH,
+    SummaryEmail,
+    mailto_link,
+    progress_sentence,
+    summary_email,
+)
 from ..core.text import basis_verb, month_name
 from ..service.handlers import BaseHandler
 from .chart import mau_chart_svg
@@ -90,9 +98,22 @@ def landing_namespace(
     service_prefix: str,
     users: Sequence[Any] | None,
     threshold: int,
+    record: OnboardingRecord | None = None,
+    viewer_admin_at: datetime | None = None,
+    xsrf_token: str = "",
 ) -> dict[str, Any]:
-    """Everything ``onboarding.html`` shows, from the snapshot and the resolved links."""
+    """Everything ``onboarding.html`` shows, from the snapshot and the resolved links.
+
+    *viewer_admin_at* is the request's time when an administrator views the page (which
+    proves an administrator has logged in); *xsrf_token* goes into the page's forms.
+    """
     by_key = {link.key: link for link in links}
+    record = record or OnboardingRecord()
+    checklist = build_checklist(
+        snapshot, links, hub_url, record=record, viewer_admin_at=viewer_admin_at
+    )
+    done, total = progress(checklist)
+    today = as_utc(viewer_admin_at).date() if viewer_admin_at else None
     ns: dict[str, Any] = {
         "page_title": "Onboarding",
         "hub_url": hub_url.rstrip("/"),
@@ -102,7 +123,14 @@ def landing_namespace(
         "support_email": support_email,
         "response_time": response_time,
         "cost_url": by_key["grafana_cost_url"].url if "grafana_cost_url" in by_key else None,
-        "checklist": build_checklist(snapshot, links, hub_url),
+        "checklist": checklist,
+        "checklist_done": done,
+        "checklist_total": total,
+        "meeting": record.meeting,
+        "meeting_default_date": (record.meeting.held_on if record.meeting else today),
+        "xsrf_token": xsrf_token,
+        "checklist_url": service_prefix + "checklist",
+        "meeting_url": service_prefix + "meeting",
         "users": users,
         "landing_url": service_prefix,
         "summary_url": service_prefix + "summary",
@@ -142,6 +170,9 @@ def summary_for(
         support_email=standard.support_email,
         response_time=standard.response_time,
         customer_name=email.customer_name,
+        contact_name=email.contact_name,
+        community_name=email.community_name,
+        customer_email=email.customer_email,
         sender_name=email.account_manager,
         sender_title=email.signature_title,
         first_invoice=email.first_invoice,
@@ -217,11 +248,16 @@ class PageHandler(BaseHandler):
     @staticmethod
     def error_message(status_code: int, exc_info: Any) -> str | None:
         """The sentence an error page shows: the service's own message for a 503 (the hub
-        not answering), never an exception's text."""
+        not answering) or a 400 (what was wrong with a form), never an exception's text."""
         error = exc_info[1] if exc_info else None
-        if status_code == 503 and isinstance(error, web.HTTPError):
-            return error.log_message
-        return None
+        if status_code not in (400, 503) or not isinstance(error, web.HTTPError):
+            return None
+        message = error.log_message
+        if not message:
+            return None
+        if status_code == 503:
+            return message[0].upper() + message[1:] + "."
+        return message
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         support = self.links.support_email
@@ -240,6 +276,7 @@ class PageHandler(BaseHandler):
                     "support_mailto": links["support_email"].url,
                     "narrowed_token": status_code == 403 and self.token_request and self.is_admin,
                     "message": self.error_message(status_code, kwargs.get("exc_info")),
+                    "back_url": self.prefix,
                 },
                 nonce,
             )
@@ -271,8 +308,74 @@ class LandingHandler(PageHandler):
                 service_prefix=self.prefix,
                 users=users,
                 threshold=service.app.first_value_threshold,
+                record=service.onboarding_record,
+                viewer_admin_at=as_utc(service.clock()),
+                xsrf_token=self.xsrf_token.decode("ascii"),
             ),
         )
+
+
+class ChecklistHandler(PageHandler):
+    """``POST checklist``: an admin ticks off (or undoes) an item the service cannot verify.
+
+    The form carries the page's ``_xsrf`` token; a post without it is refused (403) before
+    this runs. Who ticked and when are kept; the page shows them.
+    """
+
+    @web.authenticated
+    async def post(self) -> None:
+        self.require_admin()
+        item = self.get_body_argument("item", "")
+        action = self.get_body_argument("action", "")
+        if item not in manual_keys():
+            raise web.HTTPError(400, "There is no checklist item to tick with that name.")
+        if action not in ("tick", "untick"):
+            raise web.HTTPError(400, "A checklist item is either ticked or unticked.")
+        await self.service.set_tick(item, action == "tick", str(self.current_user["name"]))
+        self.service.log.info("Checklist item %s %sed", item, action)
+        self.redirect(f"{self.prefix}#item-{item}", status=303)
+
+
+#: How far ahead of today a meeting date may be (time zones: the meeting's day may already
+#: be tomorrow in UTC).
+MEETING_DATE_SLACK = timedelta(days=1)
+
+
+def parse_meeting_form(held_on: str, confirmed: str, today: date) -> tuple[date, bool]:
+    """The meeting's date and hub-access answer from the form; ValueError says what is wrong."""
+    try:
+        held = date.fromisoformat(held_on.strip())
+    except ValueError:
+        raise ValueError(
+            f"The meeting date must be a date like 2026-11-05, got {held_on[:40]!r}."
+        ) from None
+    if held > today + MEETING_DATE_SLACK:
+        raise ValueError(f"The meeting date {held.isoformat()} is in the future.")
+    if confirmed not in ("yes", "no"):
+        raise ValueError("Say whether hub access was confirmed in the meeting: yes or no.")
+    return held, confirmed == "yes"
+
+
+class MeetingHandler(PageHandler):
+    """``POST meeting``: an admin records the onboarding meeting (date, hub access confirmed)."""
+
+    @web.authenticated
+    async def post(self) -> None:
+        self.require_admin()
+        now = as_utc(self.service.clock())
+        try:
+            held, confirmed = parse_meeting_form(
+                self.get_body_argument("held_on", ""),
+                self.get_body_argument("hub_access_confirmed", ""),
+                now.date(),
+            )
+        except ValueError as error:
+            raise web.HTTPError(400, str(error)) from None
+        await self.service.record_meeting(
+            Meeting(held, confirmed, str(self.current_user["name"]), now)
+        )
+        self.service.log.info("Onboarding meeting recorded")
+        self.redirect(f"{self.prefix}#meeting", status=303)
 
 
 class SummaryHandler(PageHandler):
@@ -285,6 +388,8 @@ class SummaryHandler(PageHandler):
             page_title="Onboarding summary email",
             hub_url=self.hub_url.rstrip("/"),
             email=email,
+            mailto=mailto_link(email, self.email.customer_email),
+            mailto_max_length=MAILTO_MAX_LENGTH,
             body_rows=min(40, email.body.count("\n") + 2),
             landing_url=self.prefix,
             summary_text_url=self.prefix + "summary.txt",
@@ -329,6 +434,8 @@ def routes(service) -> list:
         web.url(
             prefix + r"summary\.txt", SummaryTextHandler, kwargs, name="onboarding-summary-txt"
         ),
+        web.url(prefix + "checklist", ChecklistHandler, kwargs, name="onboarding-checklist"),
+        web.url(prefix + "meeting", MeetingHandler, kwargs, name="onboarding-meeting"),
     ]
     if prefix != "/":
         found.append(web.url(prefix.rstrip("/"), web.RedirectHandler, {"url": prefix}))

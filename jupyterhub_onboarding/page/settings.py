@@ -122,16 +122,35 @@ class StandardLinks(Configurable):
 
 class OnboardingEmail(Configurable):
     """The follow-up email of the onboarding meeting (shown at ``summary`` and
-    ``summary.txt``). Left at their defaults, these stay as bracketed placeholders for the
-    account manager to fill in before sending."""
+    ``summary.txt``). A setting left empty becomes a bracketed placeholder in the email (a
+    link that is not set up is left out), and the summary page lists each one with the
+    setting that fills it, so the email can be sent as it is once they are all set."""
+
+    contact_name = Unicode(
+        "",
+        help="""The contact person the email greets by name, e.g. ``"Ada"``
+        ("Hi Ada,"). Without it the email greets the community's team.""",
+    ).tag(config=True)
+
+    community_name = Unicode(
+        "",
+        help="""The community's name, e.g. ``"Example Lab"``: the greeting without a contact
+        name ("Hi Example Lab team,"), the session it thanks for and the subject line.""",
+    ).tag(config=True)
+
+    customer_email = Unicode(
+        "",
+        help="""The customer's email address, the recipient of the "Open in your mail app"
+        link, e.g. ``"ada@example.org"``; several addresses separated by commas.""",
+    ).tag(config=True)
 
     customer_name = Unicode(
-        "[Customer Name]",
-        help="""Who the email greets, e.g. ``"the Example Lab team"``.""",
+        "",
+        help="""The older name of ``contact_name``, used when that is empty.""",
     ).tag(config=True)
 
     account_manager = Unicode(
-        "[AM Name]",
+        "",
         help="""The account manager who signs the email, e.g. ``"Jo Rivera"``.""",
     ).tag(config=True)
 
@@ -141,12 +160,19 @@ class OnboardingEmail(Configurable):
     ).tag(config=True)
 
     first_invoice = Unicode(
-        "[timeframe]",
+        "",
         help="""When the first invoice arrives, completing "You'll receive your first invoice
         ...", e.g. ``"at the start of next month"``.""",
     ).tag(config=True)
 
-    @validate("customer_name", "account_manager", "signature_title", "first_invoice")
+    @validate(
+        "contact_name",
+        "community_name",
+        "customer_name",
+        "account_manager",
+        "signature_title",
+        "first_invoice",
+    )
     def _one_line(self, proposal):
         value = proposal["value"].strip()
         if "\n" in value or "\r" in value or len(value) > 200:
@@ -155,3 +181,19 @@ class OnboardingEmail(Configurable):
                 f"characters, got {value[:60]!r}"
             )
         return value
+
+    @validate("customer_email")
+    def _check_customer_email(self, proposal):
+        value = proposal["value"].strip()
+        addresses = [part.strip() for part in value.split(",")] if value else []
+        for address in addresses:
+            if (
+                address.count("@") != 1
+                or len(address) > 254
+                or any(c in address for c in " <>\"'\n\r?&%;:/\\")
+            ):
+                raise TraitError(
+                    "OnboardingEmail.customer_email must be email addresses separated by "
+                    f"commas, got {value[:80]!r}"
+                )
+        return ",".join(addresses)

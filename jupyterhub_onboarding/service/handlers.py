@@ -144,7 +144,13 @@ class StatusHandler(APIHandler):
 
     def get(self) -> None:
         self.require_access()
-        self.write_json(status_document(self.service.current_snapshot(), hub_url=self.hub_url))
+        self.write_json(
+            status_document(
+                self.service.current_snapshot(),
+                hub_url=self.hub_url,
+                record=self.service.onboarding_record,
+            )
+        )
 
 
 class HealthHandler(APIHandler):

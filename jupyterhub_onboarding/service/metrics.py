@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +45,7 @@ METRIC_NAMES: tuple[str, ...] = (
     f"{PREFIX}first_value_timestamp_seconds",
     f"{PREFIX}info",
     f"{PREFIX}last_successful_poll_timestamp_seconds",
+    f"{PREFIX}links_info",
     f"{PREFIX}live_since_timestamp_seconds",
     f"{PREFIX}monthly_active_users",
     f"{PREFIX}poll_duration_seconds_bucket",
@@ -70,6 +71,8 @@ _HELP = {
     "first_value_timestamp_seconds": "When first value was reached, as a Unix timestamp "
     "(present only once reached).",
     "info": "Build information of the onboarding service.",
+    "links": "The hub's public URL, the onboarding page and the summary email, for alert "
+    "annotations (present only when the hub's public URL is configured).",
     "last_successful_poll_timestamp_seconds": "When the hub was last polled successfully, "
     "as a Unix timestamp (present only after a successful poll).",
     "live_since_timestamp_seconds": "When the hub went live, as a Unix timestamp.",
@@ -107,10 +110,12 @@ class OnboardingCollector(Collector):
         snapshot: Callable[[], Snapshot | None],
         stats: Callable[[], PollStats | None],
         clock: Clock,
+        links: Callable[[], Mapping[str, str] | None] = lambda: None,
     ) -> None:
         self._snapshot = snapshot
         self._stats = stats
         self._clock = clock
+        self._links = links
 
     @classmethod
     def for_service(cls, service: Any) -> OnboardingCollector:
@@ -123,6 +128,7 @@ class OnboardingCollector(Collector):
             snapshot=lambda: service.current_snapshot(),
             stats=lambda: service.tracker.stats,
             clock=service.clock,
+            links=lambda: public_links(service.app.public_url, service.app.service_prefix),
         )
 
     def describe(self) -> list[Metric]:
@@ -141,6 +147,7 @@ class OnboardingCollector(Collector):
             _family("gauge", "active_users", labels=["period"]),
             _family("gauge", "estimated_usage_fee_dollars"),
             _family("gauge", "check_in_due"),
+            InfoMetricFamily(PREFIX + "links", _HELP["links"]),
         ]
 
     def collect(self) -> Iterator[Metric]:
@@ -149,6 +156,9 @@ class OnboardingCollector(Collector):
         stats = self._stats() or PollStats()
 
         yield _family("info", "info", value={"version": __version__})
+        links = self._links()
+        if links:
+            yield InfoMetricFamily(PREFIX + "links", _HELP["links"], value=dict(links))
         yield from self._tracker_families(snapshot, stats, now)
         if snapshot is not None:
             yield from self._snapshot_families(snapshot)
@@ -206,6 +216,19 @@ class OnboardingCollector(Collector):
 
         yield _family("gauge", "estimated_usage_fee_dollars", value=snapshot.estimated_usage_fee)
         yield _family("gauge", "check_in_due", value=int(snapshot.check_in_due))
+
+
+def public_links(public_url: str, service_prefix: str) -> dict[str, str] | None:
+    """The labels of ``links_info``: the hub, its onboarding page and the summary email.
+
+    None without a configured public URL: the address a scrape arrives on (often an
+    in-cluster one) is not where a person opens the hub.
+    """
+    if not public_url:
+        return None
+    hub = public_url.rstrip("/")
+    page = hub + "/" + service_prefix.strip("/") + "/"
+    return {"hub_url": hub + "/", "page_url": page, "summary_url": page + "summary"}
 
 
 class MetricsHandler(APIHandler):

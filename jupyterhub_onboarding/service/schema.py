@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -63,6 +64,26 @@ service_state = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+#: Checklist items an administrator ticked off: who (a username, admin page only) and when.
+checklist_ticks = Table(
+    "checklist_ticks",
+    metadata,
+    Column("item", String(64), primary_key=True),
+    Column("ticked_by", Text, nullable=False),
+    Column("ticked_at", UTCDateTime, nullable=False),
+)
+
+#: The hub's onboarding meeting: one row (``id`` 1), replaced when recorded again.
+meeting = Table(
+    "meeting",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("held_on", Date, nullable=False),
+    Column("hub_access_confirmed", Boolean, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
 )
 
 BASIS_CODES = {"login": 0, "server": 1}

@@ -12,14 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 
+from ..core.checklist import Meeting, OnboardingRecord, Tick
 from ..core.clock import as_utc, latest
 from ..core.hubmodel import UserSeen
 from ..core.rules import ROLLING_WINDOWS, CountingRules, day_bit, month_label, month_of
 from ..core.snapshot import Aggregates, MonthCount
 from ..db import Migrations, make_engine, schema_revision, upgrade_schema
-from .schema import BASIS_CODES, activity, milestones, service_state, users
+from .schema import (
+    BASIS_CODES,
+    activity,
+    checklist_ticks,
+    meeting,
+    milestones,
+    service_state,
+    users,
+)
 
 #: The service's revisions, recorded in Alembic's default ``alembic_version`` table.
 MIGRATIONS = Migrations(Path(__file__).parent / "migrations")
@@ -111,6 +120,48 @@ class Store:
                 return stored
             conn.execute(insert(service_state).values(key=key, value=value))
             return value
+
+    # -- the onboarding meeting, recorded by administrators ------------------------------
+
+    def onboarding_record(self) -> OnboardingRecord:
+        """The ticked checklist items and the meeting."""
+        with self.engine.connect() as conn:
+            ticks = {
+                row.item: Tick(row.ticked_by, row.ticked_at)
+                for row in conn.execute(select(checklist_ticks))
+            }
+            row = conn.execute(select(meeting).where(meeting.c.id == 1)).first()
+        held = None
+        if row is not None:
+            held = Meeting(row.held_on, row.hub_access_confirmed, row.recorded_by, row.recorded_at)
+        return OnboardingRecord(ticks, held)
+
+    def set_tick(self, item: str, ticked: bool, by: str, at: datetime) -> None:
+        """Tick *item* off as *by* at *at* (a tick already there is kept), or undo it."""
+        with self.engine.begin() as conn:
+            if not ticked:
+                conn.execute(delete(checklist_ticks).where(checklist_ticks.c.item == item))
+                return
+            exists = conn.execute(
+                select(checklist_ticks.c.item).where(checklist_ticks.c.item == item)
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(checklist_ticks).values(item=item, ticked_by=by, ticked_at=as_utc(at))
+                )
+
+    def record_meeting(self, held: Meeting) -> None:
+        """Store the onboarding meeting, replacing one recorded before."""
+        values = {
+            "held_on": held.held_on,
+            "hub_access_confirmed": held.hub_access_confirmed,
+            "recorded_by": held.recorded_by,
+            "recorded_at": as_utc(held.recorded_at),
+        }
+        with self.engine.begin() as conn:
+            done = conn.execute(update(meeting).where(meeting.c.id == 1).values(values))
+            if done.rowcount == 0:
+                conn.execute(insert(meeting).values(id=1, **values))
 
     # -- counting rules -------------------------------------------------------------------
 
@@ -372,14 +423,10 @@ class Store:
 
             rolling = {period: active_since(delta) for period, delta in ROLLING_WINDOWS.items()}
             generating = active_since(timedelta(days=generating_days))
-            admin_logged_in = (
-                conn.execute(
-                    select(func.count()).where(
-                        users.c.admin.is_(True), users.c.first_login_at.is_not(None)
-                    )
-                ).scalar_one()
-                > 0
-            )
+            admin_first_login_at = conn.execute(
+                select(func.min(users.c.first_login_at)).where(users.c.admin.is_(True))
+            ).scalar_one_or_none()
+            admin_logged_in = admin_first_login_at is not None
             known = conn.execute(select(func.count()).select_from(users)).scalar_one()
         return Aggregates(
             users_logged_in=logged_in,
@@ -391,6 +438,7 @@ class Store:
             generating_window_active=generating,
             admin_logged_in=admin_logged_in,
             users_known=known,
+            admin_first_login_at=as_utc(admin_first_login_at) if admin_first_login_at else None,
         )
 
     def logged_in_users(self, limit: int | None = None) -> list[KnownUser]:

@@ -14,6 +14,7 @@ from jupyterhub.services.auth import HubOAuth
 from sqlalchemy.exc import OperationalError
 from tornado import web
 
+from ..core.checklist import Meeting, OnboardingRecord
 from ..core.clock import as_utc, isoformat, parse_iso
 from ..core.hubmodel import UserSeen
 from ..core.pollstats import PollStats
@@ -92,6 +93,8 @@ class OnboardingService:
         self.aggregates = Aggregates()
         #: The first USERS_LISTED counted users, refreshed with the figures (admin page only).
         self.users_listed: list[KnownUser] = []
+        #: The checklist ticks and the meeting, as administrators recorded them.
+        self.onboarding_record = OnboardingRecord()
         self.settings = self._settings(as_utc(self.clock()))
         self.web_app = self.make_web_app()
 
@@ -205,10 +208,26 @@ class OnboardingService:
             listed = await self._run_db(
                 self.refresh_retry, partial(store.logged_in_users, USERS_LISTED)
             )
+            record = await self._run_db(self.refresh_retry, store.onboarding_record)
         except Exception as error:
             self.log.warning("Could not refresh figures (%s); serving the last ones", error)
         else:
             self.aggregates, self.users_listed = aggregates, listed
+            self.onboarding_record = record
+
+    # -- the onboarding meeting -----------------------------------------------------------
+
+    async def set_tick(self, item: str, ticked: bool, by: str) -> None:
+        """Tick a checklist item off as admin *by* (or undo it); the page shows it at once."""
+        await self.ensure_database()
+        await self.db(self.store.set_tick, item, ticked, by, as_utc(self.clock()))
+        self.onboarding_record = await self.db(self.store.onboarding_record)
+
+    async def record_meeting(self, held: Meeting) -> None:
+        """Store the onboarding meeting; the page and the status API show it at once."""
+        await self.ensure_database()
+        await self.db(self.store.record_meeting, held)
+        self.onboarding_record = await self.db(self.store.onboarding_record)
 
     def current_snapshot(self) -> Snapshot:
         """The figures now: cheap, from the last aggregates; never touches hub or database."""

@@ -12,6 +12,7 @@ import pytest
 
 from jupyterhub_onboarding.collector.report import (
     COLUMNS,
+    CRM_COLUMNS,
     Row,
     build_row,
     order_rows,
@@ -66,7 +67,8 @@ def test_columns_are_the_row_fields_in_order():
     assert list(COLUMNS) == [
         "hub", "url", "reachable", "first_value_achieved", "first_value_date",
         "days_to_first_value", "check_in_due", "mau_login", "mau_server", "active_30d",
-        "estimated_usage_fee", "currency", "tracker_stale", "service_version", "error",
+        "estimated_usage_fee", "currency", "tracker_stale", "service_version",
+        "onboarding_date", "hub_access_confirmed", "checklist_done", "checklist_total", "error",
     ]  # fmt: skip
 
 
@@ -88,10 +90,58 @@ def test_row_from_a_status_document_takes_every_figure():
         currency="USD",
         tracker_stale=False,
         service_version=document["version"],
+        onboarding_date=None,
+        hub_access_confirmed=None,
+        checklist_done=document["onboarding"]["checklist_done"],
+        checklist_total=14,
         error=None,
     )
     assert row.estimated_usage_fee == 125.0
     assert row.answered and row.action == ""
+
+
+def test_row_carries_the_meeting_for_the_crm_record():
+    document = alpha_status()
+    document["onboarding"].update(
+        meeting_date="2026-11-03", hub_access_confirmed=True, checklist_done=9
+    )
+    row = build_row("alpha", "https://alpha.example.org", document)
+    assert (row.onboarding_date, row.hub_access_confirmed) == ("2026-11-03", True)
+    assert (row.checklist_done, row.checklist_total) == (9, 14)
+    records = list(csv.DictReader(io.StringIO(to_csv([row]))))
+    crm = {name: records[0][name] for name in CRM_COLUMNS}
+    assert crm == {
+        "hub": "alpha",
+        "url": "https://alpha.example.org",
+        "onboarding_date": "2026-11-03",
+        "first_value_date": document["first_value"]["achieved_at"][:10],
+        "hub_access_confirmed": "true",
+    }
+
+
+def test_a_hub_with_an_older_service_has_no_meeting_columns():
+    document = alpha_status()
+    del document["onboarding"]
+    row = build_row("alpha", "u", document)
+    assert row.answered
+    assert (row.onboarding_date, row.hub_access_confirmed, row.checklist_done) == (None,) * 3
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("meeting_date", "05/11/2026", "onboarding.meeting_date is not a YYYY-MM-DD date"),
+        ("meeting_date", "=cmd()", "onboarding.meeting_date is not a YYYY-MM-DD date"),
+        ("hub_access_confirmed", "yes", "onboarding.hub_access_confirmed is not true/false"),
+        ("checklist_done", -1, "onboarding.checklist_done is not a count"),
+        ("checklist_done", 99, "onboarding.checklist_done is more than checklist_total"),
+    ],
+)
+def test_a_wrong_meeting_section_is_an_error_row(field, value, message):
+    document = alpha_status()
+    document["onboarding"][field] = value
+    row = build_row("alpha", "u", document)
+    assert row.error == f"wrong JSON shape: {message}"
 
 
 def test_row_of_a_hub_behind_on_first_value():
@@ -235,10 +285,16 @@ def _typed(name, text):
     """A CSV cell back to the row's type."""
     if text == "":
         return None
-    if name in ("reachable", "first_value_achieved", "check_in_due", "tracker_stale"):
+    if name in (
+        "reachable",
+        "first_value_achieved",
+        "check_in_due",
+        "tracker_stale",
+        "hub_access_confirmed",
+    ):
         assert text in ("true", "false")
         return text == "true"
-    if name in ("mau_login", "mau_server", "active_30d"):
+    if name in ("mau_login", "mau_server", "active_30d", "checklist_done", "checklist_total"):
         return int(text)
     if name in ("days_to_first_value", "estimated_usage_fee"):
         return float(text)

@@ -85,7 +85,7 @@ def user_row(name: str, admin: bool = False):
     )
 
 
-def render_landing(env, snapshot, *, user_name="admin", links=None, users=None):
+def render_landing(env, snapshot, *, user_name="admin", links=None, users=None, **extra):
     links = links if links is not None else standard_links()
     ns = {
         **hub_page_namespace(
@@ -102,6 +102,7 @@ def render_landing(env, snapshot, *, user_name="admin", links=None, users=None):
             service_prefix="/services/onboarding/",
             users=users if users is not None else [user_row("alice")],
             threshold=5,
+            **extra,
         ),
     }
     return render_page(env, "onboarding.html", ns, "testnonce")
@@ -189,11 +190,15 @@ def test_summary_email_is_filled_for_this_hub():
     assert "- 2i2c Documentation: https://docs.2i2c.org/" in body
     assert "- Your Hub Documentation: https://docs.hub.example.org" in body
     assert "- Usage Dashboard: https://grafana.example.org/d/usage" in body
-    assert "- Cost Monitoring Dashboard: not set up yet" in body
+    assert "Cost Monitoring Dashboard" not in body  # not set up: left out, listed as missing
+    assert "not set up" not in body
     assert "email us at: support@2i2c.org" in body
     assert "Expected response time: one business day." in body
     assert "So far, 3 of 5 users have logged in." in body
-    assert "[Customer Name]" in body and "[AM Name]" in body
+    assert body.startswith("Hello,\n") and "[AM Name]" in body
+    settings = {item.setting for item in email.missing}
+    assert "StandardLinks.grafana_cost_url" in settings
+    assert "OnboardingEmail.account_manager" in settings
     assert email.text.startswith("Subject: Your 2i2c JupyterHub Onboarding Summary\n\n")
 
 
@@ -516,3 +521,50 @@ def test_forbidden_page_says_who_to_ask(env):
     assert 'href="mailto:support@2i2c.org?subject=x"' in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and HOSTILE not in html
     assert 'href="/hub/admin"' not in html  # no Admin link for a non-admin
+
+
+def test_ticks_and_the_meeting_render_escaped_with_the_forms_xsrf(env):
+    from datetime import date
+
+    from jupyterhub_onboarding.core.checklist import Meeting, OnboardingRecord, Tick
+
+    record = OnboardingRecord(
+        ticks={"compute": Tick(HOSTILE, NOW)},
+        meeting=Meeting(date(2026, 11, 19), False, HOSTILE, NOW),
+    )
+    html, _ = render_landing(
+        env, make_snapshot(), record=record, viewer_admin_at=NOW, xsrf_token='tok"en'
+    )
+    assert HOSTILE not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert 'name="_xsrf" value="tok&#34;en"' in html
+    assert html.count('name="_xsrf"') == html.count("<form ")
+    assert "Held on <strong>2026-11-19</strong>" in html and "not confirmed" in html
+    assert re.search(r'id="access-no" value="no"\s+checked', html)
+    item = re.search(r'<li[^>]*id="item-compute".*?</li>', html, re.S).group(0)
+    assert 'data-done="true"' in item and 'value="untick"' in item
+
+
+def test_summary_page_lists_missing_settings_escaped_and_says_when_mailto_is_too_long(env):
+    from jupyterhub_onboarding.core.summary import Missing, SummaryEmail
+
+    email = SummaryEmail(
+        "S", "body", (Missing(HOSTILE, "StandardLinks.grafana_usage_url", "left out"),)
+    )
+    ns = {
+        **hub_page_namespace({"name": "admin", "admin": True}, "/hub/"),
+        "page_title": "Onboarding summary email",
+        "hub_url": HUB,
+        "email": email,
+        "mailto": None,
+        "mailto_max_length": 2000,
+        "body_rows": 5,
+        "landing_url": "/services/onboarding/",
+        "summary_text_url": "/services/onboarding/summary.txt",
+    }
+    html, _ = render_page(env, "onboarding-summary.html", ns, "n0nce")
+    assert HOSTILE not in html and "&lt;img" in html
+    assert 'data-setting="StandardLinks.grafana_usage_url"' in html
+    assert 'id="summary-mailto"' not in html and 'id="summary-mailto-too-long"' in html
+    ready = dict(ns, email=SummaryEmail("S", "body"), mailto="mailto:?subject=S&body=body")
+    html, _ = render_page(env, "onboarding-summary.html", ready, "n0nce")
+    assert 'id="summary-ready"' in html and 'href="mailto:?subject=S&amp;body=body"' in html

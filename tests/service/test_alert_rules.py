@@ -25,7 +25,19 @@ from prometheus import (
 
 from jupyterhub_onboarding.service.metrics import METRIC_NAMES
 
-ALERTS = {"OnboardingCheckInDue", "OnboardingTrackerStale", "OnboardingMetricsAbsent"}
+ALERTS = {
+    "OnboardingCheckInDue",
+    "OnboardingFirstValueReached",
+    "OnboardingTrackerStale",
+    "OnboardingMetricsAbsent",
+}
+#: Who acts on each alert (docs/alertmanager/alertmanager.yml routes on the team label).
+TEAMS = {
+    "OnboardingCheckInDue": "account-management",
+    "OnboardingFirstValueReached": "account-management",
+    "OnboardingTrackerStale": "engineering",
+    "OnboardingMetricsAbsent": "engineering",
+}
 #: Family names a query may use: the documented samples and the histogram's family name.
 KNOWN_NAMES = set(METRIC_NAMES) | {"jupyterhub_onboarding_poll_duration_seconds"}
 
@@ -50,7 +62,7 @@ def run(promtool: str, *args: str, cwd: Path | None = None) -> subprocess.Comple
 def test_promtool_check_rules_passes(promtool):
     result = run(promtool, "check", "rules", str(RULES_FILE))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 4 rules found" in result.stdout
+    assert "SUCCESS: 5 rules found" in result.stdout
 
 
 def test_promtool_unit_tests_of_every_alert_pass(promtool):
@@ -68,6 +80,11 @@ def test_promtool_unit_tests_of_every_alert_pass(promtool):
         ("\n          unless jupyterhub_onboarding_last_successful_poll_timestamp_seconds", ""),
         ("max_over_time(jupyterhub_onboarding_info[1d])", "jupyterhub_onboarding_info"),
         ("absent(jupyterhub_onboarding_info)", "absent(up)"),
+        ("> time() - 7 * 86400", "> time() - 8 * 86400"),  # first value announced too long
+        ("> time() - 7 * 86400", "> time() - 6 * 86400"),  # ... or not long enough
+        ("(toTime $value).Format", "(toTime 0.0).Format"),  # the date not the reached one
+        ('label "page_url"', 'label "hub_url"'),  # the page link pointing at the hub
+        ("[1d])", "[1m])"),  # an absent hub's links forgotten
     ],
 )
 def test_promtool_unit_tests_catch_a_broken_rule(promtool, tmp_path, original, mutant):
@@ -101,6 +118,9 @@ def test_rules_are_labelled_documented_and_use_only_published_series():
         used = metric_names(rule["expr"])
         assert used, f"{rule['alert']} reads no onboarding series"
         assert used <= KNOWN_NAMES, f"{rule['alert']} reads unknown series {used - KNOWN_NAMES}"
+        assert rule["labels"]["team"] == TEAMS[rule["alert"]], rule["alert"]
+        for link in ("hub_url", "page_url", "summary_url"):
+            assert "jupyterhub_onboarding_links_info" in rule["annotations"][link], rule["alert"]
     stale = [rule for rule in rules if rule["alert"] == "OnboardingTrackerStale"]
     assert {rule["labels"]["reason"] for rule in stale} == {"polls-failing", "never-polled"}
 

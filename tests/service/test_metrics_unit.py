@@ -30,6 +30,7 @@ from jupyterhub_onboarding.service.metrics import (
     MetricsHandler,
     OnboardingCollector,
     metrics_registry,
+    public_links,
     routes,
 )
 
@@ -87,10 +88,15 @@ def snapshot(
 
 
 def scrape(
-    snap: Snapshot | None, stats: PollStats | None = None, clock: Clock | None = None
+    snap: Snapshot | None,
+    stats: PollStats | None = None,
+    clock: Clock | None = None,
+    links: dict[str, str] | None = None,
 ) -> str:
     registry = CollectorRegistry()
-    registry.register(OnboardingCollector(lambda: snap, lambda: stats, clock or Clock(NOW)))
+    registry.register(
+        OnboardingCollector(lambda: snap, lambda: stats, clock or Clock(NOW), lambda: links)
+    )
     return generate_latest(registry).decode()
 
 
@@ -268,9 +274,22 @@ def test_poll_stats_reject_counts_of_the_wrong_length():
 
 
 def test_series_names_are_exactly_the_documented_contract():
-    full = scrape(snapshot(), PollStats())
+    full = scrape(snapshot(), PollStats(), links=public_links("https://hub.example.org", "/s/"))
     assert names(full) == set(METRIC_NAMES)
     assert all(name.startswith(P) for name in METRIC_NAMES)
+
+
+def test_links_info_names_the_hub_page_and_summary_once_the_public_url_is_known():
+    assert public_links("", "/services/onboarding/") is None
+    assert P + "links_info" not in names(scrape(snapshot()))
+    links = public_links("https://hub.example.org/", "/services/onboarding/")
+    assert links == {
+        "hub_url": "https://hub.example.org/",
+        "page_url": "https://hub.example.org/services/onboarding/",
+        "summary_url": "https://hub.example.org/services/onboarding/summary",
+    }
+    found = samples(scrape(None, links=links))
+    assert found[(P + "links_info", frozenset(links.items()))] == 1.0
 
 
 def test_labels_are_bounded_and_carry_no_user_data():
@@ -297,7 +316,10 @@ def test_metric_types_and_help_as_documented():
 
 
 def test_describe_names_every_family_that_collect_can_produce():
-    collector = OnboardingCollector(lambda: snapshot(), lambda: PollStats(), Clock(NOW))
+    links = public_links("https://hub.example.org", "/services/onboarding/")
+    collector = OnboardingCollector(
+        lambda: snapshot(), lambda: PollStats(), Clock(NOW), lambda: links
+    )
     described = {family.name for family in collector.describe()}
     collected = {family.name for family in collector.collect()}
     assert described == collected
@@ -309,7 +331,7 @@ def test_collector_reads_the_service_it_is_given_on_every_scrape():
         current_snapshot=lambda: snapshot(logged_in=2, achieved_at=None),
         tracker=SimpleNamespace(stats=PollStats()),
         clock=Clock(NOW),
-        app=SimpleNamespace(service_prefix="/services/onboarding/"),
+        app=SimpleNamespace(service_prefix="/services/onboarding/", public_url=""),
     )
     registry = metrics_registry(service)
     assert registry is not REGISTRY

@@ -93,7 +93,7 @@ def assert_every_dashboard_query_returns_data(prom: PrometheusServer, hub: str) 
 
 def assert_rules_loaded_and_healthy(prom: PrometheusServer) -> None:
     """Every shipped rule is loaded and, once evaluated, healthy."""
-    assert len(prom.rules()) == len(rule_expressions(load_rules())) == 4
+    assert len(prom.rules()) == len(rule_expressions(load_rules())) == 5
     wait_until(
         lambda: {rule["health"] for rule in prom.rules()} == {"ok"},
         30,
@@ -179,7 +179,8 @@ def test_dashboard_queries_and_alert_states_over_three_hubs(prometheus_binary, t
 
             # every rule's expression finds its hub, and each alert is in the expected state
             for name, expr in rule_expressions(load_rules()):
-                if name != "OnboardingMetricsAbsent":
+                # no hub is absent; hub-a reached first value more than 7 days ago
+                if name not in ("OnboardingMetricsAbsent", "OnboardingFirstValueReached"):
                     assert prom.wait_for_query(expr), name
             wait_for_alerts(prom, "OnboardingCheckInDue", {("hub-b", "", "pending")})
             wait_for_alerts(
@@ -188,6 +189,7 @@ def test_dashboard_queries_and_alert_states_over_three_hubs(prometheus_binary, t
                 {("hub-b", "polls-failing", "firing"), ("hub-c", "never-polled", "pending")},
             )
             assert alert_states(prom, "OnboardingMetricsAbsent") == set()
+            assert alert_states(prom, "OnboardingFirstValueReached") == set()
 
             # hub-c's service goes away: its series vanish and the absence alert starts
             server, thread = servers.pop("hub-c")
@@ -326,8 +328,11 @@ c.Onboarding.excluded_users = {{"outsider"}}
                 "OnboardingMetricsAbsent",
             ):
                 wait_for_alerts(prom, alert, set())
+            # first value was reached minutes ago: time to update the customer's record
+            wait_for_alerts(prom, "OnboardingFirstValueReached", {("test-hub", "", "firing")})
             for name, expr in rule_expressions(load_rules()):
-                assert prom.query(expr) == [], f"{name} matches a healthy hub"
+                if name != "OnboardingFirstValueReached":
+                    assert prom.query(expr) == [], f"{name} matches a healthy hub"
                 for series in metric_names(expr):
                     found = prom.query(f'{series}{{namespace="test-hub"}}')
                     assert found, f"{name} reads {series}, which Prometheus does not have"

@@ -36,9 +36,9 @@ def seen(name, when=NOW, admin=False, server=False, started=None):
 
 
 def test_schema_is_versioned(store):
-    assert store.schema_revision() == "0002"
+    assert store.schema_revision() == "0004"
     store.upgrade()  # idempotent
-    assert store.schema_revision() == "0002"
+    assert store.schema_revision() == "0004"
 
 
 def test_recording_twice_counts_nobody_twice(store):
@@ -182,3 +182,38 @@ def test_usernames_longer_than_255_characters_are_stored(store):
     long_name = "u" * 1000
     store.record([UserSeen(long_name, False, NOW)], NOW, RULES, full=True)
     assert [user.name for user in store.logged_in_users()] == [long_name]
+
+
+def test_ticks_and_the_meeting_are_kept_with_who_and_when(store):
+    from datetime import date
+
+    from jupyterhub_onboarding.core.checklist import Meeting
+
+    assert store.onboarding_record().ticks == {} and store.onboarding_record().meeting is None
+    store.set_tick("authentication", True, "admin", NOW)
+    store.set_tick("authentication", True, "other-admin", NOW + timedelta(hours=1))  # kept
+    store.set_tick("compute", True, "ädmin-" + "x" * 300, NOW)
+    record = store.onboarding_record()
+    assert record.ticks["authentication"].by == "admin"
+    assert record.ticks["authentication"].at == NOW
+    assert record.ticks["compute"].by == "ädmin-" + "x" * 300
+    store.set_tick("authentication", False, "admin", NOW)  # undone
+    store.set_tick("never-ticked", False, "admin", NOW)  # undoing nothing is harmless
+    assert set(store.onboarding_record().ticks) == {"compute"}
+
+    store.record_meeting(Meeting(date(2026, 11, 19), False, "admin", NOW))
+    store.record_meeting(Meeting(date(2026, 11, 20), True, "other", NOW + timedelta(hours=1)))
+    held = store.onboarding_record().meeting
+    assert held == Meeting(date(2026, 11, 20), True, "other", NOW + timedelta(hours=1))
+
+
+def test_the_first_admin_login_is_when_an_admin_was_first_seen(store):
+    store.record([seen("alice", NOW - timedelta(days=2))], NOW, RULES)
+    assert store.aggregates(NOW, threshold=5).admin_first_login_at is None
+    store.record(
+        [seen("root", NOW - timedelta(days=1), admin=True), seen("boss", NOW, admin=True)],
+        NOW,
+        RULES,
+    )
+    agg = store.aggregates(NOW, threshold=5)
+    assert agg.admin_logged_in and agg.admin_first_login_at == NOW - timedelta(days=1)
