@@ -7,7 +7,8 @@ never stops the rest of the page from being read.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,8 @@ class ServerSeen:
     running: bool
     started: datetime | None
     last_activity: datetime | None
+    #: What the spawn request asked for (``user_options``); empty when the hub sends none.
+    user_options: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,14 @@ def parse_server(name: str, model: Any) -> ServerSeen:
     ready = model.get("ready") is True
     started = _optional_time(model.get("started"), "server started")
     pending = model.get("pending")
+    options = model.get("user_options")
     running = ready or (started is not None and pending != "stop")
     return ServerSeen(
         name=str(name),
         running=running,
         started=started,
         last_activity=_optional_time(model.get("last_activity"), "server last_activity"),
+        user_options=options if isinstance(options, dict) else {},
     )
 
 
