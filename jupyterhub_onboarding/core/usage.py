@@ -124,9 +124,7 @@ def cap_labels(
         (s, h) for name, (s, h) in ranked[limit:] if name != other
     ]
     if rest:
-        kept.append(
-            LabelUsage(other, sum(s for s, _ in rest), round(sum(h for _, h in rest), 3))
-        )
+        kept.append(LabelUsage(other, sum(s for s, _ in rest), round(sum(h for _, h in rest), 3)))
     return tuple(kept)
 
 
@@ -430,3 +428,30 @@ class UsageFigures:
 def days_since(then: datetime, now: datetime) -> float:
     """Days from *then* to *now* (never negative)."""
     return max(0.0, (as_utc(now) - as_utc(then)) / timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class LabelKeys:
+    """Which user_options keys give a session's profile and image."""
+
+    profile: tuple[str, ...] = DEFAULT_PROFILE_KEYS
+    image: tuple[str, ...] = DEFAULT_IMAGE_KEYS
+
+    def labels(self, options: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+        """(profile, image) of a server's user_options."""
+        return first_label(options, self.profile), first_label(options, self.image)
+
+
+def user_seconds(records: Iterable[SessionRecord], month: int, now: datetime) -> dict[int, float]:
+    """Server-seconds per user id within *month* (open sessions run until *now*)."""
+    start, end = month_bounds(month)
+    now = as_utc(now)
+    totals: dict[int, float] = {}
+    for record in records:
+        began = as_utc(record.started)
+        finish = max(as_utc(record.ended) if record.ended is not None else now, began)
+        if began >= end or (began < start and finish <= start):
+            continue
+        part = (min(finish, end) - max(began, start)).total_seconds()
+        totals[record.user_id] = totals.get(record.user_id, 0.0) + part
+    return totals

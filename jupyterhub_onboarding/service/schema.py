@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -63,6 +64,35 @@ service_state = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+#: One row per server session: one run of one server (``server`` is "" for the default one)
+#: of one user. Times are Unix seconds (UTC) so that durations add up in SQL on every
+#: database; ``ended`` is NULL while the server runs. ``profile`` and ``image`` are the
+#: bounded labels taken from the server's user_options (NULL when it names none).
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("server", Text, nullable=False, default=""),
+    Column("started", Float, nullable=False),
+    Column("ended", Float, nullable=True),
+    Column("last_activity", Float, nullable=True),
+    Column("profile", String(64), nullable=True),
+    Column("image", String(64), nullable=True),
+    Index("ix_sessions_ended", "ended"),
+    Index("ix_sessions_started", "started"),
+    Index("ix_sessions_user_started", "user_id", "started"),
+)
+
+#: The most servers of counted users running at one poll, per UTC day (``YYYY-MM-DD``).
+usage_peaks = Table(
+    "usage_peaks",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("servers", Integer, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
 )
 
 BASIS_CODES = {"login": 0, "server": 1}

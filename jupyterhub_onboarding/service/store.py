@@ -9,22 +9,51 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, insert, or_, select, update
 
-from ..core.clock import as_utc, latest
+from ..core import usage as usage_rules
+from ..core.clock import as_utc, isoformat, latest, parse_iso
 from ..core.hubmodel import UserSeen
-from ..core.rules import ROLLING_WINDOWS, CountingRules, day_bit, month_label, month_of
+from ..core.rules import (
+    ROLLING_WINDOWS,
+    CountingRules,
+    add_months,
+    day_bit,
+    month_label,
+    month_of,
+)
 from ..core.snapshot import Aggregates, MonthCount
+from ..core.usage import (
+    LAST_LOGIN_BUCKETS,
+    SERVER_MINUTES_BUCKETS,
+    LabelKeys,
+    MonthUsage,
+    OpenSession,
+    RunningServer,
+    SessionRecord,
+    UsageFigures,
+)
 from ..db import Migrations, make_engine, schema_revision, upgrade_schema
-from .schema import BASIS_CODES, activity, milestones, service_state, users
+from .schema import (
+    BASIS_CODES,
+    activity,
+    milestones,
+    service_state,
+    sessions,
+    usage_peaks,
+    users,
+)
 
 #: The service's revisions, recorded in Alembic's default ``alembic_version`` table.
 MIGRATIONS = Migrations(Path(__file__).parent / "migrations")
 LOGIN, SERVER = BASIS_CODES["login"], BASIS_CODES["server"]
 CHUNK = 500
+#: service_state key: when the last poll that recorded sessions ran (every session still open
+#: was running then).
+SESSIONS_SEEN_AT = "sessions_seen_at"
 #: Users recorded per batch within one poll's transaction (bounds the memory of a poll).
 BATCH = 5000
 
@@ -42,6 +71,50 @@ class KnownUser:
 
 
 @dataclass(frozen=True)
+class UsageRow:
+    """One counted user's usage in a month (for the admin page and its CSV only)."""
+
+    name: str
+    admin: bool
+    deleted_at: datetime | None
+    sessions: int
+    server_hours: float
+    last_login_at: datetime | None
+    last_session_end: datetime | None
+    running: bool
+    top_profile: str | None
+
+
+#: The per-user table's sortable columns.
+USAGE_SORTS = ("name", "sessions", "server_hours", "last_login", "last_session_end")
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    """Which rows of the per-user table: a month, an order, a page, optionally one bucket.
+
+    *bucket* is ``("last_login", key)`` (of LAST_LOGIN_BUCKETS, relative to *now*) or
+    ``("server_minutes", key)`` (of SERVER_MINUTES_BUCKETS, in *month*).
+    """
+
+    month: int
+    now: datetime
+    sort: str = "server_hours"
+    descending: bool = True
+    offset: int = 0
+    limit: int | None = 50
+    bucket: tuple[str, str] | None = None
+
+
+def _ts(value: datetime) -> float:
+    return as_utc(value).timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, timezone.utc)
+
+
+@dataclass(frozen=True)
 class RecordResult:
     """What one recorded poll changed."""
 
@@ -50,6 +123,25 @@ class RecordResult:
     users_updated: int
     activity_rows: int
     users_deleted: int
+    sessions_opened: int = 0
+    sessions_ended: int = 0
+
+
+def _months_between(first: int, last: int) -> list[int]:
+    """Every ``YYYYMM`` month from *first* to *last*, both included."""
+    months = [first]
+    while months[-1] < last:
+        months.append(add_months(months[-1], 1))
+    return months
+
+
+def _month_overlap(month: int):
+    """The condition that a session ran in *month* (sessions.started/ended are seconds)."""
+    start, end = usage_rules.month_bounds(month)
+    return and_(
+        sessions.c.started < _ts(end),
+        or_(sessions.c.ended.is_(None), sessions.c.ended >= _ts(start)),
+    )
 
 
 def _merge_seen(seen: Iterable[UserSeen]) -> dict[str, UserSeen]:
@@ -77,6 +169,9 @@ class Store:
         self.url = url
         self.log = log or logging.getLogger(__name__)
         self.engine = make_engine(url)
+        #: Usage figures of past months, kept until a poll changes a session in them.
+        self._usage_cache: dict[int, MonthUsage] = {}
+        self._usage_limit: int | None = None
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -122,6 +217,8 @@ class Store:
                     .values(counted=bindparam("b_counted")),
                     changes,
                 )
+        if changes:
+            self._usage_cache.clear()
         return len(changes)
 
     # -- recording a poll -----------------------------------------------------------------
@@ -133,12 +230,14 @@ class Store:
         rules: CountingRules,
         *,
         full: bool = False,
+        label_keys: LabelKeys | None = None,
     ) -> RecordResult:
         """Store one poll in a single transaction.
 
         Idempotent: recording the same observations twice changes nothing, so a poll that
         is retried after a crash counts nobody twice. With *full*, users missing from the
-        hub are marked deleted (they stay counted).
+        hub are marked deleted (they stay counted). *seen* holds every running server (each
+        poll reads them all): sessions open, continue or end accordingly.
         """
         now = as_utc(now)
         merged = _merge_seen(seen)
@@ -167,7 +266,138 @@ class Store:
                         gone,
                     )
                 deleted = len(gone)
-        return RecordResult(len(merged), added, updated, activity_rows, deleted)
+            opened, ended = self._record_sessions(conn, merged, now, rules, label_keys)
+        return RecordResult(len(merged), added, updated, activity_rows, deleted, opened, ended)
+
+    def _record_sessions(
+        self,
+        conn,
+        merged: dict[str, UserSeen],
+        now: datetime,
+        rules: CountingRules,
+        label_keys: LabelKeys | None,
+    ) -> tuple[int, int]:
+        """Open, touch and end sessions from the running servers of one poll; note its peak.
+
+        Returns (sessions opened, sessions ended).
+        """
+        keys = label_keys or LabelKeys()
+        stored = conn.execute(
+            select(
+                sessions.c.id,
+                users.c.name,
+                sessions.c.server,
+                sessions.c.started,
+                sessions.c.last_activity,
+            )
+            .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
+            .where(sessions.c.ended.is_(None))
+        ).all()
+        open_sessions = [
+            OpenSession(r.id, r.name, r.server, _dt(r.started), _dt(r.last_activity))  # type: ignore[arg-type]
+            for r in stored
+        ]
+        open_started = {(o.user, o.server): o.started for o in open_sessions}
+        running: dict[tuple[str, str], RunningServer] = {}
+        counted_running = 0
+        for name, user in merged.items():
+            for server in user.servers:
+                key = (name, server.name)
+                if not server.running or key in running:
+                    continue
+                # a running server without a start time keeps its session's (or starts now)
+                started = min(as_utc(server.started or open_started.get(key) or now), now)
+                profile, image = keys.labels(server.user_options)
+                running[key] = RunningServer(
+                    name, server.name, started, server.last_activity, profile, image
+                )
+                counted_running += rules.is_counted(name, user.admin)
+        seen_row = conn.execute(
+            select(service_state.c.value).where(service_state.c.key == SESSIONS_SEEN_AT)
+        ).scalar_one_or_none()
+        last_seen = parse_iso(seen_row) if seen_row is not None else None
+        changes = usage_rules.infer_sessions(
+            open_sessions,
+            running.values(),
+            last_seen=last_seen,
+            now=now,
+            user_activity={name: user.last_activity for name, user in merged.items()},
+        )
+        current = month_of(now)
+        started_of = {o.id: o.started for o in open_sessions}
+        if changes.opened:
+            names = sorted({server.user for server in changes.opened})
+            ids: dict[str, int] = {}
+            for start in range(0, len(names), CHUNK):
+                chunk = names[start : start + CHUNK]
+                for row in conn.execute(
+                    select(users.c.id, users.c.name).where(users.c.name.in_(chunk))
+                ):
+                    ids[row.name] = row.id
+            conn.execute(
+                insert(sessions),
+                [
+                    {
+                        "user_id": ids[server.user],
+                        "server": server.server,
+                        "started": _ts(server.started),
+                        "ended": None,
+                        "last_activity": None
+                        if server.last_activity is None
+                        else _ts(min(as_utc(server.last_activity), now)),
+                        "profile": server.profile,
+                        "image": server.image,
+                    }
+                    for server in changes.opened
+                ],
+            )
+            self._invalidate(month_of(s.started) for s in changes.opened)
+        if changes.touched:
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == bindparam("b_id"))
+                .values(last_activity=bindparam("b_when")),
+                [{"b_id": sid, "b_when": _ts(when)} for sid, when in changes.touched],
+            )
+        if changes.ended:
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == bindparam("b_id"))
+                .values(ended=bindparam("b_end")),
+                [{"b_id": sid, "b_end": _ts(end)} for sid, end in changes.ended],
+            )
+            for sid, _end in changes.ended:
+                first = month_of(started_of[sid])
+                self._invalidate(m for m in _months_between(first, current))
+        when = isoformat(now)
+        if seen_row is None:
+            conn.execute(insert(service_state).values(key=SESSIONS_SEEN_AT, value=when))
+        elif seen_row != when:
+            conn.execute(
+                update(service_state)
+                .where(service_state.c.key == SESSIONS_SEEN_AT)
+                .values(value=when)
+            )
+        if counted_running:
+            day = usage_rules.day_label(now)
+            peak = conn.execute(
+                select(usage_peaks.c.servers).where(usage_peaks.c.day == day)
+            ).scalar_one_or_none()
+            if peak is None:
+                conn.execute(
+                    insert(usage_peaks).values(day=day, servers=counted_running, seen_at=now)
+                )
+            elif counted_running > peak:
+                conn.execute(
+                    update(usage_peaks)
+                    .where(usage_peaks.c.day == day)
+                    .values(servers=counted_running, seen_at=now)
+                )
+        return len(changes.opened), len(changes.ended)
+
+    def _invalidate(self, months: Iterable[int]) -> None:
+        for month in months:
+            self._usage_cache.pop(month, None)
 
     def _record_batch(
         self, conn, merged: dict[str, UserSeen], now: datetime, rules: CountingRules
@@ -404,3 +634,222 @@ class Store:
                 )
                 for r in rows
             ]
+
+    # -- usage ----------------------------------------------------------------------------
+
+    def _month_records(self, conn, month: int) -> list[SessionRecord]:
+        rows = conn.execute(
+            select(
+                sessions.c.user_id,
+                sessions.c.started,
+                sessions.c.ended,
+                sessions.c.profile,
+                sessions.c.image,
+            )
+            .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
+            .where(users.c.counted.is_(True), _month_overlap(month))
+        )
+        fromts = datetime.fromtimestamp
+        return [
+            SessionRecord(
+                r[0],
+                fromts(r[1], timezone.utc),
+                None if r[2] is None else fromts(r[2], timezone.utc),
+                r[3],
+                r[4],
+            )
+            for r in rows
+        ]
+
+    def usage_figures(self, now: datetime, label_limit: int = 20) -> UsageFigures:
+        """The usage figures of every month with sessions, up to *now*'s month.
+
+        Past months are computed once and kept until a poll changes a session in them, so a
+        refresh after a poll reads only the current month's sessions.
+        """
+        now = as_utc(now)
+        if self._usage_limit != label_limit:
+            self._usage_cache.clear()
+            self._usage_limit = label_limit
+        current = month_of(now)
+        with self.engine.connect() as conn:
+            first = conn.execute(select(func.min(sessions.c.started))).scalar_one_or_none()
+            peaks = {row.day: row.servers for row in conn.execute(select(usage_peaks))}
+            first_month = current
+            if first is not None:
+                first_month = min(current, month_of(_dt(first)))
+            if peaks:
+                first_peak = min(peaks)
+                first_month = min(first_month, int(first_peak[:4]) * 100 + int(first_peak[5:7]))
+            months = []
+            current_records: list[SessionRecord] = []
+            for month in _months_between(first_month, current):
+                cached = self._usage_cache.get(month)
+                if cached is not None and month != current:
+                    months.append(cached)
+                    continue
+                records = self._month_records(conn, month)
+                figures = usage_rules.month_usage(
+                    records, month, now, daily_peaks=peaks, label_limit=label_limit
+                )
+                if month == current:
+                    current_records = records
+                else:
+                    self._usage_cache[month] = figures
+                months.append(figures)
+            last_login = self._last_login_counts(conn, now)
+        minutes = [
+            seconds / 60.0
+            for seconds in usage_rules.user_seconds(current_records, current, now).values()
+        ]
+        return UsageFigures(
+            months=tuple(months),
+            last_login_distribution=last_login,
+            server_minutes_distribution=usage_rules.distribution(minutes, SERVER_MINUTES_BUCKETS),
+        )
+
+    @staticmethod
+    def _last_login_counts(conn, now: datetime) -> dict[str, int]:
+        """Counted users who have logged in, per bucket of time since their last login."""
+        counts = {}
+        for key, _label, lower, upper in LAST_LOGIN_BUCKETS:
+            condition: list[ColumnElement[bool]] = [
+                users.c.counted.is_(True),
+                users.c.last_login_at.is_not(None),
+            ]
+            condition.append(users.c.last_login_at <= now - timedelta(days=lower))
+            if upper != float("inf"):
+                condition.append(users.c.last_login_at > now - timedelta(days=upper))
+            counts[key] = conn.execute(select(func.count()).where(*condition)).scalar_one()
+        return counts
+
+    def _usage_aggregate(self, month: int, now: datetime):
+        """Per user id: sessions started, server-seconds, last end and open sessions in *month*."""
+        start, end = usage_rules.month_bounds(month)
+        start_ts, end_ts, now_ts = _ts(start), _ts(end), _ts(min(now, end))
+        piece_start = case((sessions.c.started < start_ts, start_ts), else_=sessions.c.started)
+        raw_end = func.coalesce(sessions.c.ended, max(now_ts, start_ts))
+        piece_end = case((raw_end > end_ts, end_ts), else_=raw_end)
+        return (
+            select(
+                sessions.c.user_id.label("user_id"),
+                func.sum(
+                    case(
+                        (and_(sessions.c.started >= start_ts, sessions.c.started < end_ts), 1),
+                        else_=0,
+                    )
+                ).label("sessions"),
+                func.sum(case((piece_end > piece_start, piece_end - piece_start), else_=0.0)).label(
+                    "seconds"
+                ),
+                func.max(sessions.c.ended).label("last_end"),
+                func.sum(case((sessions.c.ended.is_(None), 1), else_=0)).label("open"),
+            )
+            .where(_month_overlap(month))
+            .group_by(sessions.c.user_id)
+        )
+
+    def usage_rows(self, query: UsageQuery) -> tuple[list[UsageRow], int]:
+        """One page of the per-user table and how many rows it has in all.
+
+        The order, the bucket and the page are applied in SQL, so a page costs about the same
+        on a hub of 100,000 users as on one of 100. Usernames: admin page and CSV only.
+        """
+        if query.sort not in USAGE_SORTS:
+            raise ValueError(f"sort must be one of {', '.join(USAGE_SORTS)}")
+        now = as_utc(query.now)
+        agg = self._usage_aggregate(query.month, now).subquery()
+        conditions: list[ColumnElement[bool]] = [
+            users.c.counted.is_(True),
+            users.c.first_login_at.is_not(None),
+        ]
+        inner = False
+        if query.bucket is not None:
+            kind, key = query.bucket
+            if kind == "last_login":
+                lower, upper = usage_rules.bucket_bounds(key, LAST_LOGIN_BUCKETS)
+                conditions.append(users.c.last_login_at <= now - timedelta(days=lower))
+                if upper != float("inf"):
+                    conditions.append(users.c.last_login_at > now - timedelta(days=upper))
+            elif kind == "server_minutes":
+                lower, upper = usage_rules.bucket_bounds(key, SERVER_MINUTES_BUCKETS)
+                inner = True
+                conditions.append(agg.c.seconds >= lower * 60)
+                if upper != float("inf"):
+                    conditions.append(agg.c.seconds < upper * 60)
+            else:
+                raise ValueError(f"unknown bucket kind {kind!r}")
+        sessions_col = func.coalesce(agg.c.sessions, 0)
+        seconds_col = func.coalesce(agg.c.seconds, 0.0)
+        last_end_col = case(
+            (agg.c.open > 0, float("1e18")), else_=func.coalesce(agg.c.last_end, -1.0)
+        )
+        order = {
+            "name": users.c.name,
+            "sessions": sessions_col,
+            "server_hours": seconds_col,
+            "last_login": func.coalesce(users.c.last_login_at, datetime(1970, 1, 1)),
+            "last_session_end": last_end_col,
+        }[query.sort]
+        joined = users.join(agg, agg.c.user_id == users.c.id, isouter=not inner)
+        statement = (
+            select(
+                users.c.id,
+                users.c.name,
+                users.c.admin,
+                users.c.deleted_at,
+                users.c.last_login_at,
+                sessions_col.label("sessions"),
+                seconds_col.label("seconds"),
+                agg.c.last_end,
+                func.coalesce(agg.c.open, 0).label("open"),
+            )
+            .select_from(joined)
+            .where(*conditions)
+            .order_by(order.desc() if query.descending else order.asc(), users.c.name)
+            .offset(max(0, query.offset))
+            .limit(query.limit)
+        )
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                select(func.count()).select_from(joined).where(*conditions)
+            ).scalar_one()
+            rows = conn.execute(statement).all()
+            top = self._top_profiles(conn, query.month, [row.id for row in rows])
+        return (
+            [
+                UsageRow(
+                    name=row.name,
+                    admin=row.admin,
+                    deleted_at=row.deleted_at,
+                    sessions=int(row.sessions),
+                    server_hours=round(float(row.seconds) / 3600.0, 3),
+                    last_login_at=row.last_login_at,
+                    last_session_end=_dt(row.last_end),
+                    running=int(row.open) > 0,
+                    top_profile=top.get(row.id),
+                )
+                for row in rows
+            ],
+            total,
+        )
+
+    @staticmethod
+    def _top_profiles(conn, month: int, user_ids: list[int]) -> dict[int, str]:
+        """The profile each of *user_ids* ran most sessions of in *month* (ties: by name)."""
+        found: dict[int, tuple[int, str]] = {}
+        for start in range(0, len(user_ids), CHUNK):
+            chunk = user_ids[start : start + CHUNK]
+            for user_id, profile, count in conn.execute(
+                select(sessions.c.user_id, sessions.c.profile, func.count())
+                .where(
+                    sessions.c.user_id.in_(chunk),
+                    sessions.c.profile.is_not(None),
+                    _month_overlap(month),
+                )
+                .group_by(sessions.c.user_id, sessions.c.profile)
+            ):
+                best = found.get(user_id)
+                if best is None or (-count, profile) < (-best[0], best[1]):
+                    found[user_id] = (count, profile)
+        return {user_id: profile for user_id, (_count, profile) in found.items()}

@@ -147,7 +147,11 @@ def test_a_server_gone_without_newer_activity_ends_at_the_last_sighting():
     session = OpenSession(7, "ana", "", T0)
     old_activity = T0 - MIN  # before the last sighting: not the stop
     changes = infer_sessions(
-        [session], [], last_seen=T0 + 9 * MIN, now=T0 + 10 * MIN, user_activity={"ana": old_activity}
+        [session],
+        [],
+        last_seen=T0 + 9 * MIN,
+        now=T0 + 10 * MIN,
+        user_activity={"ana": old_activity},
     )
     assert changes.ended == ((7, T0 + 9 * MIN),)
 
@@ -177,7 +181,9 @@ def test_end_never_before_start_nor_after_now():
 def test_named_servers_are_separate_sessions():
     default = RunningServer("ana", "", T0)
     named = RunningServer("ana", "gpu", T0 + MIN)
-    changes = infer_sessions([OpenSession(1, "ana", "", T0)], [default, named], last_seen=T0, now=T0 + 2 * MIN)
+    changes = infer_sessions(
+        [OpenSession(1, "ana", "", T0)], [default, named], last_seen=T0, now=T0 + 2 * MIN
+    )
     assert changes.opened == (named,)
     assert changes.ended == ()
 
