@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from . import fees
 from .clock import as_utc
-from .rules import ROLLING_WINDOWS, last_months, month_label, month_of
+from .rules import ROLLING_WINDOWS, add_months, last_months, month_label, month_of
+from .usage import MonthUsage, UsageFigures
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Aggregates:
     admin_logged_in: bool = False
     #: Hub users known to the service (counted or not, deleted included).
     users_known: int = 0
+    #: Server sessions per month and the distributions of now (no usernames).
+    usage: UsageFigures = field(default_factory=UsageFigures)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,17 @@ class Snapshot:
     estimated_usage_fee: float
     tracker: TrackerState
     stale: bool
+    usage: UsageFigures = field(default_factory=UsageFigures)
+
+    @property
+    def usage_month(self) -> MonthUsage:
+        """The usage figures of the current month."""
+        return self.usage.month(self.month)
+
+    @property
+    def usage_previous_month(self) -> MonthUsage:
+        """The usage figures of the month before the current one."""
+        return self.usage.month(month_label(add_months(month_of(self.generated_at), -1)))
 
     @property
     def achieved(self) -> bool:
@@ -170,4 +184,5 @@ def build_snapshot(
         estimated_usage_fee=fees.total(lines),
         tracker=tracker,
         stale=stale,
+        usage=aggregates.usage,
     )
