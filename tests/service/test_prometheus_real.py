@@ -305,7 +305,25 @@ c.Onboarding.excluded_users = {{"outsider"}}
             for name in ("alice", "bob", "outsider", "admin"):
                 assert name not in text
 
+            # a real server with a profile: the sessions panels have data to show
+            started = hub.api("POST", "users/alice/server", json={"profile": "small"})
+            assert started.status_code in (201, 202), started.text
+            usage = wait_until(
+                lambda: (
+                    lambda f: (
+                        f
+                        if (P + "monthly_sessions", frozenset()) in f
+                        and one(f, "monthly_sessions") == 1
+                        else None
+                    )
+                )(scrape()),
+                90,
+                "the session in the metrics",
+            )
+            assert one(usage, "monthly_profile_sessions", profile="small") == 1
+            assert one(usage, "monthly_peak_concurrent_servers") == 1
             prom.wait_for_query(f'{P}first_value_achieved{{namespace="test-hub"}} == 1')
+            prom.wait_for_query(f'{P}monthly_profile_sessions{{namespace="test-hub"}} == 1')
             results = assert_every_dashboard_query_returns_data(prom, "test-hub")
             assert value_of(results["Users logged in / needed / A"]) == 2
             assert value_of(results["Progress to first value / A"]) == 1
