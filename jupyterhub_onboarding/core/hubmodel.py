@@ -28,6 +28,14 @@ class ServerSeen:
     last_activity: datetime | None
     #: What the spawn request asked for (``user_options``); empty when the hub sends none.
     user_options: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    #: The hub's pending action (``spawn``, ``stop``, ...), None when there is none.
+    pending: str | None = None
+
+    @property
+    def in_session(self) -> bool:
+        """True while the server is a session: running, or still stopping (the session ends
+        when the stop completes, which the hub records as the user's last_activity)."""
+        return self.running or (self.pending == "stop" and self.started is not None)
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ def parse_server(name: str, model: Any) -> ServerSeen:
         started=started,
         last_activity=_optional_time(model.get("last_activity"), "server last_activity"),
         user_options=options if isinstance(options, dict) else {},
+        pending=pending if isinstance(pending, str) else None,
     )
 
 

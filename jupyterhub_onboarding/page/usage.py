@@ -75,7 +75,7 @@ def usage_csv(rows: Sequence[UsageRow]) -> str:
                 "yes" if row.admin else "no",
                 "yes" if row.deleted_at is not None else "no",
                 row.sessions,
-                f"{row.server_hours:.3f}",
+                f"{row.server_hours:.4f}",
                 isoformat(row.last_login_at) or "",
                 "running" if row.running else (isoformat(row.last_session_end) or ""),
                 csv_cell(row.top_profile),

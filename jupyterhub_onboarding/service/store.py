@@ -54,6 +54,8 @@ CHUNK = 500
 #: service_state key: when the last poll that recorded sessions ran (every session still open
 #: was running then).
 SESSIONS_SEEN_AT = "sessions_seen_at"
+#: How far after a poll's own time a server's reported start is still taken as it is.
+FUTURE_START_TOLERANCE = timedelta(minutes=10)
 #: Users recorded per batch within one poll's transaction (bounds the memory of a poll).
 BATCH = 5000
 
@@ -303,10 +305,14 @@ class Store:
         for name, user in merged.items():
             for server in user.servers:
                 key = (name, server.name)
-                if not server.running or key in running:
+                if not server.in_session or key in running:
                     continue
-                # a running server without a start time keeps its session's (or starts now)
-                started = min(as_utc(server.started or open_started.get(key) or now), now)
+                # The poll's clock is read before the hub is, so a server may have started a
+                # moment after *now*: its start is kept as the hub reports it. A start that is
+                # missing or far ahead keeps its open session's (or is taken to be now).
+                started = server.started
+                if started is None or as_utc(started) > now + FUTURE_START_TOLERANCE:
+                    started = open_started.get(key) or now
                 profile, image = keys.labels(server.user_options)
                 running[key] = RunningServer(
                     name, server.name, started, server.last_activity, profile, image
@@ -823,7 +829,7 @@ class Store:
                     admin=row.admin,
                     deleted_at=row.deleted_at,
                     sessions=int(row.sessions),
-                    server_hours=round(float(row.seconds) / 3600.0, 3),
+                    server_hours=round(float(row.seconds) / 3600.0, 4),
                     last_login_at=row.last_login_at,
                     last_session_end=_dt(row.last_end),
                     running=int(row.open) > 0,

@@ -211,7 +211,7 @@ def test_csv_neutralises_formulas_and_keeps_every_column():
         "most_used_profile",
     ]
     assert parsed[1][0] == '\'=HYPERLINK("http://evil")' and parsed[1][7] == "'@SUM(A1)"
-    assert parsed[1][3:7] == ["2", "1.500", "2026-11-20T11:00:00Z", "2026-11-20T11:55:00Z"]
+    assert parsed[1][3:7] == ["2", "1.5000", "2026-11-20T11:00:00Z", "2026-11-20T11:55:00Z"]
     assert parsed[2][1:3] == ["yes", "yes"] and parsed[2][6] == "running"
     assert parsed[3][0] == HOSTILE and parsed[3][6] == "" and parsed[3][7] == ""
 

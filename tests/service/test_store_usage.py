@@ -194,7 +194,7 @@ def test_usage_rows_are_sorted_paged_and_filtered_in_sql(store):
     assert [(r.name, r.sessions, r.top_profile) for r in rows] == [("u4", 4, "p"), ("u3", 3, "p")]
     rows, _ = store.usage_rows(UsageQuery(202611, now, sort="name", descending=False, offset=4))
     assert [(r.name, r.sessions, r.server_hours, r.top_profile) for r in rows] == [
-        ("u4", 4, round(4 * 10 / 60, 3), "p")
+        ("u4", 4, round(4 * 10 / 60, 4), "p")
     ]
     rows, total = store.usage_rows(
         UsageQuery(202611, now, bucket=("server_minutes", "30m_2h"), limit=None)
@@ -204,3 +204,28 @@ def test_usage_rows_are_sorted_paged_and_filtered_in_sql(store):
     assert (total, rows) == (0, [])
     with pytest.raises(ValueError):
         store.usage_rows(UsageQuery(202611, now, sort="password"))
+
+
+def test_a_stopping_server_stays_in_session_until_the_stop_completes(store):
+    store.record([user("ana", T0, server(T0))], T0 + MIN, RULES)
+    stopping = ServerSeen("", False, T0, T0, pending="stop")
+    store.record([user("ana", T0, stopping)], T0 + 2 * MIN, RULES)
+    assert stored(store)[0].ended is None
+    done = T0 + 2 * MIN + timedelta(seconds=40)  # the hub's stop time, the user's activity
+    store.record([user("ana", done)], T0 + 3 * MIN, RULES)
+    assert stored(store)[0].ended == ts(done)
+
+
+def test_a_server_started_during_the_read_of_a_poll_is_one_session(store):
+    # the poll's time is taken before the hub is read: the server started just after it
+    just_after = T0 + timedelta(seconds=2)
+    store.record([user("ana", just_after, server(just_after))], T0, RULES)
+    store.record([user("ana", just_after, server(just_after))], T0 + MIN, RULES)
+    assert [(r.started, r.ended) for r in stored(store)] == [(ts(just_after), None)]
+
+
+def test_a_start_far_in_the_future_is_taken_as_now_and_stays_one_session(store):
+    future = T0 + timedelta(days=400)
+    store.record([user("ana", T0, server(future))], T0, RULES)
+    store.record([user("ana", T0, server(future))], T0 + MIN, RULES)
+    assert [(r.started, r.ended) for r in stored(store)] == [(ts(T0), None)]
