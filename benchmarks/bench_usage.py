@@ -34,8 +34,11 @@ from hubproc import free_port
 from sqlalchemy import insert
 
 from jupyterhub_onboarding.core.hubmodel import UserSeen
+from jupyterhub_onboarding.core.links import resolve_links
 from jupyterhub_onboarding.core.rules import CountingRules, add_months, month_of
 from jupyterhub_onboarding.core.snapshot import Aggregates, Settings, TrackerState, build_snapshot
+from jupyterhub_onboarding.page.handlers import landing_namespace
+from jupyterhub_onboarding.page.settings import StandardLinks
 from jupyterhub_onboarding.page.templating import build_environment, hub_page_namespace, render_page
 from jupyterhub_onboarding.page.usage import TableArgs, usage_csv, usage_section
 from jupyterhub_onboarding.service.hubclient import HubClient
@@ -253,9 +256,23 @@ def render_section(figures, rows, total, now: datetime, reps: int) -> float:
     args = TableArgs(lambda name, default: default, month_of(now))
     layout = hub_page_namespace({"name": "admin", "admin": True}, "/hub/", [])
 
+    links = resolve_links(StandardLinks().link_settings(), "https://hub.example.org")
+
     def render():
-        ns = {**layout, **usage_section(snapshot, "/services/onboarding/", args, rows, total)}
-        ns.update(snapshot=snapshot, link_groups=[], checklist=[], users=None, hub_url="")
+        ns = {
+            **layout,
+            **landing_namespace(
+                snapshot,
+                links,
+                hub_url="https://hub.example.org",
+                support_email="",
+                response_time="",
+                service_prefix="/services/onboarding/",
+                users=[],
+                threshold=5,
+            ),
+            **usage_section(snapshot, "/services/onboarding/", args, rows, total),
+        }
         return render_page(env, "onboarding.html", ns, "nonce")
 
     seconds, _ = time_it(render, reps)

@@ -174,6 +174,15 @@ class Store:
         #: Usage figures of past months, kept until a poll changes a session in them.
         self._usage_cache: dict[int, MonthUsage] = {}
         self._usage_limit: int | None = None
+        #: What the last committed poll left in the sessions tables, so a steady-state poll
+        #: reads nothing back: the open sessions, when that poll ran, and today's peak.
+        #: None until read once; dropped whenever a write fails (then read again).
+        self._open_sessions: list[OpenSession] | None = None
+        self._seen_at: str | None = None
+        self._peak: tuple[str, int | None] | None = None
+        self._after_commit: tuple[list[OpenSession], str | None, tuple[str, int | None]] | None = (
+            None
+        )
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -244,6 +253,31 @@ class Store:
         now = as_utc(now)
         merged = _merge_seen(seen)
         names = list(merged)
+        self._after_commit = None
+        try:
+            result = self._record(merged, names, now, rules, full, label_keys)
+        except BaseException:
+            self._forget_sessions()
+            raise
+        if self._after_commit is not None:
+            self._open_sessions, self._seen_at, self._peak = self._after_commit
+        return result
+
+    def _forget_sessions(self) -> None:
+        """Read the sessions' state from the database again at the next poll."""
+        self._open_sessions = None
+        self._seen_at = None
+        self._peak = None
+
+    def _record(
+        self,
+        merged: dict[str, UserSeen],
+        names: list[str],
+        now: datetime,
+        rules: CountingRules,
+        full: bool,
+        label_keys: LabelKeys | None,
+    ) -> RecordResult:
         added = updated = activity_rows = 0
         with self.engine.begin() as conn:
             # In batches, so the rows and parameters built for the database stay small however
@@ -284,21 +318,26 @@ class Store:
         Returns (sessions opened, sessions ended).
         """
         keys = label_keys or LabelKeys()
-        stored = conn.execute(
-            select(
-                sessions.c.id,
-                users.c.name,
-                sessions.c.server,
-                sessions.c.started,
-                sessions.c.last_activity,
-            )
-            .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
-            .where(sessions.c.ended.is_(None))
-        ).all()
-        open_sessions = [
-            OpenSession(r.id, r.name, r.server, _dt(r.started), _dt(r.last_activity))  # type: ignore[arg-type]
-            for r in stored
-        ]
+        if self._open_sessions is None:
+            stored = conn.execute(
+                select(
+                    sessions.c.id,
+                    users.c.name,
+                    sessions.c.server,
+                    sessions.c.started,
+                    sessions.c.last_activity,
+                )
+                .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
+                .where(sessions.c.ended.is_(None))
+            ).all()
+            self._open_sessions = [
+                OpenSession(r.id, r.name, r.server, _dt(r.started), _dt(r.last_activity))  # type: ignore[arg-type]
+                for r in stored
+            ]
+            self._seen_at = conn.execute(
+                select(service_state.c.value).where(service_state.c.key == SESSIONS_SEEN_AT)
+            ).scalar_one_or_none()
+        open_sessions = self._open_sessions
         open_started = {(o.user, o.server): o.started for o in open_sessions}
         running: dict[tuple[str, str], RunningServer] = {}
         counted_running = 0
@@ -318,9 +357,7 @@ class Store:
                     name, server.name, started, server.last_activity, profile, image
                 )
                 counted_running += rules.is_counted(name, user.admin)
-        seen_row = conn.execute(
-            select(service_state.c.value).where(service_state.c.key == SESSIONS_SEEN_AT)
-        ).scalar_one_or_none()
+        seen_row = self._seen_at
         last_seen = parse_iso(seen_row) if seen_row is not None else None
         changes = usage_rules.infer_sessions(
             open_sessions,
@@ -340,8 +377,8 @@ class Store:
                     select(users.c.id, users.c.name).where(users.c.name.in_(chunk))
                 ):
                     ids[row.name] = row.id
-            conn.execute(
-                insert(sessions),
+            inserted = conn.execute(
+                insert(sessions).returning(sessions.c.id, sort_by_parameter_order=True),
                 [
                     {
                         "user_id": ids[server.user],
@@ -357,6 +394,7 @@ class Store:
                     for server in changes.opened
                 ],
             )
+            new_ids = [row.id for row in inserted]
             self._invalidate(month_of(s.started) for s in changes.opened)
         if changes.touched:
             conn.execute(
@@ -375,6 +413,26 @@ class Store:
             for sid, _end in changes.ended:
                 first = month_of(started_of[sid])
                 self._invalidate(m for m in _months_between(first, current))
+        ended_ids = {sid for sid, _end in changes.ended}
+        touched = dict(changes.touched)
+        still_open = [
+            OpenSession(o.id, o.user, o.server, o.started, touched.get(o.id, o.last_activity))
+            for o in open_sessions
+            if o.id not in ended_ids
+        ]
+        if changes.opened:
+            still_open += [
+                OpenSession(
+                    sid,
+                    server.user,
+                    server.server,
+                    server.started,
+                    None
+                    if server.last_activity is None
+                    else _dt(_ts(min(as_utc(server.last_activity), now))),
+                )
+                for sid, server in zip(new_ids, changes.opened, strict=True)
+            ]
         when = isoformat(now)
         if seen_row is None:
             conn.execute(insert(service_state).values(key=SESSIONS_SEEN_AT, value=when))
@@ -384,21 +442,26 @@ class Store:
                 .where(service_state.c.key == SESSIONS_SEEN_AT)
                 .values(value=when)
             )
-        if counted_running:
-            day = usage_rules.day_label(now)
-            peak = conn.execute(
-                select(usage_peaks.c.servers).where(usage_peaks.c.day == day)
-            ).scalar_one_or_none()
-            if peak is None:
+        day = usage_rules.day_label(now)
+        if self._peak is None or self._peak[0] != day:
+            self._peak = (
+                day,
                 conn.execute(
-                    insert(usage_peaks).values(day=day, servers=counted_running, seen_at=now)
-                )
-            elif counted_running > peak:
-                conn.execute(
-                    update(usage_peaks)
-                    .where(usage_peaks.c.day == day)
-                    .values(servers=counted_running, seen_at=now)
-                )
+                    select(usage_peaks.c.servers).where(usage_peaks.c.day == day)
+                ).scalar_one_or_none(),
+            )
+        peak = self._peak[1]
+        if counted_running and peak is None:
+            conn.execute(insert(usage_peaks).values(day=day, servers=counted_running, seen_at=now))
+            peak = counted_running
+        elif counted_running and peak is not None and counted_running > peak:
+            conn.execute(
+                update(usage_peaks)
+                .where(usage_peaks.c.day == day)
+                .values(servers=counted_running, seen_at=now)
+            )
+            peak = counted_running
+        self._after_commit = (still_open, when, (day, peak))
         return len(changes.opened), len(changes.ended)
 
     def _invalidate(self, months: Iterable[int]) -> None:

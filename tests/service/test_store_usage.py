@@ -4,12 +4,12 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
 from jupyterhub_onboarding.core.rules import CountingRules
 from jupyterhub_onboarding.core.usage import LabelKeys
-from jupyterhub_onboarding.service.schema import sessions
+from jupyterhub_onboarding.service.schema import sessions, users
 from jupyterhub_onboarding.service.store import Store, UsageQuery
 
 UTC = timezone.utc
@@ -229,3 +229,25 @@ def test_a_start_far_in_the_future_is_taken_as_now_and_stays_one_session(store):
     store.record([user("ana", T0, server(future))], T0, RULES)
     store.record([user("ana", T0, server(future))], T0 + MIN, RULES)
     assert [(r.started, r.ended) for r in stored(store)] == [(ts(T0), None)]
+
+
+def test_a_failed_commit_leaves_no_trace_and_the_next_poll_reads_sessions_again(store):
+    store.record([user("ana", T0, server(T0))], T0 + MIN, RULES)
+
+    def fail(conn):
+        raise RuntimeError("the database went away at commit")
+
+    event.listen(store.engine, "commit", fail)
+    with pytest.raises(RuntimeError):  # would open ben's session and end ana's: rolled back
+        store.record([user("ben", T0, server(T0))], T0 + 2 * MIN, RULES)
+    event.remove(store.engine, "commit", fail)
+    assert [(r.server, r.ended) for r in stored(store)] == [("", None)]
+    # the same two servers still running: ana's session continues, ben's opens once
+    store.record([user("ana", T0, server(T0)), user("ben", T0, server(T0))], T0 + 3 * MIN, RULES)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(users.c.name, sessions.c.ended)
+            .join(users, users.c.id == sessions.c.user_id)
+            .order_by(sessions.c.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [("ana", None), ("ben", None)]
