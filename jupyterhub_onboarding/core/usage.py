@@ -455,3 +455,38 @@ def user_seconds(records: Iterable[SessionRecord], month: int, now: datetime) ->
         part = (min(finish, end) - max(began, start)).total_seconds()
         totals[record.user_id] = totals.get(record.user_id, 0.0) + part
     return totals
+
+
+@dataclass(frozen=True)
+class UserMonth:
+    """One user's sessions in a month: started in it, seconds in it, the last end, still open."""
+
+    sessions: int
+    seconds: float
+    last_end: datetime | None
+    open: int
+
+
+def user_months(
+    records: Iterable[SessionRecord], month: int, now: datetime
+) -> dict[int, UserMonth]:
+    """Per user id, what the per-user table shows for *month* (open sessions run to *now*)."""
+    start, end = month_bounds(month)
+    now = as_utc(now)
+    found: dict[int, list[Any]] = {}
+    for record in records:
+        began = as_utc(record.started)
+        finish = max(as_utc(record.ended) if record.ended is not None else now, began)
+        if began >= end or (began < start and finish <= start):
+            continue
+        entry = found.setdefault(record.user_id, [0, 0.0, None, 0])
+        entry[0] += start <= began < end
+        entry[1] += (min(finish, end) - max(began, start)).total_seconds()
+        if record.ended is None:
+            entry[3] += 1
+        elif entry[2] is None or as_utc(record.ended) > entry[2]:
+            entry[2] = as_utc(record.ended)
+    return {
+        user_id: UserMonth(int(s), round(seconds, 3), last, int(running))
+        for user_id, (s, seconds, last, running) in found.items()
+    }

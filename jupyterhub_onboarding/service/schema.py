@@ -95,4 +95,21 @@ usage_peaks = Table(
     Column("seen_at", UTCDateTime, nullable=False),
 )
 
+#: The per-user table of the current month, kept after each poll's refresh (from the
+#: sessions) so that a page of it, in any order, is an index scan of a few rows. Times are
+#: Unix seconds; ``open`` is 1 while one of the user's sessions still runs.
+usage_user_months = Table(
+    "usage_user_months",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("month", Integer, primary_key=True),
+    Column("sessions", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("last_end", Float, nullable=True),
+    Column("open", Integer, nullable=False),
+    Index("ix_usage_user_months_sessions", "month", "sessions", "user_id"),
+    Index("ix_usage_user_months_seconds", "month", "seconds", "user_id"),
+    Index("ix_usage_user_months_last_end", "month", "open", "last_end", "user_id"),
+)
+
 BASIS_CODES = {"login": 0, "server": 1}

@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from ..core import usage as usage_rules
 from ..core.clock import as_utc, isoformat, latest, parse_iso
@@ -35,6 +46,7 @@ from ..core.usage import (
     RunningServer,
     SessionRecord,
     UsageFigures,
+    UserMonth,
 )
 from ..db import Migrations, make_engine, schema_revision, upgrade_schema
 from .schema import (
@@ -44,6 +56,7 @@ from .schema import (
     service_state,
     sessions,
     usage_peaks,
+    usage_user_months,
     users,
 )
 
@@ -180,6 +193,10 @@ class Store:
         self._open_sessions: list[OpenSession] | None = None
         self._seen_at: str | None = None
         self._peak: tuple[str, int | None] | None = None
+        #: The per-user table of the current month as last written (None: not written by
+        #: this process yet, so the first refresh writes it whole).
+        self._summary: dict[int, UserMonth] | None = None
+        self._summary_month: int | None = None
         self._after_commit: tuple[list[OpenSession], str | None, tuple[str, int | None]] | None = (
             None
         )
@@ -767,15 +784,51 @@ class Store:
                     self._usage_cache[month] = figures
                 months.append(figures)
             last_login = self._last_login_counts(conn, now)
-        minutes = [
-            seconds / 60.0
-            for seconds in usage_rules.user_seconds(current_records, current, now).values()
-        ]
+        per_user = usage_rules.user_months(current_records, current, now)
+        self._write_summary(current, per_user)
+        minutes = [entry.seconds / 60.0 for entry in per_user.values()]
         return UsageFigures(
             months=tuple(months),
             last_login_distribution=last_login,
             server_minutes_distribution=usage_rules.distribution(minutes, SERVER_MINUTES_BUCKETS),
         )
+
+    def _write_summary(self, month: int, per_user: dict[int, UserMonth]) -> None:
+        """Keep usage_user_months for *month*: whole the first time, then what changed."""
+
+        def row(user_id: int, entry: UserMonth) -> dict:
+            return {
+                "user_id": user_id,
+                "month": month,
+                "sessions": entry.sessions,
+                "seconds": entry.seconds,
+                "last_end": None if entry.last_end is None else _ts(entry.last_end),
+                # 1 while a session runs: the table lists running users first by last end
+                "open": min(entry.open, 1),
+            }
+
+        whole = self._summary is None or self._summary_month != month
+        previous = {} if whole or self._summary is None else self._summary
+        changed = [uid for uid, entry in per_user.items() if previous.get(uid) != entry]
+        gone = [uid for uid in previous if uid not in per_user]
+        if not whole and not changed and not gone:
+            return
+        with self.engine.begin() as conn:
+            if whole:
+                conn.execute(delete(usage_user_months))
+            else:
+                stale = changed + gone
+                for start in range(0, len(stale), CHUNK):
+                    conn.execute(
+                        delete(usage_user_months).where(
+                            usage_user_months.c.month == month,
+                            usage_user_months.c.user_id.in_(stale[start : start + CHUNK]),
+                        )
+                    )
+            rows = [row(uid, per_user[uid]) for uid in changed]
+            for start in range(0, len(rows), BATCH):
+                conn.execute(insert(usage_user_months), rows[start : start + BATCH])
+        self._summary, self._summary_month = per_user, month
 
     @staticmethod
     def _last_login_counts(conn, now: datetime) -> dict[str, int]:
@@ -826,6 +879,10 @@ class Store:
         """
         if query.sort not in USAGE_SORTS:
             raise ValueError(f"sort must be one of {', '.join(USAGE_SORTS)}")
+        if query.bucket is not None and query.bucket[0] not in ("last_login", "server_minutes"):
+            raise ValueError(f"unknown bucket kind {query.bucket[0]!r}")
+        if query.month == self._summary_month and self._summary is not None:
+            return self._summary_rows(query)
         now = as_utc(query.now)
         agg = self._usage_aggregate(query.month, now).subquery()
         conditions: list[ColumnElement[bool]] = [
@@ -922,3 +979,130 @@ class Store:
                 if best is None or (-count, profile) < (-best[0], best[1]):
                     found[user_id] = (count, profile)
         return {user_id: profile for user_id, (_count, profile) in found.items()}
+
+    def _summary_rows(self, query: UsageQuery) -> tuple[list[UsageRow], int]:
+        """A page of the current month's table from usage_user_months, by index.
+
+        Ordered by a usage column, the users with sessions (index order) and those without
+        (by name) are paged as two runs one after the other; by name or last login it is
+        one query over users with the month's row looked up by key.
+        """
+        now = as_utc(query.now)
+        summary = usage_user_months
+        on_month = and_(summary.c.user_id == users.c.id, summary.c.month == query.month)
+        conditions: list[ColumnElement[bool]] = [
+            users.c.counted.is_(True),
+            users.c.first_login_at.is_not(None),
+        ]
+        only_with_sessions = False
+        if query.bucket is not None:
+            kind, key = query.bucket
+            if kind == "last_login":
+                lower, upper = usage_rules.bucket_bounds(key, LAST_LOGIN_BUCKETS)
+                conditions.append(users.c.last_login_at <= now - timedelta(days=lower))
+                if upper != float("inf"):
+                    conditions.append(users.c.last_login_at > now - timedelta(days=upper))
+            else:
+                lower, upper = usage_rules.bucket_bounds(key, SERVER_MINUTES_BUCKETS)
+                only_with_sessions = True
+                conditions.append(summary.c.seconds >= lower * 60)
+                if upper != float("inf"):
+                    conditions.append(summary.c.seconds < upper * 60)
+        columns = (
+            users.c.id,
+            users.c.name,
+            users.c.admin,
+            users.c.deleted_at,
+            users.c.last_login_at,
+            summary.c.sessions,
+            summary.c.seconds,
+            summary.c.last_end,
+            summary.c.open,
+        )
+        offset, limit = max(0, query.offset), query.limit
+        with self.engine.connect() as conn:
+            if query.sort in ("name", "last_login"):
+                key_column = users.c.name if query.sort == "name" else users.c.last_login_at
+                joined = users.join(summary, on_month, isouter=not only_with_sessions)
+                statement = (
+                    select(*columns)
+                    .select_from(joined)
+                    .where(*conditions)
+                    .order_by(
+                        key_column.desc() if query.descending else key_column.asc(),
+                        users.c.name,
+                    )
+                    .offset(offset)
+                    .limit(limit)
+                )
+                total = conn.execute(
+                    select(func.count()).select_from(joined).where(*conditions)
+                ).scalar_one()
+                rows = list(conn.execute(statement))
+            else:
+                by = {
+                    "sessions": [summary.c.sessions],
+                    "server_hours": [summary.c.seconds],
+                    "last_session_end": [summary.c.open, summary.c.last_end],
+                }[query.sort]
+                ordering = [*by, summary.c.user_id]
+                with_rows = users.join(summary, on_month)
+                runs: list = [
+                    (
+                        select(*columns)
+                        .select_from(with_rows)
+                        .where(*conditions)
+                        .order_by(*(c.desc() if query.descending else c.asc() for c in ordering)),
+                        conn.execute(
+                            select(func.count()).select_from(with_rows).where(*conditions)
+                        ).scalar_one(),
+                    )
+                ]
+                if not only_with_sessions:
+                    no_row = summary.c.user_id.is_(None)
+                    without_rows = users.join(summary, on_month, isouter=True)
+                    without = (
+                        select(*columns)
+                        .select_from(without_rows)
+                        .where(*conditions, no_row)
+                        .order_by(users.c.name)
+                    )
+                    count = conn.execute(
+                        select(func.count()).select_from(without_rows).where(*conditions, no_row)
+                    ).scalar_one()
+                    # nothing is fewer than something: ascending starts with the users without
+                    runs.append((without, count))
+                    if not query.descending:
+                        runs.reverse()
+                total = sum(count for _statement, count in runs)
+                rows = []
+                skip, wanted = offset, limit
+                for statement, count in runs:
+                    if skip >= count:
+                        skip -= count
+                        continue
+                    if wanted is not None and wanted <= 0:
+                        break
+                    page = list(conn.execute(statement.offset(skip).limit(wanted)))
+                    rows.extend(page)
+                    skip = 0
+                    if wanted is not None:
+                        wanted -= len(page)
+            top = self._top_profiles(conn, query.month, [row.id for row in rows])
+        return (
+            [
+                UsageRow(
+                    name=row.name,
+                    admin=row.admin,
+                    deleted_at=row.deleted_at,
+                    sessions=int(row.sessions or 0),
+                    server_hours=round(float(row.seconds or 0.0) / 3600.0, 4),
+                    last_login_at=row.last_login_at,
+                    last_session_end=_dt(row.last_end),
+                    running=int(row.open or 0) > 0,
+                    top_profile=top.get(row.id),
+                )
+                for row in rows
+            ],
+            total,
+        )

@@ -251,3 +251,57 @@ def test_a_failed_commit_leaves_no_trace_and_the_next_poll_reads_sessions_again(
             .order_by(sessions.c.id)
         ).all()
     assert [tuple(r) for r in rows] == [("ana", None), ("ben", None)]
+
+
+def test_the_current_months_table_from_its_summary_matches_the_sessions(url):
+    """After a refresh the page of the current month reads usage_user_months; every order,
+    bucket and page gives what the sessions themselves give."""
+    now = T0 + timedelta(hours=5)
+    polls = []
+    for i in range(12):
+        servers = tuple(server(T0 + i * MIN, f"s{j}", profile=f"p{j % 2}") for j in range(i % 4))
+        polls.append(user(f"u{i:02d}", T0 - timedelta(days=i * 9), *servers))
+    polls.append(user("idle", T0 - timedelta(days=40)))
+    plain = Store(url)
+    plain.upgrade()
+    plain.record(polls, T0 + 20 * MIN, RULES)
+    # u01, u05, u09 stop; the others keep running
+    running = [
+        p if int(p.name[1:] if p.name != "idle" else 0) % 4 != 1 else user(p.name, T0 + 30 * MIN)
+        for p in polls
+    ]
+    plain.record(running, T0 + 31 * MIN, RULES)
+    queries = [
+        UsageQuery(202611, now, sort=sort, descending=desc, offset=offset, limit=limit, bucket=b)
+        for sort in ("name", "sessions", "server_hours", "last_login", "last_session_end")
+        for desc in (True, False)
+        for offset, limit in ((0, 5), (5, 5), (10, 5), (0, None))
+        for b in (None, ("last_login", "7d_30d"), ("server_minutes", "2h_10h"))
+    ]
+
+    def full(rows):
+        return sorted(
+            (r.name, r.sessions, r.server_hours, r.running, r.last_session_end, r.top_profile)
+            for r in rows
+        )
+
+    def order_key(q, r):
+        return {
+            "name": r.name,
+            "last_login": r.last_login_at,
+            "sessions": r.sessions,
+            "server_hours": r.server_hours,
+            "last_session_end": (r.running, None if r.running else r.last_session_end),
+        }[q.sort]
+
+    expected = [plain.usage_rows(q) for q in queries]  # from the sessions
+    plain.usage_figures(now)  # the refresh writes the summary of the month
+    assert plain._summary_month == 202611
+    for q, (rows, total) in zip(queries, expected, strict=True):
+        fast_rows, fast_total = plain.usage_rows(q)
+        assert fast_total == total, q
+        # the same order of the sorted column (ties may come in another order) ...
+        assert [order_key(q, r) for r in fast_rows] == [order_key(q, r) for r in rows], q
+        if q.limit is None:  # ... and the same rows in all
+            assert full(fast_rows) == full(rows), q
+    plain.close()
