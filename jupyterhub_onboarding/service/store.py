@@ -197,9 +197,15 @@ class Store:
         #: this process yet, so the first refresh writes it whole).
         self._summary: dict[int, UserMonth] | None = None
         self._summary_month: int | None = None
-        self._after_commit: tuple[list[OpenSession], str | None, tuple[str, int | None]] | None = (
-            None
-        )
+        #: Open sessions whose server activity moved since it was last written: it is kept
+        #: here and written when the session ends and at each full sync, not at every poll.
+        self._unwritten: set[int] = set()
+        #: Sessions opened or ended since the last refresh, and the current month's sessions
+        #: as that refresh read them (by id), so a refresh reads only what changed.
+        self._changed: set[int] = set()
+        self._records: dict[int, SessionRecord] | None = None
+        self._records_month: int | None = None
+        self._after_commit: tuple | None = None
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -247,6 +253,7 @@ class Store:
                 )
         if changes:
             self._usage_cache.clear()
+            self._records = None
         return len(changes)
 
     # -- recording a poll -----------------------------------------------------------------
@@ -277,7 +284,10 @@ class Store:
             self._forget_sessions()
             raise
         if self._after_commit is not None:
-            self._open_sessions, self._seen_at, self._peak = self._after_commit
+            open_sessions, seen_at, peak, unwritten, changed = self._after_commit
+            self._open_sessions, self._seen_at, self._peak = open_sessions, seen_at, peak
+            self._unwritten = unwritten
+            self._changed |= changed
         return result
 
     def _forget_sessions(self) -> None:
@@ -285,6 +295,8 @@ class Store:
         self._open_sessions = None
         self._seen_at = None
         self._peak = None
+        self._unwritten = set()
+        self._records = None
 
     def _record(
         self,
@@ -319,7 +331,7 @@ class Store:
                         gone,
                     )
                 deleted = len(gone)
-            opened, ended = self._record_sessions(conn, merged, now, rules, label_keys)
+            opened, ended = self._record_sessions(conn, merged, now, rules, label_keys, full)
         return RecordResult(len(merged), added, updated, activity_rows, deleted, opened, ended)
 
     def _record_sessions(
@@ -329,6 +341,7 @@ class Store:
         now: datetime,
         rules: CountingRules,
         label_keys: LabelKeys | None,
+        full: bool = False,
     ) -> tuple[int, int]:
         """Open, touch and end sessions from the running servers of one poll; note its peak.
 
@@ -413,25 +426,36 @@ class Store:
             )
             new_ids = [row.id for row in inserted]
             self._invalidate(month_of(s.started) for s in changes.opened)
-        if changes.touched:
-            conn.execute(
-                update(sessions)
-                .where(sessions.c.id == bindparam("b_id"))
-                .values(last_activity=bindparam("b_when")),
-                [{"b_id": sid, "b_when": _ts(when)} for sid, when in changes.touched],
-            )
+        touched = dict(changes.touched)
+        activity = {o.id: touched.get(o.id, o.last_activity) for o in open_sessions}
+        unwritten = (self._unwritten | set(touched)) & set(activity)
         if changes.ended:
             conn.execute(
                 update(sessions)
                 .where(sessions.c.id == bindparam("b_id"))
-                .values(ended=bindparam("b_end")),
-                [{"b_id": sid, "b_end": _ts(end)} for sid, end in changes.ended],
+                .values(ended=bindparam("b_end"), last_activity=bindparam("b_act")),
+                [
+                    {
+                        "b_id": sid,
+                        "b_end": _ts(end),
+                        "b_act": None if activity.get(sid) is None else _ts(activity[sid]),  # type: ignore[arg-type]
+                    }
+                    for sid, end in changes.ended
+                ],
             )
             for sid, _end in changes.ended:
                 first = month_of(started_of[sid])
                 self._invalidate(m for m in _months_between(first, current))
+            unwritten -= {sid for sid, _end in changes.ended}
+        if full and unwritten:
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id == bindparam("b_id"))
+                .values(last_activity=bindparam("b_act")),
+                [{"b_id": sid, "b_act": _ts(activity[sid])} for sid in unwritten],  # type: ignore[arg-type]
+            )
+            unwritten = set()
         ended_ids = {sid for sid, _end in changes.ended}
-        touched = dict(changes.touched)
         still_open = [
             OpenSession(o.id, o.user, o.server, o.started, touched.get(o.id, o.last_activity))
             for o in open_sessions
@@ -478,7 +502,8 @@ class Store:
                 .values(servers=counted_running, seen_at=now)
             )
             peak = counted_running
-        self._after_commit = (still_open, when, (day, peak))
+        changed = ended_ids | (set(new_ids) if changes.opened else set())
+        self._after_commit = (still_open, when, (day, peak), unwritten, changed)
         return len(changes.opened), len(changes.ended)
 
     def _invalidate(self, months: Iterable[int]) -> None:
@@ -723,9 +748,13 @@ class Store:
 
     # -- usage ----------------------------------------------------------------------------
 
-    def _month_records(self, conn, month: int) -> list[SessionRecord]:
-        rows = conn.execute(
+    def _month_records(
+        self, conn, month: int, ids: Sequence[int] | None = None
+    ) -> dict[int, SessionRecord]:
+        """The sessions of counted users that ran in *month* (only those of *ids*, if given)."""
+        statement = (
             select(
+                sessions.c.id,
                 sessions.c.user_id,
                 sessions.c.started,
                 sessions.c.ended,
@@ -735,17 +764,36 @@ class Store:
             .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
             .where(users.c.counted.is_(True), _month_overlap(month))
         )
+        chunks = [None] if ids is None else [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
         fromts = datetime.fromtimestamp
-        return [
-            SessionRecord(
-                r[0],
-                fromts(r[1], timezone.utc),
-                None if r[2] is None else fromts(r[2], timezone.utc),
-                r[3],
-                r[4],
-            )
-            for r in rows
-        ]
+        found: dict[int, SessionRecord] = {}
+        for chunk in chunks:
+            query = statement if chunk is None else statement.where(sessions.c.id.in_(chunk))
+            for r in conn.execute(query):
+                found[r[0]] = SessionRecord(
+                    r[1],
+                    fromts(r[2], timezone.utc),
+                    None if r[3] is None else fromts(r[3], timezone.utc),
+                    r[4],
+                    r[5],
+                )
+        return found
+
+    def _current_records(self, conn, month: int) -> list[SessionRecord]:
+        """The current month's sessions: read whole once, then only those polls changed."""
+        if self._records is None or self._records_month != month:
+            self._records = self._month_records(conn, month)
+            self._records_month = month
+        elif self._changed:
+            changed = sorted(self._changed)
+            fresh = self._month_records(conn, month, changed)
+            for sid in changed:
+                if sid in fresh:
+                    self._records[sid] = fresh[sid]
+                else:
+                    self._records.pop(sid, None)
+        self._changed = set()
+        return list(self._records.values())
 
     def usage_figures(self, now: datetime, label_limit: int = 20) -> UsageFigures:
         """The usage figures of every month with sessions, up to *now*'s month.
@@ -774,7 +822,10 @@ class Store:
                 if cached is not None and month != current:
                     months.append(cached)
                     continue
-                records = self._month_records(conn, month)
+                if month == current:
+                    records = self._current_records(conn, month)
+                else:
+                    records = list(self._month_records(conn, month).values())
                 figures = usage_rules.month_usage(
                     records, month, now, daily_peaks=peaks, label_limit=label_limit
                 )

@@ -54,12 +54,20 @@ def test_a_session_opens_continues_and_ends_at_the_users_stop_activity(store):
     store.record([user("ana", T0, server(T0))], T0 + MIN, RULES)
     store.record([user("ana", T0, server(T0, activity=T0 + 2 * MIN))], T0 + 2 * MIN, RULES)
     (row,) = stored(store)
-    assert (row.started, row.ended, row.last_activity) == (ts(T0), None, ts(T0 + 2 * MIN))
-    stop = T0 + 2 * MIN + timedelta(seconds=30)
-    result = store.record([user("ana", stop)], T0 + 3 * MIN, RULES)
+    # the server's newer activity is kept in memory between polls ...
+    assert (row.started, row.ended, row.last_activity) == (ts(T0), None, ts(T0))
+    # ... written at a full sync ...
+    store.record(
+        [user("ana", T0, server(T0, activity=T0 + 3 * MIN))], T0 + 3 * MIN, RULES, full=True
+    )
+    assert stored(store)[0].last_activity == ts(T0 + 3 * MIN)
+    store.record([user("ana", T0, server(T0, activity=T0 + 4 * MIN))], T0 + 4 * MIN, RULES)
+    stop = T0 + 4 * MIN + timedelta(seconds=30)
+    result = store.record([user("ana", stop)], T0 + 5 * MIN, RULES)
     assert (result.sessions_opened, result.sessions_ended) == (0, 1)
     (row,) = stored(store)
-    assert row.ended == ts(stop)
+    # ... and when the session ends
+    assert (row.ended, row.last_activity) == (ts(stop), ts(T0 + 4 * MIN))
 
 
 def test_recording_a_poll_twice_changes_no_session(store):
@@ -305,3 +313,19 @@ def test_the_current_months_table_from_its_summary_matches_the_sessions(url):
         if q.limit is None:  # ... and the same rows in all
             assert full(fast_rows) == full(rows), q
     plain.close()
+
+
+def test_a_refresh_reads_only_the_sessions_polls_changed_and_agrees_with_a_full_read(url):
+    store = Store(url)
+    store.upgrade()
+    store.record([user("ana", T0, server(T0)), user("ben", T0, server(T0, "x"))], T0 + MIN, RULES)
+    first = store.usage_figures(T0 + 2 * MIN).month("2026-11")
+    store.record([user("ana", T0, server(T0))], T0 + 10 * MIN, RULES)  # ben's ends
+    store.record([user("cleo", T0, server(T0 + 11 * MIN))], T0 + 12 * MIN, RULES)  # ana's ends
+    cached = store.usage_figures(T0 + 20 * MIN).month("2026-11")
+    store.close()
+    fresh_store = Store(url)  # a new process reads everything
+    fresh = fresh_store.usage_figures(T0 + 20 * MIN).month("2026-11")
+    fresh_store.close()
+    assert first.sessions == 2 and cached.sessions == 3
+    assert cached == fresh
