@@ -9,7 +9,8 @@ A. The steady-state poll of a hub of 10,000 users with 1,000 running servers (th
 
 B. A year of sessions: 100,000 counted users and 1,000,000 session rows over the 365 days
    before the 28th of last month (taken as "now", so the current month holds four weeks of
-   sessions, about 77,000), written straight into a fresh SQLite database. Measured: the database size
+   sessions, about 77,000), written straight into a fresh SQLite database. Measured: the
+   database size
    they add, the aggregate refresh after a poll (``Store.usage_figures``: cold, as at start,
    and after a poll that changed sessions of the current month), one page of the per-user
    table for each sort order (against the same on a database of 100 users), the landing

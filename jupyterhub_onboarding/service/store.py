@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -370,6 +371,7 @@ class Store:
         open_sessions = self._open_sessions
         open_started = {(o.user, o.server): o.started for o in open_sessions}
         running: dict[tuple[str, str], RunningServer] = {}
+        options: dict[tuple[str, str], Any] = {}
         counted_running = 0
         for name, user in merged.items():
             for server in user.servers:
@@ -382,10 +384,9 @@ class Store:
                 started = server.started
                 if started is None or as_utc(started) > now + FUTURE_START_TOLERANCE:
                     started = open_started.get(key) or now
-                profile, image = keys.labels(server.user_options)
-                running[key] = RunningServer(
-                    name, server.name, started, server.last_activity, profile, image
-                )
+                # labels are read for the sessions that open (below), not at every poll
+                running[key] = RunningServer(name, server.name, started, server.last_activity)
+                options[key] = server.user_options
                 counted_running += rules.is_counted(name, user.admin)
         seen_row = self._seen_at
         last_seen = parse_iso(seen_row) if seen_row is not None else None
@@ -398,6 +399,11 @@ class Store:
         )
         current = month_of(now)
         started_of = {o.id: o.started for o in open_sessions}
+        opened = []
+        for server in changes.opened:
+            profile, image = keys.labels(options[(server.user, server.server)])
+            opened.append(replace(server, profile=profile, image=image))
+        changes = replace(changes, opened=tuple(opened))
         if changes.opened:
             names = sorted({server.user for server in changes.opened})
             ids: dict[str, int] = {}
