@@ -399,10 +399,10 @@ class Store:
         )
         current = month_of(now)
         started_of = {o.id: o.started for o in open_sessions}
-        opened = []
-        for server in changes.opened:
-            profile, image = keys.labels(options[(server.user, server.server)])
-            opened.append(replace(server, profile=profile, image=image))
+        opened: list[RunningServer] = []
+        for opening in changes.opened:
+            profile, image = keys.labels(options[(opening.user, opening.server)])
+            opened.append(replace(opening, profile=profile, image=image))
         changes = replace(changes, opened=tuple(opened))
         if changes.opened:
             names = sorted({server.user for server in changes.opened})
