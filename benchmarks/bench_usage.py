@@ -7,14 +7,18 @@ A. The steady-state poll of a hub of 10,000 users with 1,000 running servers (th
    (this release), one with session recording switched off (the poll as before it). Compared:
    the requests of a poll and the database time of its write (``record``).
 
-B. A year of sessions: 100,000 counted users and 1,000,000 session rows over the 365 days
-   before the 28th of last month (taken as "now", so the current month holds four weeks of
-   sessions, about 77,000), written straight into a fresh SQLite database. Measured: the
-   database size
-   they add, the aggregate refresh after a poll (``Store.usage_figures``: cold, as at start,
-   and after a poll that changed sessions of the current month), one page of the per-user
+B. A year of sessions: 100,000 counted users and 1,000,000 session rows, eleven twelfths
+   over the year before this month and one twelfth (83,000) in this month so far, written
+   straight into a fresh SQLite database. Measured: the database size they add, the
+   aggregate refresh after a poll (``Store.usage_figures``: cold, as at start, and after a
+   poll that changed sessions of the current month), one page of the per-user
    table for each sort order (against the same on a database of 100 users), the landing
    page's usage section rendered with that page, and the CSV of the current month.
+
+C. Serving that database: a real hub (tests/hubproc.py) whose managed service uses it, the
+   landing page requested by an admin (hub OAuth cookie) on the service's port, alone and
+   back to back while 50 clients ask for the status JSON (then the metrics) at 500 requests
+   a second: the page's latency and theirs.
 """
 
 from __future__ import annotations
@@ -29,10 +33,23 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from bench_poll import PollRig
+from bench_serving import admin_cookie
 from bench_storage import db_size
-from common import Timer, log, median, print_table, user_name, utcnow, write_result
-from hubproc import free_port
+from common import (
+    Timer,
+    hub_ports,
+    log,
+    median,
+    print_table,
+    start_hub,
+    user_name,
+    utcnow,
+    write_result,
+)
+from hubproc import free_port, wait_until
+from loadgen import run_load
 from sqlalchemy import insert
 
 from jupyterhub_onboarding.core.hubmodel import UserSeen
@@ -153,14 +170,21 @@ def fill_year(db_path: Path, users: int, total_sessions: int, now: datetime) -> 
     store.close()
     before = db_size(db_path)
     store = Store(f"sqlite:///{db_path}")
-    span = timedelta(days=365).total_seconds()
-    start = (now - timedelta(days=365)).timestamp()
+    # eleven twelfths in the year before this month, one twelfth in this month so far (however
+    # far it is): the current month holds as many sessions as any other
+    year_start = (now - timedelta(days=365)).timestamp()
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+    earlier = total_sessions * 11 // 12
     chunk = 50_000
     with Timer() as timer:
         for first in range(0, total_sessions, chunk):
             rows = []
             for n in range(first, min(total_sessions, first + chunk)):
-                began = start + (n / total_sessions) * span
+                if n < earlier:
+                    began = year_start + (n / earlier) * (month_start - year_start)
+                else:
+                    share = (n - earlier) / (total_sessions - earlier)
+                    began = month_start + share * (now.timestamp() - 60 - month_start)
                 length = 600 + (n * 7919) % 7200  # 10 minutes to 2 hours 10 minutes
                 rows.append(
                     {
@@ -281,13 +305,74 @@ def render_section(figures, rows, total, now: datetime, reps: int) -> float:
     return seconds
 
 
+def mixed_load(port: int, path: str, headers: dict, page_headers: dict, duration: float):
+    prefix = "/services/onboarding/"
+    other = run_load(
+        "127.0.0.1",
+        port,
+        prefix + path,
+        headers,
+        clients=50,
+        duration=duration,
+        rate_per_client=500 / 50,
+    )
+    page = run_load("127.0.0.1", port, prefix, page_headers, clients=1, duration=duration)
+    return await_both(other, page)
+
+
+async def await_both(first, second):
+    a, b = await asyncio.gather(first, second)
+    return {"other": a.summary(), "page": b.summary()}
+
+
+def serving(scratch: Path, db_path: Path, duration: float) -> dict[str, Any]:
+    workdir = scratch / "hub"
+    workdir.mkdir()
+    hub = start_hub(
+        workdir,
+        quiet_service=False,  # the service checks tokens with the hub
+        service_config=f"c.Onboarding.db_url = 'sqlite:///{db_path}'\n",
+    )
+    try:
+        # the service's start-up refresh reads the year once (the cold refresh)
+        wait_until(
+            lambda: hub.status()["usage"]["history"], 300, "the stored usage in the status", 0.5
+        )
+        port = hub_ports(hub)["service"]
+        page_headers = {"Cookie": admin_cookie(hub)}
+        token = {"Authorization": f"token {hub.status_token}"}
+        first = httpx.get(
+            f"http://127.0.0.1:{port}/services/onboarding/", headers=page_headers, timeout=60
+        )
+        if first.status_code != 200 or "usage-users-table" not in first.text:
+            raise RuntimeError(f"landing page: HTTP {first.status_code}")
+        alone = asyncio.run(
+            run_load(
+                "127.0.0.1",
+                port,
+                "/services/onboarding/",
+                page_headers,
+                clients=1,
+                duration=duration,
+            )
+        ).summary()
+        with_status = asyncio.run(mixed_load(port, "api/v1/status", token, page_headers, duration))
+        with_metrics = asyncio.run(mixed_load(port, "metrics", token, page_headers, duration))
+    finally:
+        hub.stop()
+    return {
+        "page_alone": alone,
+        "status_while_page_reloads": with_status,
+        "metrics_while_page_reloads": with_metrics,
+        "page_bytes": len(first.content),
+    }
+
+
 def run(quick: bool) -> dict[str, Any]:
     logging.getLogger("jupyterhub_onboarding").setLevel(logging.WARNING)
     logging.getLogger("tornado").setLevel(logging.ERROR)
     started = time.perf_counter()
-    # the year ends on the 28th of a month: its "current month" holds four weeks of sessions
-    today = utcnow()
-    now = (today.replace(day=1) - timedelta(days=1)).replace(day=28, hour=12, minute=0)
+    now = utcnow()
     reps = 5 if quick else 9
     total_sessions = 200_000 if quick else 1_000_000
     with tempfile.TemporaryDirectory(prefix="bench-usage-") as tmp:
@@ -300,6 +385,8 @@ def run(quick: bool) -> dict[str, Any]:
         log("the same on a hub of 100 users")
         fill_year(scratch / "small.sqlite", 100, 1_000, now)
         small = year_figures(scratch / "small.sqlite", 100, now, reps)
+        log("serving the year's database from a real hub's service")
+        served = serving(scratch, scratch / "year.sqlite", 2.0 if quick else 5.0)
     poll_table = print_table(
         "Steady-state poll, 10,000 users, 1,000 running servers (medians, side by side)",
         [
@@ -350,6 +437,36 @@ def run(quick: bool) -> dict[str, Any]:
             for r in (big, small)
         ],
     )
+    serving_table = print_table(
+        "Serving the landing page at 100,000 users with a year of sessions (ms)",
+        ["load", "page med", "page p99", "pages", "other med", "other p99", "other max"],
+        [
+            (
+                "page alone",
+                served["page_alone"]["median_ms"],
+                served["page_alone"]["p99_ms"],
+                served["page_alone"]["requests"],
+                None,
+                None,
+                None,
+            ),
+            *(
+                (
+                    f"{name} at 500/s",
+                    served[key]["page"]["median_ms"],
+                    served[key]["page"]["p99_ms"],
+                    served[key]["page"]["requests"],
+                    served[key]["other"]["median_ms"],
+                    served[key]["other"]["p99_ms"],
+                    served[key]["other"]["max_ms"],
+                )
+                for name, key in (
+                    ("status", "status_while_page_reloads"),
+                    ("metrics", "metrics_while_page_reloads"),
+                )
+            ),
+        ],
+    )
     result = {
         "targets": {
             "poll_requests": "<= 3 + pages of running servers",
@@ -362,7 +479,8 @@ def run(quick: bool) -> dict[str, Any]:
         "year": year,
         "figures_100000": big,
         "figures_100": small,
-        "tables": [poll_table, year_table, page_table],
+        "serving": served,
+        "tables": [poll_table, year_table, page_table, serving_table],
         "seconds": time.perf_counter() - started,
     }
     write_result("usage", result)

@@ -198,6 +198,8 @@ class Store:
         #: this process yet, so the first refresh writes it whole).
         self._summary: dict[int, UserMonth] | None = None
         self._summary_month: int | None = None
+        #: (rows of the month's table, rows with sessions) as of the last refresh.
+        self._listed_counts: tuple[int, int] = (0, 0)
         #: Open sessions whose server activity moved since it was last written: it is kept
         #: here and written when the session ends and at each full sync, not at every poll.
         self._unwritten: set[int] = set()
@@ -843,12 +845,33 @@ class Store:
             last_login = self._last_login_counts(conn, now)
         per_user = usage_rules.user_months(current_records, current, now)
         self._write_summary(current, per_user)
+        self._count_listed(current)
         minutes = [entry.seconds / 60.0 for entry in per_user.values()]
         return UsageFigures(
             months=tuple(months),
             last_login_distribution=last_login,
             server_minutes_distribution=usage_rules.distribution(minutes, SERVER_MINUTES_BUCKETS),
         )
+
+    def _count_listed(self, month: int) -> None:
+        """How many rows the month's table has, with and without sessions (no bucket)."""
+        listed = and_(users.c.counted.is_(True), users.c.first_login_at.is_not(None))
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).where(listed)).scalar_one()
+            with_rows = conn.execute(
+                select(func.count())
+                .select_from(
+                    users.join(
+                        usage_user_months,
+                        and_(
+                            usage_user_months.c.user_id == users.c.id,
+                            usage_user_months.c.month == month,
+                        ),
+                    )
+                )
+                .where(listed)
+            ).scalar_one()
+        self._listed_counts = (total, with_rows)
 
     def _write_summary(self, month: int, per_user: dict[int, UserMonth]) -> None:
         """Keep usage_user_months for *month*: whole the first time, then what changed."""
@@ -1092,9 +1115,12 @@ class Store:
                     .offset(offset)
                     .limit(limit)
                 )
-                total = conn.execute(
-                    select(func.count()).select_from(joined).where(*conditions)
-                ).scalar_one()
+                if query.bucket is None:  # counted at the refresh
+                    total = self._listed_counts[0]
+                else:
+                    total = conn.execute(
+                        select(func.count()).select_from(joined).where(*conditions)
+                    ).scalar_one()
                 rows = list(conn.execute(statement))
             else:
                 by = {
@@ -1104,15 +1130,20 @@ class Store:
                 }[query.sort]
                 ordering = [*by, summary.c.user_id]
                 with_rows = users.join(summary, on_month)
+
+                def counted(selectable, *where: ColumnElement[bool]) -> int:
+                    return conn.execute(
+                        select(func.count()).select_from(selectable).where(*where)
+                    ).scalar_one()
+
+                cached = query.bucket is None  # counted at the refresh
                 runs: list = [
                     (
                         select(*columns)
                         .select_from(with_rows)
                         .where(*conditions)
                         .order_by(*(c.desc() if query.descending else c.asc() for c in ordering)),
-                        conn.execute(
-                            select(func.count()).select_from(with_rows).where(*conditions)
-                        ).scalar_one(),
+                        self._listed_counts[1] if cached else counted(with_rows, *conditions),
                     )
                 ]
                 if not only_with_sessions:
@@ -1124,9 +1155,11 @@ class Store:
                         .where(*conditions, no_row)
                         .order_by(users.c.name)
                     )
-                    count = conn.execute(
-                        select(func.count()).select_from(without_rows).where(*conditions, no_row)
-                    ).scalar_one()
+                    count = (
+                        self._listed_counts[0] - self._listed_counts[1]
+                        if cached
+                        else counted(without_rows, *conditions, no_row)
+                    )
                     # nothing is fewer than something: ascending starts with the users without
                     runs.append((without, count))
                     if not query.descending:
