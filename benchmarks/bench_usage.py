@@ -243,7 +243,9 @@ def year_figures(db_path: Path, users: int, now: datetime, reps: int) -> dict[st
         for sort in USAGE_SORTS:
             query = UsageQuery(month, now, sort=sort, descending=sort != "name", limit=50)
             pages[sort], _ = time_it(lambda q=query: store.usage_rows(q), reps)
-        bucket_query = UsageQuery(month, now, bucket=("last_login", "7d_30d"), limit=50)
+        bucket_query = UsageQuery(
+            month, now, sort="last_login", bucket=("last_login", "7d_30d"), limit=50
+        )
         bucket_s, _ = time_it(lambda: store.usage_rows(bucket_query), reps)
         rows, total = store.usage_rows(UsageQuery(month, now, limit=50))
         render_s = render_section(figures, rows, total, now, reps)
@@ -334,10 +336,9 @@ def serving(scratch: Path, db_path: Path, duration: float) -> dict[str, Any]:
         service_config=f"c.Onboarding.db_url = 'sqlite:///{db_path}'\n",
     )
     try:
-        # the service's start-up refresh reads the year once (the cold refresh)
-        wait_until(
-            lambda: hub.status()["usage"]["history"], 300, "the stored usage in the status", 0.5
-        )
+        # the service's start-up refresh reads the year once (the cold refresh), then its
+        # first poll (a full sync of the hub) and the refresh after it
+        wait_until(lambda: hub.status()["tracker"]["last_success_at"], 600, "the first poll", 0.5)
         port = hub_ports(hub)["service"]
         page_headers = {"Cookie": admin_cookie(hub)}
         token = {"Authorization": f"token {hub.status_token}"}

@@ -490,3 +490,163 @@ def user_months(
         user_id: UserMonth(int(s), round(seconds, 3), last, int(running))
         for user_id, (s, seconds, last, running) in found.items()
     }
+
+
+class MonthAccumulator:
+    """One month's figures kept up to date session by session, for the refresh after a poll.
+
+    An ended session's part of the month never changes again, so it is added once; running
+    sessions are counted afresh each time. :meth:`figures` equals :func:`month_usage` and
+    :meth:`users` equals :func:`user_months` over the same sessions, at a cost in proportion
+    to the running sessions and those that changed, not to the month's sessions.
+    """
+
+    def __init__(self, month: int) -> None:
+        self.month = month
+        self.start, self.end = month_bounds(month)
+        self.closed: dict[int, SessionRecord] = {}
+        self.open: dict[int, SessionRecord] = {}
+        self._sessions = 0
+        self._seconds = 0.0
+        self._lengths: list[float] = []
+        self._labels: tuple[dict[str, list[float]], dict[str, list[float]]] = ({}, {})
+        #: per user id: [sessions started, seconds, last end] of their ended sessions
+        self._closed_users: dict[int, list[Any]] = {}
+        self._view: dict[int, UserMonth] = {}
+        self._dirty: set[int] = set()
+        self._open_users: set[int] = set()
+
+    def _part(self, record: SessionRecord, now: datetime) -> tuple[bool, float, datetime] | None:
+        began = as_utc(record.started)
+        finish = max(as_utc(record.ended) if record.ended is not None else now, began)
+        if began >= self.end or (began < self.start and finish <= self.start):
+            return None
+        part_end = min(finish, self.end)
+        seconds = (part_end - max(began, self.start)).total_seconds()
+        return self.start <= began < self.end, seconds, part_end
+
+    def put(self, session_id: int, record: SessionRecord | None) -> bool:
+        """Take the current state of one session (None: it no longer counts in the month).
+
+        Returns False when an ended session would change or leave, which only a change of
+        who is counted can cause: the caller then builds the month again.
+        """
+        if session_id in self.closed:
+            return record == self.closed[session_id]
+        old = self.open.pop(session_id, None)
+        if old is not None:
+            self._dirty.add(old.user_id)
+        if record is None:
+            return True
+        self._dirty.add(record.user_id)
+        if record.ended is None:
+            self.open[session_id] = record
+            return True
+        part = self._part(record, record.ended)
+        if part is None:
+            return True
+        started_here, seconds, _part_end = part
+        self.closed[session_id] = record
+        self._sessions += started_here
+        self._seconds += seconds
+        bisect.insort(self._lengths, seconds / 60.0)
+        for table, label in zip(self._labels, (record.profile, record.image), strict=True):
+            entry = table.setdefault(label or NONE_LABEL, [0, 0.0])
+            entry[0] += started_here
+            entry[1] += seconds / 3600.0
+        user = self._closed_users.setdefault(record.user_id, [0, 0.0, None])
+        user[0] += started_here
+        user[1] += seconds
+        end = as_utc(record.ended)
+        if user[2] is None or end > user[2]:
+            user[2] = end
+        return True
+
+    def figures(
+        self,
+        now: datetime,
+        *,
+        daily_peaks: Mapping[str, int] | None = None,
+        label_limit: int = 20,
+    ) -> MonthUsage:
+        now = as_utc(now)
+        sessions, seconds = self._sessions, self._seconds
+        users = set(self._closed_users)
+        labels = tuple({k: list(v) for k, v in table.items()} for table in self._labels)
+        extra_lengths = []
+        for record in self.open.values():
+            part = self._part(record, now)
+            if part is None:
+                continue
+            started_here, part_seconds, part_end = part
+            sessions += started_here
+            seconds += part_seconds
+            users.add(record.user_id)
+            if part_end == self.end:
+                extra_lengths.append(part_seconds / 60.0)
+            for table, label in zip(labels, (record.profile, record.image), strict=True):
+                entry = table.setdefault(label or NONE_LABEL, [0, 0.0])
+                entry[0] += started_here
+                entry[1] += part_seconds / 3600.0
+        lengths = sorted(self._lengths + extra_lengths) if extra_lengths else self._lengths
+        median, p90 = percentile_sorted(lengths, 50), percentile_sorted(lengths, 90)
+        peaks = {
+            day: count
+            for day, count in (daily_peaks or {}).items()
+            if day.startswith(month_label(self.month)) and count > 0
+        }
+        profiles, images = labels
+        return MonthUsage(
+            month=month_label(self.month),
+            sessions=sessions,
+            users_with_sessions=len(users),
+            server_hours=round(seconds / 3600.0, 3),
+            median_session_minutes=None if median is None else round(median, 2),
+            p90_session_minutes=None if p90 is None else round(p90, 2),
+            peak_concurrent_servers=max(peaks.values(), default=0),
+            daily_peaks=tuple(sorted(peaks.items())),
+            profiles=cap_labels({k: (int(v[0]), v[1]) for k, v in profiles.items()}, label_limit),
+            images=cap_labels({k: (int(v[0]), v[1]) for k, v in images.items()}, label_limit),
+        )
+
+    def users(self, now: datetime) -> tuple[dict[int, UserMonth], set[int]]:
+        """Per user id what :func:`user_months` gives, and the user ids changed since the last
+        call (those with running sessions always count as changed: their time grows)."""
+        now = as_utc(now)
+        open_now: dict[int, list[Any]] = {}
+        for record in self.open.values():
+            part = self._part(record, now)
+            if part is None:
+                continue
+            entry = open_now.setdefault(record.user_id, [0, 0.0, 0])
+            entry[0] += part[0]
+            entry[1] += part[1]
+            entry[2] += 1
+        changed = self._dirty | self._open_users | set(open_now)
+        for user_id in changed:
+            closed = self._closed_users.get(user_id)
+            running = open_now.get(user_id)
+            if closed is None and running is None:
+                self._view.pop(user_id, None)
+                continue
+            started = (closed[0] if closed else 0) + (running[0] if running else 0)
+            seconds = (closed[1] if closed else 0.0) + (running[1] if running else 0.0)
+            self._view[user_id] = UserMonth(
+                int(started),
+                round(seconds, 3),
+                closed[2] if closed else None,
+                running[2] if running else 0,
+            )
+        self._dirty = set()
+        self._open_users = set(open_now)
+        return self._view, changed
+
+
+def percentile_sorted(ordered: Sequence[float], q: float) -> float | None:
+    """:func:`percentile` of values already in ascending order."""
+    if not ordered:
+        return None
+    position = (len(ordered) - 1) * q / 100.0
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

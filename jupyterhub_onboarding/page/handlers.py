@@ -273,7 +273,9 @@ class UsageUsersHandler(PageHandler):
             raise web.HTTPError(503)
         snapshot = service.current_snapshot()
         kind, key = parse_bucket(self.get_argument("bucket", ""))
-        args = TableArgs(self.get_argument, month_of(snapshot.generated_at))
+        # a last-login bucket lists the most recent logins first (an index range scan)
+        default_sort = "last_login" if kind == "last_login" else "server_hours"
+        args = TableArgs(self.get_argument, month_of(snapshot.generated_at), default_sort)
         rows, total = await load_rows(service, args.query(snapshot, bucket=(kind, key)))
         label = bucket_label(kind, key)
         month = month_name(month_label(args.month))

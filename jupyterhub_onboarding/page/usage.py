@@ -135,9 +135,11 @@ def bucket_label(kind: str, key: str) -> str:
 class TableArgs:
     """The per-user table's order and page from a request's query string (400 when bad)."""
 
-    def __init__(self, get: Callable[[str, str], str], default_month: int) -> None:
+    def __init__(
+        self, get: Callable[[str, str], str], default_month: int, default_sort: str = "server_hours"
+    ) -> None:
         """*get(name, default)* reads a query argument (``RequestHandler.get_argument``)."""
-        self.sort = get("sort", "server_hours")
+        self.sort = get("sort", default_sort)
         if self.sort not in USAGE_SORTS:
             raise web.HTTPError(400, f"sort must be one of {', '.join(USAGE_SORTS)}")
         order = get("order", "asc" if self.sort == "name" else "desc")

@@ -206,8 +206,7 @@ class Store:
         #: Sessions opened or ended since the last refresh, and the current month's sessions
         #: as that refresh read them (by id), so a refresh reads only what changed.
         self._changed: set[int] = set()
-        self._records: dict[int, SessionRecord] | None = None
-        self._records_month: int | None = None
+        self._month_acc: usage_rules.MonthAccumulator | None = None
         self._after_commit: tuple | None = None
 
     # -- schema ---------------------------------------------------------------------------
@@ -256,7 +255,7 @@ class Store:
                 )
         if changes:
             self._usage_cache.clear()
-            self._records = None
+            self._month_acc = None
         return len(changes)
 
     # -- recording a poll -----------------------------------------------------------------
@@ -299,7 +298,7 @@ class Store:
         self._seen_at = None
         self._peak = None
         self._unwritten = set()
-        self._records = None
+        self._month_acc = None
 
     def _record(
         self,
@@ -787,21 +786,22 @@ class Store:
                 )
         return found
 
-    def _current_records(self, conn, month: int) -> list[SessionRecord]:
+    def _current_month(self, conn, month: int) -> usage_rules.MonthAccumulator:
         """The current month's sessions: read whole once, then only those polls changed."""
-        if self._records is None or self._records_month != month:
-            self._records = self._month_records(conn, month)
-            self._records_month = month
-        elif self._changed:
+        acc = self._month_acc
+        if acc is not None and acc.month == month and self._changed:
             changed = sorted(self._changed)
             fresh = self._month_records(conn, month, changed)
-            for sid in changed:
-                if sid in fresh:
-                    self._records[sid] = fresh[sid]
-                else:
-                    self._records.pop(sid, None)
+            if not all([acc.put(sid, fresh.get(sid)) for sid in changed]):
+                acc = None  # an ended session changed (who is counted): read the month again
+        if acc is None or acc.month != month:
+            self._summary = None  # the per-user table is written whole again
+            acc = usage_rules.MonthAccumulator(month)
+            for sid, record in self._month_records(conn, month).items():
+                acc.put(sid, record)
+        self._month_acc = acc
         self._changed = set()
-        return list(self._records.values())
+        return acc
 
     def usage_figures(self, now: datetime, label_limit: int = 20) -> UsageFigures:
         """The usage figures of every month with sessions, up to *now*'s month.
@@ -824,27 +824,23 @@ class Store:
                 first_peak = min(peaks)
                 first_month = min(first_month, int(first_peak[:4]) * 100 + int(first_peak[5:7]))
             months = []
-            current_records: list[SessionRecord] = []
+            acc = self._current_month(conn, current)
             for month in _months_between(first_month, current):
                 cached = self._usage_cache.get(month)
-                if cached is not None and month != current:
-                    months.append(cached)
-                    continue
                 if month == current:
-                    records = self._current_records(conn, month)
+                    figures = acc.figures(now, daily_peaks=peaks, label_limit=label_limit)
+                elif cached is not None:
+                    figures = cached
                 else:
-                    records = list(self._month_records(conn, month).values())
-                figures = usage_rules.month_usage(
-                    records, month, now, daily_peaks=peaks, label_limit=label_limit
-                )
-                if month == current:
-                    current_records = records
-                else:
+                    records = self._month_records(conn, month).values()
+                    figures = usage_rules.month_usage(
+                        records, month, now, daily_peaks=peaks, label_limit=label_limit
+                    )
                     self._usage_cache[month] = figures
                 months.append(figures)
             last_login = self._last_login_counts(conn, now)
-        per_user = usage_rules.user_months(current_records, current, now)
-        self._write_summary(current, per_user)
+        per_user, changed = acc.users(now)
+        self._write_summary(current, per_user, changed)
         self._count_listed(current)
         minutes = [entry.seconds / 60.0 for entry in per_user.values()]
         return UsageFigures(
@@ -873,8 +869,8 @@ class Store:
             ).scalar_one()
         self._listed_counts = (total, with_rows)
 
-    def _write_summary(self, month: int, per_user: dict[int, UserMonth]) -> None:
-        """Keep usage_user_months for *month*: whole the first time, then what changed."""
+    def _write_summary(self, month: int, per_user: dict[int, UserMonth], changed: set[int]) -> None:
+        """Keep usage_user_months for *month*: whole the first time, then the *changed* users."""
 
         def row(user_id: int, entry: UserMonth) -> dict:
             return {
@@ -888,16 +884,21 @@ class Store:
             }
 
         whole = self._summary is None or self._summary_month != month
-        previous = {} if whole or self._summary is None else self._summary
-        changed = [uid for uid, entry in per_user.items() if previous.get(uid) != entry]
-        gone = [uid for uid in previous if uid not in per_user]
-        if not whole and not changed and not gone:
+        written: dict[int, UserMonth] = {} if whole or self._summary is None else self._summary
+        if whole:
+            rewrite = list(per_user)
+            gone: list[int] = []
+        else:
+            rewrite = [u for u in changed if u in per_user and written.get(u) != per_user[u]]
+            gone = [u for u in changed if u not in per_user and u in written]
+        if not whole and not rewrite and not gone:
             return
+        changed_rows = rewrite
         with self.engine.begin() as conn:
             if whole:
                 conn.execute(delete(usage_user_months))
             else:
-                stale = changed + gone
+                stale = changed_rows + gone
                 for start in range(0, len(stale), CHUNK):
                     conn.execute(
                         delete(usage_user_months).where(
@@ -905,10 +906,13 @@ class Store:
                             usage_user_months.c.user_id.in_(stale[start : start + CHUNK]),
                         )
                     )
-            rows = [row(uid, per_user[uid]) for uid in changed]
+            rows = [row(uid, per_user[uid]) for uid in changed_rows]
             for start in range(0, len(rows), BATCH):
                 conn.execute(insert(usage_user_months), rows[start : start + BATCH])
-        self._summary, self._summary_month = per_user, month
+        for uid in gone:
+            written.pop(uid, None)
+        written.update({uid: per_user[uid] for uid in changed_rows})
+        self._summary, self._summary_month = written, month
 
     @staticmethod
     def _last_login_counts(conn, now: datetime) -> dict[str, int]:

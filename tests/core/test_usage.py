@@ -254,3 +254,59 @@ def test_distribution_has_every_bucket_and_bounds_are_known():
     assert bucket_bounds("7d_30d", LAST_LOGIN_BUCKETS) == (7.0, 30.0)
     with pytest.raises(KeyError):
         bucket_bounds("nope", LAST_LOGIN_BUCKETS)
+
+
+def test_month_accumulator_equals_the_figures_computed_from_scratch():
+    import random
+
+    from jupyterhub_onboarding.core.usage import MonthAccumulator, user_months
+
+    rng = random.Random(7)
+    month_start = datetime(2026, 11, 1, tzinfo=UTC)
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    records = {}
+    for sid in range(400):
+        began = month_start + timedelta(minutes=rng.randrange(-3000, 27000))
+        began = min(began, now - MIN)
+        ended = None if rng.random() < 0.2 else min(began + MIN * rng.randrange(0, 600), now)
+        records[sid] = SessionRecord(sid % 37, began, ended, rng.choice(["a", "b", None]))
+    acc = MonthAccumulator(202611)
+    for sid, record in records.items():
+        assert acc.put(sid, record)
+
+    def check(at):
+        expected = month_usage(records.values(), 202611, at, label_limit=2)
+        got = acc.figures(at, label_limit=2)
+        assert got.sessions == expected.sessions
+        assert got.users_with_sessions == expected.users_with_sessions
+        assert got.server_hours == pytest.approx(expected.server_hours, abs=0.002)
+        assert got.median_session_minutes == expected.median_session_minutes
+        assert got.p90_session_minutes == expected.p90_session_minutes
+        assert [p.name for p in got.profiles] == [p.name for p in expected.profiles]
+        view, _changed = acc.users(at)
+        scratch = user_months(records.values(), 202611, at)
+        assert set(view) == set(scratch)
+        for user_id, entry in scratch.items():
+            mine = view[user_id]
+            assert (mine.sessions, mine.last_end, mine.open) == (
+                entry.sessions,
+                entry.last_end,
+                entry.open,
+            )
+            assert mine.seconds == pytest.approx(entry.seconds, abs=0.01)
+
+    check(now)
+    # the running sessions end, new ones start: only those are given again
+    later = now + timedelta(hours=2)
+    for sid, record in list(records.items()):
+        if record.ended is None and sid % 2:
+            records[sid] = SessionRecord(record.user_id, record.started, now + MIN, record.profile)
+            assert acc.put(sid, records[sid])
+    records[1000] = SessionRecord(5, now + MIN, None, "a")
+    acc.put(1000, records[1000])
+    _view, changed = acc.users(later)
+    assert 5 in changed
+    check(later)
+    # an ended session that changes is refused: the month is built again
+    closed = next(sid for sid, r in records.items() if r.ended is not None)
+    assert not acc.put(closed, None)
