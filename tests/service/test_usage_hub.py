@@ -91,6 +91,9 @@ def test_sessions_lengths_profile_and_peak_through_restarts(tmp_path):
         ben_start = start(hub, BEN, "work", {"profile": "small"})
         hub.wait_for_status(lambda s: s["usage"]["peak_concurrent_servers"] == 2)
         ana_1_end = stop(hub, ANA)
+        # a poll sees her without a server before she starts again (a restart within one
+        # poll would end the first session at the second's start, as documented)
+        polled_after(hub, now())
         # ana's second session, with a hostile profile name
         ana_2_start = start(hub, ANA, options={"profile": HOSTILE_PROFILE})
         ana_2_end = stop(hub, ANA)
