@@ -271,7 +271,7 @@ def infer_sessions(
     *running* must be every server running at *now* (each poll reads them all); *last_seen*
     is when the previous recorded poll ran (every open session was running then); None when
     no poll was recorded (open sessions then end at their last known activity or start).
-    *user_activity* holds the users' ``last_activity`` from this poll.
+    *user_activity* holds the users' ``last_activity`` from this poll. Times are aware.
     """
     now = as_utc(now)
     user_activity = user_activity or {}
@@ -285,11 +285,12 @@ def infer_sessions(
     for session in open_sessions:
         key = (session.user, session.server)
         current = by_key.get(key)
-        if current is not None and as_utc(current.started) == as_utc(session.started):
+        # aware datetimes compare as instants, whatever their zone
+        if current is not None and current.started == session.started:
             matched.add(key)
             newer = current.last_activity
             if newer is not None and (
-                session.last_activity is None or as_utc(newer) > as_utc(session.last_activity)
+                session.last_activity is None or newer > session.last_activity
             ):
                 touched.append((session.id, min(as_utc(newer), now)))
             continue

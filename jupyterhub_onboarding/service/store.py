@@ -463,13 +463,18 @@ class Store:
             )
             unwritten = set()
         ended_ids = {sid for sid, _end in changes.ended}
-        still_open = [
-            OpenSession(o.id, o.user, o.server, o.started, touched.get(o.id, o.last_activity))
-            for o in open_sessions
-            if o.id not in ended_ids
-        ]
+        if ended_ids or touched:
+            still_open = [
+                OpenSession(o.id, o.user, o.server, o.started, touched[o.id])
+                if o.id in touched
+                else o
+                for o in open_sessions
+                if o.id not in ended_ids
+            ]
+        else:  # the steady state: the same sessions, nothing to build again
+            still_open = open_sessions
         if changes.opened:
-            still_open += [
+            still_open = still_open + [
                 OpenSession(
                     sid,
                     server.user,
