@@ -3,9 +3,11 @@
 Serves ``GET /hub/api/users`` in the hub's pagination format (``Accept:
 application/jupyterhub-pagination+json``), with ``limit``/``offset`` capped at the hub's
 default ``api_page_max_limit`` of 200, ``sort`` by id or ``-last_activity`` (NULLs last) and
-``state=active`` (no running servers here). User models carry the same keys a JupyterHub 6
-listing does. Users are ``bench-NNNNNN`` with the same deterministic old activity as the
-real-hub benchmarks.
+``state=active`` (the users with a running server: ``--running N`` gives the first N users a
+running default server, started an hour before the stub; a fifth of them report new server
+activity at each request, as proxy activity arrives every 5 minutes against polls every
+minute). User models carry the same keys a JupyterHub 6 listing does. Users are
+``bench-NNNNNN`` with the same deterministic old activity as the real-hub benchmarks.
 
 Run: ``python benchmarks/hubstub.py --users 100000 --port 8123``; prints ``ready`` when listening.
 """
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -42,8 +45,10 @@ class UsersHandler(web.RequestHandler):
         sort = self.get_argument("sort", "id")
         state = self.get_argument("state", None)
         order = hub.by_activity if sort == "-last_activity" else range(hub.users)
-        total = 0 if state == "active" else hub.users
-        chosen = [] if state == "active" else order[offset : offset + limit]
+        if state == "active":
+            order = range(hub.running)
+        total = len(order)
+        chosen = order[offset : offset + limit]
         items = [hub.model(i) for i in chosen]
         pagination = {"offset": offset, "limit": limit, "total": total, "next": None}
         if offset + limit < total:
@@ -68,8 +73,9 @@ class RootHandler(web.RequestHandler):
 
 
 class StubHub:
-    def __init__(self, users: int, max_limit: int = 200) -> None:
+    def __init__(self, users: int, max_limit: int = 200, running: int = 0) -> None:
         self.users = users
+        self.running = min(running, users)
         self.max_limit = max_limit
         self.requests = 0
         self.now = utcnow()
@@ -77,6 +83,26 @@ class StubHub:
         self.activity = [iso(old_activity(i, self.now)) for i in range(users)]
         # ISO strings of one format sort as times do
         self.by_activity = sorted(range(users), key=lambda i: self.activity[i], reverse=True)
+        self.started = iso(self.now - timedelta(hours=1))
+        self.server_activity = [self.started] * self.running
+
+    def server(self, index: int) -> dict:
+        if index % 5 == self.requests % 5:
+            self.server_activity[index] = iso(utcnow())
+        return {
+            "": {
+                "name": "",
+                "full_name": f"{user_name(index)}/",
+                "last_activity": self.server_activity[index],
+                "started": self.started,
+                "pending": None,
+                "ready": True,
+                "stopped": False,
+                "url": f"/user/{user_name(index)}/",
+                "user_options": {"profile": f"profile-{index % 3}"},
+                "progress_url": f"/hub/api/users/{user_name(index)}/server/progress",
+            }
+        }
 
     def model(self, index: int) -> dict:
         return {
@@ -90,7 +116,7 @@ class StubHub:
             "pending": None,
             "admin": False,
             "kind": "user",
-            "servers": {},
+            "servers": self.server(index) if index < self.running else {},
             "user_info": None,
         }
 
@@ -100,8 +126,9 @@ async def main() -> None:
     parser.add_argument("--users", type=int, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--max-limit", type=int, default=200)
+    parser.add_argument("--running", type=int, default=0, help="users with a running server")
     args = parser.parse_args()
-    hub = StubHub(args.users, args.max_limit)
+    hub = StubHub(args.users, args.max_limit, args.running)
     app = web.Application(
         [(r"/hub/api/users", UsersHandler, {"hub": hub}), (r"/hub/api/?", RootHandler)]
     )

@@ -21,6 +21,7 @@ BENCHMARKS = {
     "serving": "bench_serving",
     "storage": "bench_storage",
     "collector": "bench_collector",
+    "usage": "bench_usage",
 }
 
 

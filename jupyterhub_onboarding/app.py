@@ -36,6 +36,7 @@ from . import __version__
 from .core.clock import parse_iso, utcnow
 from .core.rules import CountingRules
 from .core.snapshot import check_in_date
+from .core.usage import DEFAULT_IMAGE_KEYS, DEFAULT_PROFILE_KEYS, LabelKeys
 from .logs import RepeatedXsrfNotice, ensure_redacted, with_redaction
 from .page.settings import OnboardingEmail, StandardLinks
 from .settings import COMMON_ALIASES, COMMON_FLAGS, FeeTierSettings, above_zero, at_least
@@ -347,6 +348,13 @@ class Onboarding(FeeTierSettings, Application):
                 ) from None
         return value
 
+    max_usage_labels = Integer(
+        20,
+        help="""How many profiles and images the usage figures name (the most used ones, by
+        sessions); sessions of every other value are reported as 'other'. Bounds the metrics'
+        profile label.""",
+    ).tag(config=True)
+
     poll_interval = Float(
         60, help="""Seconds between incremental polls of the hub's user list."""
     ).tag(config=True)
@@ -425,6 +433,31 @@ class Onboarding(FeeTierSettings, Application):
         any of them, e.g. ['/etc/jupyterhub-onboarding/templates'].""",
     ).tag(config=True)
 
+    usage_image_keys = List(
+        Unicode(),
+        default_value=list(DEFAULT_IMAGE_KEYS),
+        help="""Keys of a server's user_options that name its image, the first present wins.
+        The defaults cover KubeSpawner: an image typed in by the user (the unlisted choice of a
+        profile option named 'image'), that profile option, and a plain 'image' key.""",
+    ).tag(config=True)
+
+    usage_profile_keys = List(
+        Unicode(),
+        default_value=list(DEFAULT_PROFILE_KEYS),
+        help="""Keys of a server's user_options that name its profile, the first present
+        wins (KubeSpawner puts the chosen profile's slug under 'profile').""",
+    ).tag(config=True)
+
+    @validate("usage_image_keys", "usage_profile_keys")
+    def _check_usage_keys(self, proposal):
+        keys = [key.strip() for key in proposal["value"]]
+        if not keys or not all(keys):
+            raise TraitError(
+                f"Onboarding.{proposal['trait'].name} must be a list of non-empty "
+                f"user_options keys, got {proposal['value']!r}"
+            )
+        return keys
+
     @validate(
         "activity_overlap",
         "full_sync_interval",
@@ -443,7 +476,7 @@ class Onboarding(FeeTierSettings, Application):
     def _check_threshold(self, proposal):
         return at_least(proposal, 1, 1_000_000_000)
 
-    @validate("hub_concurrency", "hub_page_size")
+    @validate("hub_concurrency", "hub_page_size", "max_usage_labels")
     def _check_positive_int(self, proposal):
         return at_least(proposal, 1)
 
@@ -466,6 +499,10 @@ class Onboarding(FeeTierSettings, Application):
             excluded_pattern=re.compile(pattern) if pattern else None,
             count_admins=self.count_admins,
         )
+
+    def label_keys(self) -> LabelKeys:
+        """Which user_options keys name a session's profile and image."""
+        return LabelKeys(tuple(self.usage_profile_keys), tuple(self.usage_image_keys))
 
     def parsed_live_since(self) -> datetime | None:
         return _parse_live_since(self.live_since) if self.live_since else None

@@ -39,6 +39,7 @@ from jupyterhub_onboarding.core.snapshot import (
     build_snapshot,
 )
 from jupyterhub_onboarding.core.status import status_document
+from jupyterhub_onboarding.core.usage import MonthUsage, UsageFigures
 
 REPO = Path(__file__).resolve().parent.parent
 STATUS_PATH = "services/onboarding/api/v1/status"
@@ -60,8 +61,12 @@ def make_status(
     billing_basis: str = "login",
     polled_ago: float | None = 10,
     hub_url: str = "https://hub.example.org",
+    usage: dict[str, tuple[int, float, float | None, int]] | None = None,
 ) -> dict[str, Any]:
-    """A status document made by the service's own code from the given figures."""
+    """A status document made by the service's own code from the given figures.
+
+    *usage* maps a month to (sessions, server-hours, median minutes, peak servers).
+    """
     live_since = now - timedelta(days=live_days_ago)
     settings = Settings(hub_url=hub_url, live_since=live_since, billing_basis=billing_basis)
     nth = live_since + timedelta(days=3) if logged_in >= settings.first_value_threshold else None
@@ -73,6 +78,18 @@ def make_status(
         rolling={"24h": 0, "7d": 0, "14d": 0, "30d": rolling_30d},
         generating_window_active=rolling_30d,
         users_known=logged_in,
+        usage=UsageFigures(
+            months=tuple(
+                MonthUsage(
+                    m,
+                    sessions=sessions,
+                    server_hours=hours,
+                    median_session_minutes=median,
+                    peak_concurrent_servers=peak,
+                )
+                for m, (sessions, hours, median, peak) in sorted((usage or {}).items())
+            )
+        ),
     )
     tracker = TrackerState(
         last_success_at=None if polled_ago is None else now - timedelta(seconds=polled_ago)

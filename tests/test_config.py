@@ -42,6 +42,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         ("--StandardLinks.grafana_usage_url=javascript:alert(1)", "grafana_usage_url"),
         ("--StandardLinks.support_email=not an email", "StandardLinks.support_email"),
         ("--OnboardingEmail.customer_name=" + "x" * 201, "OnboardingEmail.customer_name"),
+        ("--Onboarding.max_usage_labels=0", "Onboarding.max_usage_labels"),
     ],
 )
 def test_bad_value_fails_at_start_naming_the_trait(tmp_path, argument, trait):
@@ -59,6 +60,17 @@ def test_bad_value_in_config_file_fails_naming_the_trait(tmp_path):
     result = run(cwd=tmp_path)
     assert result.returncode != 0
     assert "Onboarding.fee_tiers" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["[]", "['profile', '  ']"])
+def test_usage_keys_must_be_non_empty_naming_the_trait(tmp_path, value):
+    (tmp_path / "jupyterhub_onboarding_config.py").write_text(
+        f"c.Onboarding.usage_profile_keys = {value}\n"
+    )
+    result = run(cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Onboarding.usage_profile_keys" in result.stderr
+    assert value.strip("[]").split(",")[0] in result.stderr
 
 
 def test_broken_config_file_is_an_error_not_ignored(tmp_path):

@@ -182,7 +182,9 @@ def test_host_header_with_a_comma_is_a_bad_request(hostile):
 # -- the access matrix -------------------------------------------------------------------------
 
 API_ROUTES = ("api/v1/status", "metrics")
-PAGE_ROUTES = ("", "summary", "summary.txt")
+CSV_ROUTE = "usage.csv?month=2026-11"
+BUCKET_ROUTE = "usage/users?bucket=last_login:under_1d"
+PAGE_ROUTES = ("", "summary", "summary.txt", CSV_ROUTE, BUCKET_ROUTE)
 UNKNOWN_ROUTES = ("api/v1/nothing", "no-such-page")
 ROUTES = (*API_ROUTES, "health", *PAGE_ROUTES, "oauth_callback", *UNKNOWN_ROUTES)
 IDENTITIES = (
@@ -254,6 +256,8 @@ def expected(identity: str, route: str) -> tuple[int, str]:
         return (403, "json") if has_token else (401, "json")
     # pages: hub login for the unidentified, the 403 page for the identified non-admin
     if admin:
+        if route == CSV_ROUTE:
+            return 200, "csv"
         return 200, "text" if route == "summary.txt" else "html"
     if access or has_token:
         return 403, "html"
@@ -277,6 +281,10 @@ def test_access_matrix(hostile, identity):
             ok = content_type.startswith("text/html")
         elif ok and kind == "text":
             ok = content_type.startswith("text/plain")
+        elif ok and kind == "csv":
+            ok = content_type.startswith("text/csv") and (
+                response.headers.get("cache-control") == "no-store"
+            )
         elif ok and kind == "metrics":
             ok = "jupyterhub_onboarding_users_logged_in" in response.text
         elif ok and kind == "login":

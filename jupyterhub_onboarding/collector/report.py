@@ -38,6 +38,10 @@ COLUMNS: dict[str, str] = {
     "mau_login": "Monthly active users, login basis, for the report month.",
     "mau_server": "Monthly active users, server basis, for the report month.",
     "active_30d": "Rolling 30-day active users (not MAU).",
+    "sessions": "Server sessions of counted users started in the report month.",
+    "server_hours": "Wall time of counted users' running servers in the report month, in hours.",
+    "median_session_minutes": "Median length of the report month's ended sessions, in minutes.",
+    "peak_concurrent_servers": "The most servers running at one poll in the report month.",
     "estimated_usage_fee": "Usage-fee estimate for the report month on the hub's billing basis.",
     "currency": "Currency of the fee estimate.",
     "tracker_stale": "true when the hub's tracker has not polled successfully lately.",
@@ -110,6 +114,10 @@ class Row:
     mau_login: int | None = None
     mau_server: int | None = None
     active_30d: int | None = None
+    sessions: int | None = None
+    server_hours: float | None = None
+    median_session_minutes: float | None = None
+    peak_concurrent_servers: int | None = None
     estimated_usage_fee: float | None = None
     currency: str | None = None
     tracker_stale: bool | None = None
@@ -217,6 +225,46 @@ def _history(document: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
 
 
 @dataclass(frozen=True)
+class UsageMonthFigures:
+    """A hub's usage figures of one month (from ``usage`` or ``usage.history``)."""
+
+    sessions: int
+    server_hours: float
+    median_session_minutes: float | None
+    peak_concurrent_servers: int
+
+
+def _usage_month(entry: Any, path: str) -> tuple[str, UsageMonthFigures]:
+    if not isinstance(entry, Mapping):
+        raise StatusShapeError(f"{path} is not an object")
+    try:
+        return _month(entry, "month"), UsageMonthFigures(
+            sessions=_count(entry, "sessions"),
+            server_hours=_number(entry, "server_hours") or 0.0,
+            median_session_minutes=_number(entry, "median_session_minutes", optional=True),
+            peak_concurrent_servers=_count(entry, "peak_concurrent_servers"),
+        )
+    except StatusShapeError as error:
+        raise StatusShapeError(f"{path}.{str(error).removeprefix('missing ')}") from None
+
+
+def _usage(document: Mapping[str, Any]) -> dict[str, UsageMonthFigures] | None:
+    """Usage per month; None for a hub whose service predates the usage figures."""
+    if "usage" not in document:
+        return None
+    usage = document["usage"]
+    if not isinstance(usage, Mapping):
+        raise StatusShapeError("usage is not an object")
+    history = usage.get("history", [])
+    if not isinstance(history, list):
+        raise StatusShapeError("usage.history is not a list")
+    months = dict(_usage_month(entry, f"usage.history[{i}]") for i, entry in enumerate(history))
+    month, current = _usage_month(usage, "usage")
+    months[month] = current
+    return months
+
+
+@dataclass(frozen=True)
 class StatusFigures:
     """The figures the report takes from one status document, checked."""
 
@@ -240,6 +288,8 @@ class StatusFigures:
     hub_access_confirmed: bool | None = None
     checklist_done: int | None = None
     checklist_total: int | None = None
+    #: Usage per month (None: the hub's service has no usage figures).
+    usage: dict[str, UsageMonthFigures] | None = None
 
 
 _DATE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
@@ -304,7 +354,17 @@ def read_status(document: Any) -> StatusFigures:
         currency=_text(document, "billing.currency", limit=8),
         stale=_flag(document, "tracker.stale"),
         **_onboarding(document),
+        usage=_usage(document),
     )
+
+
+def usage_figures(figures: StatusFigures, month: str | None) -> UsageMonthFigures | None:
+    """The usage of *month* (None: the hub's current month); zeros for a month without
+    sessions, None when the hub reports no usage at all."""
+    if figures.usage is None:
+        return None
+    wanted = month or figures.month
+    return figures.usage.get(wanted, UsageMonthFigures(0, 0.0, None, 0))
 
 
 def month_figures(
@@ -349,6 +409,7 @@ def build_row(
     except StatusShapeError as shape_error:
         return Row(hub=hub, url=url, reachable=reachable, error=f"wrong JSON shape: {shape_error}")
     login, server, fee = month_figures(figures, month, tiers)
+    usage = usage_figures(figures, month)
     return Row(
         hub=hub,
         url=url,
@@ -360,6 +421,10 @@ def build_row(
         mau_login=login,
         mau_server=server,
         active_30d=figures.active_30d,
+        sessions=None if usage is None else usage.sessions,
+        server_hours=None if usage is None else usage.server_hours,
+        median_session_minutes=None if usage is None else usage.median_session_minutes,
+        peak_concurrent_servers=None if usage is None else usage.peak_concurrent_servers,
         estimated_usage_fee=fee,
         currency=figures.currency,
         tracker_stale=figures.stale,
@@ -387,6 +452,8 @@ class Totals:
     mau_login: int
     mau_server: int
     active_30d: int
+    sessions: int
+    server_hours: float
     #: Fee estimates summed per currency, e.g. {"USD": 1250.0}.
     estimated_usage_fee: dict[str, float]
 
@@ -408,6 +475,8 @@ def totals(rows: Sequence[Row]) -> Totals:
         mau_login=sum(row.mau_login or 0 for row in answered),
         mau_server=sum(row.mau_server or 0 for row in answered),
         active_30d=sum(row.active_30d or 0 for row in answered),
+        sessions=sum(row.sessions or 0 for row in answered),
+        server_hours=round(sum(row.server_hours or 0.0 for row in answered), 3),
         estimated_usage_fee=dict(sorted(fee_sums.items())),
     )
 
@@ -472,6 +541,14 @@ def _count_text(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
+def _hours_text(value: float | None) -> str:
+    return "" if value is None else f"{value:,.1f}"
+
+
+def _minutes_text(value: float | None) -> str:
+    return "" if value is None else f"{value:,.1f}"
+
+
 TABLE_HEADINGS = (
     "hub",
     "action",
@@ -481,6 +558,10 @@ TABLE_HEADINGS = (
     "MAU login",
     "MAU server",
     "30d",
+    "sessions",
+    "server h",
+    "median min",
+    "peak",
     "fee",
     "stale",
     "version",
@@ -505,6 +586,10 @@ def _table_cells(row: Row) -> list[str]:
         _count_text(row.mau_login),
         _count_text(row.mau_server),
         _count_text(row.active_30d),
+        _count_text(row.sessions),
+        _hours_text(row.server_hours),
+        _minutes_text(row.median_session_minutes),
+        _count_text(row.peak_concurrent_servers),
         format_fee(row.estimated_usage_fee, row.currency),
         _yes_no(row.tracker_stale),
         _shorten(row.service_version or "", 12),
@@ -529,6 +614,10 @@ def to_table(rows: Sequence[Row], *, month: str | None, generated_at: str) -> st
             str(summary.mau_login),
             str(summary.mau_server),
             str(summary.active_30d),
+            str(summary.sessions),
+            _hours_text(summary.server_hours),
+            "",
+            "",
             fee_text,
             str(summary.tracker_stale),
             "",
@@ -539,7 +628,7 @@ def to_table(rows: Sequence[Row], *, month: str | None, generated_at: str) -> st
         max(len(heading), *(len(cells[i]) for cells in body))
         for i, heading in enumerate(TABLE_HEADINGS)
     ]
-    numeric = {3, 5, 6, 7, 8}
+    numeric = {3, 5, 6, 7, 8, 9, 10, 11, 12}
 
     def line(cells: Sequence[str]) -> str:
         parts = [
@@ -566,6 +655,8 @@ def _html_template() -> jinja2.Template:
         format_fee=format_fee,
         yes_no=_yes_no,
         count=_count_text,
+        hours=_hours_text,
+        minutes=_minutes_text,
         days=lambda value: "" if value is None else f"{value:g}",
         first_value=_first_value_text,
         tracker=lambda row: {None: "", True: "stale", False: "ok"}[row.tracker_stale],

@@ -6,8 +6,8 @@ never stops the rest of the page from being read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,16 @@ class ServerSeen:
     running: bool
     started: datetime | None
     last_activity: datetime | None
+    #: What the spawn request asked for (``user_options``); empty when the hub sends none.
+    user_options: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    #: The hub's pending action (``spawn``, ``stop``, ...), None when there is none.
+    pending: str | None = None
+
+    @property
+    def in_session(self) -> bool:
+        """True while the server is a session: running, or still stopping (the session ends
+        when the stop completes, which the hub records as the user's last_activity)."""
+        return self.running or (self.pending == "stop" and self.started is not None)
 
 
 @dataclass(frozen=True)
@@ -71,12 +81,15 @@ def parse_server(name: str, model: Any) -> ServerSeen:
     ready = model.get("ready") is True
     started = _optional_time(model.get("started"), "server started")
     pending = model.get("pending")
+    options = model.get("user_options")
     running = ready or (started is not None and pending != "stop")
     return ServerSeen(
         name=str(name),
         running=running,
         started=started,
         last_activity=_optional_time(model.get("last_activity"), "server last_activity"),
+        user_options=options if isinstance(options, dict) else {},
+        pending=pending if isinstance(pending, str) else None,
     )
 
 

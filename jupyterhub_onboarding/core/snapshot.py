@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from . import fees
 from .clock import as_utc
-from .rules import ROLLING_WINDOWS, last_months, month_label, month_of
+from .rules import ROLLING_WINDOWS, add_months, last_months, month_label, month_of
+from .usage import MonthUsage, UsageFigures
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Aggregates:
     users_known: int = 0
     #: When a hub admin was first seen active (None: never).
     admin_first_login_at: datetime | None = None
+    #: Server sessions per month and the distributions of now (no usernames).
+    usage: UsageFigures = field(default_factory=UsageFigures)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,17 @@ class Snapshot:
     tracker: TrackerState
     stale: bool
     admin_first_login_at: datetime | None = None
+    usage: UsageFigures = field(default_factory=UsageFigures)
+
+    @property
+    def usage_month(self) -> MonthUsage:
+        """The usage figures of the current month."""
+        return self.usage.month(self.month)
+
+    @property
+    def usage_previous_month(self) -> MonthUsage:
+        """The usage figures of the month before the current one."""
+        return self.usage.month(month_label(add_months(month_of(self.generated_at), -1)))
 
     @property
     def achieved(self) -> bool:
@@ -180,4 +194,5 @@ def build_snapshot(
         tracker=tracker,
         stale=stale,
         admin_first_login_at=aggregates.admin_first_login_at,
+        usage=aggregates.usage,
     )

@@ -8,6 +8,38 @@ from .. import __version__
 from .checklist import OnboardingRecord, build_checklist, progress
 from .clock import isoformat
 from .snapshot import Snapshot
+from .usage import LabelUsage, MonthUsage
+
+
+def _labels(entries: tuple[LabelUsage, ...]) -> list[dict[str, Any]]:
+    return [
+        {"name": e.name, "sessions": e.sessions, "server_hours": e.server_hours} for e in entries
+    ]
+
+
+def _usage_scalars(usage: MonthUsage) -> dict[str, Any]:
+    return {
+        "month": usage.month,
+        "sessions": usage.sessions,
+        "users_with_sessions": usage.users_with_sessions,
+        "server_hours": usage.server_hours,
+        "median_session_minutes": usage.median_session_minutes,
+        "p90_session_minutes": usage.p90_session_minutes,
+        "peak_concurrent_servers": usage.peak_concurrent_servers,
+    }
+
+
+def usage_document(snapshot: Snapshot) -> dict[str, Any]:
+    """The ``usage`` section: the current month, its profiles and images, the history."""
+    current = snapshot.usage_month
+    return {
+        **_usage_scalars(current),
+        "profiles": _labels(current.profiles),
+        "images": _labels(current.images),
+        "last_login_distribution": dict(snapshot.usage.last_login_distribution),
+        "server_minutes_distribution": dict(snapshot.usage.server_minutes_distribution),
+        "history": [_usage_scalars(entry) for entry in snapshot.usage.months],
+    }
 
 
 def onboarding_section(snapshot: Snapshot, record: OnboardingRecord | None) -> dict[str, Any]:
@@ -72,6 +104,7 @@ def status_document(
             "estimated_usage_fee": snapshot.estimated_usage_fee,
             "currency": settings.currency,
         },
+        "usage": usage_document(snapshot),
         "tracker": {
             "last_success_at": isoformat(snapshot.tracker.last_success_at),
             "last_error_at": isoformat(snapshot.tracker.last_error_at),

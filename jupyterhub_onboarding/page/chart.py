@@ -182,3 +182,116 @@ def mau_chart_svg(
         x += 18 + 8 * len(label) + 24
     parts.append("</svg>")
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class HistogramBar:
+    """One bucket of a histogram: its label, its count and where its users are listed."""
+
+    key: str
+    label: str
+    count: int
+    href: str
+
+
+def histogram_svg(
+    bars: Sequence[HistogramBar],
+    *,
+    chart_id: str,
+    title: str,
+    unit: str = "users",
+    layout: Layout | None = None,
+) -> str:
+    """A bar chart of *bars* (in order) as an SVG element; each bar links to its users.
+
+    Heights are proportional to the counts (``count / axis_top * plot_height``); every bar is
+    an ``<a>`` with a ``<title>`` giving the exact figure, so it can be followed without any
+    script. Labels and links are escaped.
+    """
+    layout = layout or Layout(height=240, bottom=40)
+    top_value = axis_maximum(max([0, *(bar.count for bar in bars)]))
+    scale = layout.plot_height / top_value
+    baseline = layout.top + layout.plot_height
+    slot = layout.plot_width / max(1, len(bars))
+    bar_width = slot * 0.6
+    title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
+    description = "; ".join(f"{bar.label}: {bar.count:,} {unit}" for bar in bars)
+    parts = [
+        "<svg "
+        + _attrs(
+            xmlns="http://www.w3.org/2000/svg",
+            id=chart_id,
+            class_="mau-chart usage-histogram",
+            role="img",
+            aria_labelledby=f"{title_id} {desc_id}",
+            viewBox=f"0 0 {layout.width} {layout.height}",
+            width="100%",
+            preserveAspectRatio="xMidYMid meet",
+            font_family="system-ui, sans-serif",
+            font_size="12",
+        )
+        + ">",
+        f'<title id="{title_id}">{escape(title)}</title>',
+        f'<desc id="{desc_id}">{escape(description or "No data yet.")}</desc>',
+    ]
+    for step in range(6):
+        value = top_value * step / 5
+        y = baseline - value * scale
+        label = f"{value:g}" if value != int(value) else f"{int(value):,}"
+        parts.append(
+            "<line "
+            + _attrs(
+                x1=layout.left,
+                x2=layout.width - layout.right,
+                y1=f"{y:.2f}",
+                y2=f"{y:.2f}",
+                stroke="currentColor",
+                stroke_opacity="0.15" if step else "0.6",
+            )
+            + "/>"
+        )
+        parts.append(
+            "<text "
+            + _attrs(x=layout.left - 6, y=f"{y + 4:.2f}", text_anchor="end", fill="currentColor")
+            + f">{escape(label)}</text>"
+        )
+    for index, bar in enumerate(bars):
+        x = layout.left + index * slot + (slot - bar_width) / 2
+        height = bar.count * scale
+        parts.append(
+            "<a "
+            + _attrs(href=bar.href, class_="bucket-link", data_bucket=bar.key)
+            + "><rect "
+            + _attrs(
+                class_="bar bucket",
+                data_bucket=bar.key,
+                data_value=bar.count,
+                x=f"{x:.2f}",
+                y=f"{baseline - height:.2f}",
+                width=f"{bar_width:.2f}",
+                # an empty bucket keeps a sliver to click on
+                height=f"{max(height, 1.5):.2f}",
+                fill="#6f42c1",
+            )
+            + f"><title>{escape(f'{bar.label}: {bar.count:,} {unit}')}</title></rect>"
+            + "<text "
+            + _attrs(
+                x=f"{x + bar_width / 2:.2f}",
+                y=f"{baseline - height - 4:.2f}",
+                text_anchor="middle",
+                fill="currentColor",
+            )
+            + f">{bar.count:,}</text></a>"
+        )
+        parts.append(
+            "<text "
+            + _attrs(
+                x=f"{layout.left + index * slot + slot / 2:.2f}",
+                y=baseline + 16,
+                text_anchor="middle",
+                fill="currentColor",
+            )
+            + f">{escape(bar.label)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)

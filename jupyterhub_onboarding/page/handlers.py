@@ -22,6 +22,7 @@ from tornado.log import app_log
 from ..core.checklist import Meeting, OnboardingRecord, build_checklist, manual_keys, progress
 from ..core.clock import as_utc
 from ..core.links import Link, resolve_links
+from ..core.rules import month_label, month_of, parse_month
 from ..core.snapshot import Snapshot
 from ..core.summary import (
     MAILTO_MAX_LENGTH,
@@ -32,9 +33,19 @@ from ..core.summary import (
 )
 from ..core.text import basis_verb, month_name
 from ..service.handlers import BaseHandler
+from ..service.store import UsageQuery
 from .chart import mau_chart_svg
 from .settings import OnboardingEmail, StandardLinks
 from .templating import NavService, build_environment, hub_page_namespace, render_page
+from .usage import (
+    TableArgs,
+    bucket_label,
+    load_rows,
+    parse_bucket,
+    table_namespace,
+    usage_csv,
+    usage_namespace,
+)
 
 #: (group, heading) as the onboarding procedure walks through them.
 LINK_GROUPS: tuple[tuple[str, str], ...] = (
@@ -291,12 +302,14 @@ class PageHandler(BaseHandler):
 
 class LandingHandler(PageHandler):
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         self.require_admin()
         service = self.service
         snapshot = service.current_snapshot() if service.database_ready else None
         users = service.users_listed  # kept with the figures: no database wait here
         links = self.resolved_links()
+        # the per-user usage table is one page read on the database thread
+        usage = await usage_namespace(self, snapshot)
         self.render_html(
             "onboarding.html",
             **landing_namespace(
@@ -312,6 +325,7 @@ class LandingHandler(PageHandler):
                 viewer_admin_at=as_utc(service.clock()),
                 xsrf_token=self.xsrf_token.decode("ascii"),
             ),
+            **usage,
         )
 
 
@@ -378,6 +392,65 @@ class MeetingHandler(PageHandler):
         self.redirect(f"{self.prefix}#meeting", status=303)
 
 
+class UsageUsersHandler(PageHandler):
+    """``usage/users?bucket=KIND:KEY``: the counted users of one histogram bucket, paged."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        self.require_admin()
+        service = self.service
+        if not service.database_ready:
+            raise web.HTTPError(503)
+        snapshot = service.current_snapshot()
+        kind, key = parse_bucket(self.get_argument("bucket", ""))
+        # a last-login bucket lists the most recent logins first (an index range scan)
+        default_sort = "last_login" if kind == "last_login" else "server_hours"
+        args = TableArgs(self.get_argument, month_of(snapshot.generated_at), default_sort)
+        rows, total = await load_rows(service, args.query(snapshot, bucket=(kind, key)))
+        label = bucket_label(kind, key)
+        month = month_name(month_label(args.month))
+        if kind == "last_login":
+            heading = f"Counted users whose last login was {label} ago"
+        else:
+            heading = f"Counted users with {label} of server time in {month}"
+        self.render_html(
+            "onboarding-usage-users.html",
+            page_title="Usage: " + label,
+            heading=heading,
+            landing_url=self.prefix,
+            usage_table_month_name=month,
+            **table_namespace(
+                args, rows, total, self.prefix + "usage/users", "", bucket=f"{kind}:{key}"
+            ),
+        )
+
+
+class UsageCSVHandler(PageHandler):
+    """``usage.csv?month=YYYY-MM``: the per-user table of a month as CSV (admins only)."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        self.require_admin()
+        service = self.service
+        try:
+            month = parse_month(self.get_argument("month", ""))
+        except ValueError:
+            raise web.HTTPError(400, "month must look like YYYY-MM") from None
+        if not service.database_ready:
+            raise web.HTTPError(503)
+        query = UsageQuery(
+            month=month, now=service.clock(), limit=None, sort="name", descending=False
+        )
+        store = service.store
+        text = await service.db(lambda: usage_csv(store.usage_rows(query)[0]))
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header(
+            "Content-Disposition", f'attachment; filename="usage-{month_label(month)}.csv"'
+        )
+        self.set_security_headers("default-src 'none'; frame-ancestors 'none'")
+        self.finish(text)
+
+
 class SummaryHandler(PageHandler):
     @web.authenticated
     def get(self) -> None:
@@ -436,6 +509,8 @@ def routes(service) -> list:
         ),
         web.url(prefix + "checklist", ChecklistHandler, kwargs, name="onboarding-checklist"),
         web.url(prefix + "meeting", MeetingHandler, kwargs, name="onboarding-meeting"),
+        web.url(prefix + r"usage\.csv", UsageCSVHandler, kwargs, name="onboarding-usage-csv"),
+        web.url(prefix + "usage/users", UsageUsersHandler, kwargs, name="onboarding-usage-users"),
     ]
     if prefix != "/":
         found.append(web.url(prefix.rstrip("/"), web.RedirectHandler, {"url": prefix}))

@@ -48,6 +48,11 @@ METRIC_NAMES: tuple[str, ...] = (
     f"{PREFIX}links_info",
     f"{PREFIX}live_since_timestamp_seconds",
     f"{PREFIX}monthly_active_users",
+    f"{PREFIX}monthly_peak_concurrent_servers",
+    f"{PREFIX}monthly_profile_server_hours",
+    f"{PREFIX}monthly_profile_sessions",
+    f"{PREFIX}monthly_server_hours",
+    f"{PREFIX}monthly_sessions",
     f"{PREFIX}poll_duration_seconds_bucket",
     f"{PREFIX}poll_duration_seconds_count",
     f"{PREFIX}poll_duration_seconds_sum",
@@ -78,6 +83,15 @@ _HELP = {
     "live_since_timestamp_seconds": "When the hub went live, as a Unix timestamp.",
     "monthly_active_users": "Distinct counted users active in the current UTC calendar "
     "month, per basis (login or server).",
+    "monthly_sessions": "Server sessions of counted users started in the current UTC month.",
+    "monthly_server_hours": "Wall time of counted users' running servers in the current UTC "
+    "month, in hours.",
+    "monthly_peak_concurrent_servers": "The most servers of counted users running at one poll "
+    "in the current UTC month.",
+    "monthly_profile_sessions": "Sessions started in the current UTC month per profile (the "
+    "max_usage_labels most used, the rest as 'other').",
+    "monthly_profile_server_hours": "Server-hours in the current UTC month per profile (the "
+    "max_usage_labels most used, the rest as 'other').",
     "poll_duration_seconds": "Duration of polls of the hub's user list, successful or not.",
     "poll_errors_total": "Polls of the hub that failed since the service started.",
     "tracker_stale": "1 when no poll has succeeded within the stale_after interval.",
@@ -148,6 +162,11 @@ class OnboardingCollector(Collector):
             _family("gauge", "estimated_usage_fee_dollars"),
             _family("gauge", "check_in_due"),
             InfoMetricFamily(PREFIX + "links", _HELP["links"]),
+            _family("gauge", "monthly_sessions"),
+            _family("gauge", "monthly_server_hours"),
+            _family("gauge", "monthly_peak_concurrent_servers"),
+            _family("gauge", "monthly_profile_sessions", labels=["profile"]),
+            _family("gauge", "monthly_profile_server_hours", labels=["profile"]),
         ]
 
     def collect(self) -> Iterator[Metric]:
@@ -216,6 +235,23 @@ class OnboardingCollector(Collector):
 
         yield _family("gauge", "estimated_usage_fee_dollars", value=snapshot.estimated_usage_fee)
         yield _family("gauge", "check_in_due", value=int(snapshot.check_in_due))
+        yield from self._usage_families(snapshot)
+
+    def _usage_families(self, snapshot: Snapshot) -> Iterator[Metric]:
+        usage = snapshot.usage_month
+        yield _family("gauge", "monthly_sessions", value=usage.sessions)
+        yield _family("gauge", "monthly_server_hours", value=usage.server_hours)
+        yield _family(
+            "gauge", "monthly_peak_concurrent_servers", value=usage.peak_concurrent_servers
+        )
+        # profile values are bounded: the max_usage_labels most used, then "other"
+        sessions = _family("gauge", "monthly_profile_sessions", labels=["profile"])
+        hours = _family("gauge", "monthly_profile_server_hours", labels=["profile"])
+        for entry in usage.profiles:
+            sessions.add_metric([entry.name], entry.sessions)
+            hours.add_metric([entry.name], entry.server_hours)
+        yield sessions
+        yield hours
 
 
 def public_links(public_url: str, service_prefix: str) -> dict[str, str] | None:

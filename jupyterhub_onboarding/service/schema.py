@@ -6,6 +6,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -84,6 +85,52 @@ meeting = Table(
     Column("hub_access_confirmed", Boolean, nullable=False),
     Column("recorded_by", Text, nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+#: One row per server session: one run of one server (``server`` is "" for the default one)
+#: of one user. Times are Unix seconds (UTC) so that durations add up in SQL on every
+#: database; ``ended`` is NULL while the server runs. ``profile`` and ``image`` are the
+#: bounded labels taken from the server's user_options (NULL when it names none).
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("server", Text, nullable=False, default=""),
+    Column("started", Float, nullable=False),
+    Column("ended", Float, nullable=True),
+    Column("last_activity", Float, nullable=True),
+    Column("profile", String(64), nullable=True),
+    Column("image", String(64), nullable=True),
+    Index("ix_sessions_ended", "ended"),
+    Index("ix_sessions_started", "started"),
+    Index("ix_sessions_user_started", "user_id", "started"),
+)
+
+#: The most servers of counted users running at one poll, per UTC day (``YYYY-MM-DD``).
+usage_peaks = Table(
+    "usage_peaks",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("servers", Integer, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+
+#: The per-user table of the current month, kept after each poll's refresh (from the
+#: sessions) so that a page of it, in any order, is an index scan of a few rows. Times are
+#: Unix seconds; ``open`` is 1 while one of the user's sessions still runs.
+usage_user_months = Table(
+    "usage_user_months",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("month", Integer, primary_key=True),
+    Column("sessions", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("last_end", Float, nullable=True),
+    Column("open", Integer, nullable=False),
+    Index("ix_usage_user_months_sessions", "month", "sessions", "user_id"),
+    Index("ix_usage_user_months_seconds", "month", "seconds", "user_id"),
+    Index("ix_usage_user_months_last_end", "month", "open", "last_end", "user_id"),
 )
 
 BASIS_CODES = {"login": 0, "server": 1}

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -59,6 +60,7 @@ class OnboardingService:
         self.log: logging.Logger = app.log
         self.clock = app.clock
         self.rules = app.counting_rules()
+        self.label_keys = app.label_keys()
         self.store = Store(app.db_url, log=self.log)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="onboarding-db")
         #: Database calls that fail as busy or unavailable are retried this way.
@@ -183,7 +185,15 @@ class OnboardingService:
         self, seen: list[UserSeen], now: datetime, full: bool, present: frozenset[str]
     ) -> None:
         await self.ensure_database()
-        result = await self.db(self.store.record, seen, now, self.rules, full=full, present=present)
+        result = await self.db(
+            self.store.record,
+            seen,
+            now,
+            self.rules,
+            full=full,
+            present=present,
+            label_keys=self.label_keys,
+        )
         self.log.debug("Recorded poll: %s", result)
 
     async def refresh(self) -> None:
@@ -209,10 +219,15 @@ class OnboardingService:
                 self.refresh_retry, partial(store.logged_in_users, USERS_LISTED)
             )
             record = await self._run_db(self.refresh_retry, store.onboarding_record)
+            usage = await self._run_db(
+                self.refresh_retry,
+                partial(store.usage_figures, self.clock(), self.app.max_usage_labels),
+            )
         except Exception as error:
             self.log.warning("Could not refresh figures (%s); serving the last ones", error)
         else:
-            self.aggregates, self.users_listed = aggregates, listed
+            self.aggregates = replace(aggregates, usage=usage)
+            self.users_listed = listed
             self.onboarding_record = record
 
     # -- the onboarding meeting -----------------------------------------------------------

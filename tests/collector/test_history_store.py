@@ -18,7 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import create_engine, insert, inspect, select, text
+from sqlalchemy import MetaData, create_engine, insert, inspect, select, text
 
 from jupyterhub_onboarding.collector.report import Row
 from jupyterhub_onboarding.collector.store import (
@@ -54,6 +54,10 @@ def fresh_url(backend, request, tmp_path) -> str:
     return request.getfixturevalue("postgres").create_database()
 
 
+#: Columns of collect_hub_rows added after release 0.1 (by revision 0002).
+ADDED_SINCE_0_1 = ("sessions", "server_hours", "median_session_minutes", "peak_concurrent_servers")
+
+
 @pytest.fixture
 def release_0_1_url(backend, fresh_url, tmp_path) -> str:
     """A history written by release 0.1: its SQLite file, or the same on PostgreSQL.
@@ -68,15 +72,22 @@ def release_0_1_url(backend, fresh_url, tmp_path) -> str:
     source = create_engine(f"sqlite:///{RELEASE_0_1}")
     target = create_engine(fresh_url)
     try:
+        # the tables as release 0.1 had them: today's without the columns added since
         metadata.create_all(target)
+        with target.begin() as writing:
+            for column in ADDED_SINCE_0_1:
+                writing.execute(text(f"ALTER TABLE collect_hub_rows DROP COLUMN {column}"))
+        old = MetaData()
+        old.reflect(source, only=["collect_runs", "collect_hub_rows"])
+        old_runs, old_rows = old.tables["collect_runs"], old.tables["collect_hub_rows"]
         with source.connect() as reading, target.begin() as writing:
-            for run in reading.execute(select(collect_runs)).mappings():
+            for run in reading.execute(select(old_runs)).mappings():
                 run_id = writing.execute(
                     insert(collect_runs).returning(collect_runs.c.id),
                     {key: value for key, value in run.items() if key != "id"},
                 ).scalar_one()
                 rows = reading.execute(
-                    select(collect_hub_rows).where(collect_hub_rows.c.run_id == run["id"])
+                    select(old_rows).where(old_rows.c.run_id == run["id"])
                 ).mappings()
                 writing.execute(
                     insert(collect_hub_rows),
@@ -173,9 +184,9 @@ def test_a_fresh_history_gets_the_schema_of_its_tables(fresh_url):
     try:
         assert store.schema_revision() is None
         store.upgrade()
-        assert store.schema_revision() == "0001"
+        assert store.schema_revision() == "0002"
         store.upgrade()  # harmless
-        assert store.schema_revision() == "0001"
+        assert store.schema_revision() == "0002"
         run_id = append_new_run(store)
     finally:
         store.close()
@@ -195,9 +206,9 @@ def test_a_release_0_1_history_is_taken_over_in_place(release_0_1_url):
     try:
         assert store.schema_revision() is None
         store.upgrade()
-        assert store.schema_revision() == "0001"
+        assert store.schema_revision() == "0002"
         store.upgrade()  # harmless
-        assert store.schema_revision() == "0001"
+        assert store.schema_revision() == "0002"
         run_id = append_new_run(store)
     finally:
         store.close()
@@ -249,7 +260,7 @@ def test_a_history_can_share_the_database_of_a_service(fresh_url):
         service.upgrade()
         collector.upgrade()
         service_head = ScriptDirectory(str(SERVICE_MIGRATIONS.directory)).get_current_head()
-        assert (service.schema_revision(), collector.schema_revision()) == (service_head, "0001")
+        assert (service.schema_revision(), collector.schema_revision()) == (service_head, "0002")
         tables = set(inspect(collector.engine).get_table_names())
         assert {"alembic_version", VERSION_TABLE, "users", "collect_runs"} <= tables
         append_new_run(collector)

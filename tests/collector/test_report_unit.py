@@ -40,6 +40,10 @@ def alpha_status(**overrides):
         started_server=30,
         months={months_back(NOW, 1): (280, 120), months_back(NOW, 0): (15, 9)},
         rolling_30d=22,
+        usage={
+            months_back(NOW, 1): (300, 410.5, 42.0, 31),
+            months_back(NOW, 0): (12, 20.25, 35.5, 4),
+        },
     )
     figures.update(overrides)
     return make_status(**figures)
@@ -67,6 +71,7 @@ def test_columns_are_the_row_fields_in_order():
     assert list(COLUMNS) == [
         "hub", "url", "reachable", "first_value_achieved", "first_value_date",
         "days_to_first_value", "check_in_due", "mau_login", "mau_server", "active_30d",
+        "sessions", "server_hours", "median_session_minutes", "peak_concurrent_servers",
         "estimated_usage_fee", "currency", "tracker_stale", "service_version",
         "onboarding_date", "hub_access_confirmed", "checklist_done", "checklist_total", "error",
     ]  # fmt: skip
@@ -86,6 +91,10 @@ def test_row_from_a_status_document_takes_every_figure():
         mau_login=15,
         mau_server=9,
         active_30d=22,
+        sessions=12,
+        server_hours=20.25,
+        median_session_minutes=35.5,
+        peak_concurrent_servers=4,
         estimated_usage_fee=fees.usage_fee(15),
         currency="USD",
         tracker_stale=False,
@@ -294,9 +303,22 @@ def _typed(name, text):
     ):
         assert text in ("true", "false")
         return text == "true"
-    if name in ("mau_login", "mau_server", "active_30d", "checklist_done", "checklist_total"):
+    if name in (
+        "mau_login",
+        "mau_server",
+        "active_30d",
+        "sessions",
+        "peak_concurrent_servers",
+        "checklist_done",
+        "checklist_total",
+    ):
         return int(text)
-    if name in ("days_to_first_value", "estimated_usage_fee"):
+    if name in (
+        "days_to_first_value",
+        "estimated_usage_fee",
+        "server_hours",
+        "median_session_minutes",
+    ):
         return float(text)
     return text
 
@@ -493,3 +515,54 @@ def test_csv_cells_never_start_with_a_tab_or_cr(text, cell):
 def test_csv_leaves_other_text_as_it_is(text):
     (record,) = csv.DictReader(io.StringIO(to_csv([Row(hub=text, url="u", reachable=False)])))
     assert record["hub"] == text
+
+
+def test_usage_columns_for_the_current_and_a_chosen_month():
+    current = build_row("alpha", "u", alpha_status())
+    assert (current.sessions, current.server_hours) == (12, 20.25)
+    assert (current.median_session_minutes, current.peak_concurrent_servers) == (35.5, 4)
+    last = build_row("alpha", "u", alpha_status(), month=months_back(NOW, 1))
+    assert (last.sessions, last.server_hours, last.median_session_minutes) == (300, 410.5, 42.0)
+    assert last.peak_concurrent_servers == 31
+    # a month without sessions is zeros; no median without an ended session
+    empty = build_row("alpha", "u", alpha_status(), month=months_back(NOW, 5))
+    assert (empty.sessions, empty.server_hours, empty.median_session_minutes) == (0, 0.0, None)
+
+
+def test_a_hub_without_usage_figures_keeps_its_other_figures():
+    document = alpha_status()
+    del document["usage"]  # a hub running an older release of the service
+    row = build_row("old", "u", document)
+    assert row.error is None and row.mau_login == 15
+    assert (row.sessions, row.server_hours, row.peak_concurrent_servers) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d.update(usage=[]), "usage"),
+        (lambda d: d["usage"].update(sessions=-1), "usage.sessions"),
+        (lambda d: d["usage"].update(server_hours="many"), "usage.server_hours"),
+        (lambda d: d["usage"].update(history={}), "usage.history"),
+        (lambda d: d["usage"]["history"][0].pop("peak_concurrent_servers"), "usage.history[0]"),
+    ],
+)
+def test_malformed_usage_is_an_error_naming_the_field(change, field):
+    document = alpha_status()
+    change(document)
+    row = build_row("alpha", "u", document)
+    assert row.error is not None and field in row.error
+
+
+def test_usage_columns_in_every_format():
+    rows = [build_row("alpha", "u", alpha_status())]
+    table = to_table(rows, month=None, generated_at="now")
+    assert "sessions" in table and "server h" in table and "median min" in table
+    assert " 20.2 " in table or " 20.3 " in table
+    html = to_html(rows, month=None, generated_at="now")
+    assert "Peak concurrent servers" in html and "35.5" in html
+    document = json.loads(to_json(rows, month=None, generated_at="now"))
+    assert document["hubs"][0]["peak_concurrent_servers"] == 4
+    assert document["totals"]["sessions"] == 12 and document["totals"]["server_hours"] == 20.25
+    parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    assert parsed[0]["sessions"] == "12" and parsed[0]["median_session_minutes"] == "35.5"

@@ -126,3 +126,44 @@ def test_status_document_fields_and_no_names():
         )["hub"]["url"]
         == "http://from-request"
     )
+
+
+def test_status_document_usage_section_current_month_and_history():
+    from jupyterhub_onboarding.core.usage import LabelUsage, MonthUsage, UsageFigures
+
+    october = MonthUsage("2026-10", sessions=3, server_hours=1.5, peak_concurrent_servers=2)
+    november = MonthUsage(
+        "2026-11",
+        sessions=4,
+        users_with_sessions=2,
+        server_hours=3.25,
+        median_session_minutes=40.0,
+        p90_session_minutes=70.5,
+        peak_concurrent_servers=3,
+        profiles=(LabelUsage("small", 3, 2.0), LabelUsage("none", 1, 1.25)),
+    )
+    usage = UsageFigures(
+        months=(october, november),
+        last_login_distribution={"under_1d": 2, "1d_7d": 0},
+    )
+    s = snap(LIVE + timedelta(days=2), Aggregates(usage=usage))
+    doc = status_document(s)["usage"]
+    assert doc["month"] == "2026-11"
+    assert (doc["sessions"], doc["users_with_sessions"], doc["server_hours"]) == (4, 2, 3.25)
+    assert (doc["median_session_minutes"], doc["p90_session_minutes"]) == (40.0, 70.5)
+    assert doc["peak_concurrent_servers"] == 3
+    assert doc["profiles"] == [
+        {"name": "small", "sessions": 3, "server_hours": 2.0},
+        {"name": "none", "sessions": 1, "server_hours": 1.25},
+    ]
+    assert doc["images"] == []
+    assert doc["last_login_distribution"] == {"under_1d": 2, "1d_7d": 0}
+    assert [entry["month"] for entry in doc["history"]] == ["2026-10", "2026-11"]
+    assert doc["history"][0]["peak_concurrent_servers"] == 2
+    assert s.usage_previous_month.sessions == 3
+
+
+def test_usage_of_a_month_without_sessions_is_zero():
+    doc = status_document(snap(LIVE))["usage"]
+    assert (doc["month"], doc["sessions"], doc["server_hours"]) == ("2026-11", 0, 0.0)
+    assert doc["median_session_minutes"] is None and doc["history"] == []

@@ -166,7 +166,12 @@ def test_browser_renders_the_page_safely(hub, browser_context, artifacts):
     assert box["width"] > 300 and box["height"] > 100
     assert page.locator("svg#mau-chart rect.bar").count() == 24
 
-    hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+    # an SVG link's href is an SVGAnimatedString: resolve its value like an HTML link's
+    hrefs = page.eval_on_selector_all(
+        "a[href]",
+        "links => links.map(a => typeof a.href === 'string' ? a.href"
+        " : new URL(a.href.baseVal, document.baseURI).href)",
+    )
     assert hrefs
     bad = [href for href in hrefs if not re.match(r"(https?:|mailto:)", href)]
     assert not bad, bad
@@ -175,7 +180,19 @@ def test_browser_renders_the_page_safely(hub, browser_context, artifacts):
     assert hostile.count() == 1 and hostile.inner_text() == HOSTILE
     assert page.locator("img[src='x']").count() == 0
 
+    # the usage histograms are drawn, and a bar leads to the list of its users
+    for chart_id in ("last-login-chart", "server-minutes-chart"):
+        histogram = page.locator(f"svg#{chart_id}")
+        assert histogram.is_visible()
+        assert histogram.bounding_box()["height"] > 100
+        assert page.locator(f"svg#{chart_id} a rect.bucket").count() == 5
     page.screenshot(path=str(artifacts / "onboarding-landing.png"), full_page=True)
+    page.click("svg#last-login-chart a[data-bucket='under_1d'] rect")
+    page.wait_for_url(re.compile(r".*/usage/users\?bucket=last_login%3Aunder_1d$"))
+    assert "last login was under 1 day ago" in page.locator("#bucket-heading").inner_text()
+    assert page.locator("#bucket-users .username", has_text=HOSTILE).count() == 1
+    page.go_back()
+    page.wait_for_url(hub.service_url)
 
     # The summary email page: the copy button appears (script allowed by nonce) and copies.
     page.click("text=Onboarding summary email")

@@ -24,6 +24,7 @@ from jupyterhub_onboarding.core.snapshot import (
     TrackerState,
     build_snapshot,
 )
+from jupyterhub_onboarding.core.usage import LabelUsage, MonthUsage, UsageFigures
 from jupyterhub_onboarding.service.metrics import (
     METRIC_NAMES,
     Exposition,
@@ -45,7 +46,20 @@ ALLOWED_LABELS = {
     "basis": {"login", "server"},
     "period": {"24h", "7d", "14d", "30d"},
     "version": {__version__},
+    # bounded by Onboarding.max_usage_labels: the most used profiles, then "other"
+    "profile": {"small", "none", "other"},
 }
+USAGE = UsageFigures(
+    months=(
+        MonthUsage(
+            "2026-11",
+            sessions=9,
+            server_hours=12.5,
+            peak_concurrent_servers=4,
+            profiles=(LabelUsage("small", 6, 10.0), LabelUsage("other", 3, 2.5)),
+        ),
+    )
+)
 
 
 class Clock:
@@ -76,6 +90,7 @@ def snapshot(
         months=months,
         rolling=rolling if rolling is not None else {"24h": 1, "7d": 3, "14d": 5, "30d": 6},
         users_known=logged_in + 2,
+        usage=USAGE,
     )
     settings = Settings(
         hub_url="https://hub.example.org",
@@ -395,3 +410,32 @@ def test_docs_list_every_series_in_the_table_and_the_allowlist():
     assert all(pattern.fullmatch(name) for name in METRIC_NAMES)
     assert not pattern.fullmatch(P + "poll_duration_seconds")
     assert not pattern.fullmatch(P + "users")
+
+
+def test_usage_series_of_the_current_month_with_the_profile_label_only():
+    text = scrape(snapshot())
+    assert value(text, "monthly_sessions") == 9
+    assert value(text, "monthly_server_hours") == 12.5
+    assert value(text, "monthly_peak_concurrent_servers") == 4
+    assert value(text, "monthly_profile_sessions", profile="small") == 6
+    assert value(text, "monthly_profile_sessions", profile="other") == 3
+    assert value(text, "monthly_profile_server_hours", profile="small") == 10.0
+    profiles = {
+        dict(labels)["profile"]
+        for name, labels in samples(text)
+        if name == P + "monthly_profile_sessions"
+    }
+    assert profiles == {"small", "other"}
+
+
+def test_hostile_profile_names_stay_one_escaped_label_value():
+    from dataclasses import replace
+
+    hostile = 'x"} 1\nevil{a="'
+    month = replace(USAGE.months[0], profiles=(LabelUsage(hostile, 1, 1.0),))
+    base = snapshot()
+    text = scrape(replace(base, usage=UsageFigures(months=(month,))))
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    (sample,) = families[P + "monthly_profile_sessions"].samples
+    assert sample.labels == {"profile": hostile}
+    assert "evil" not in {f.name for f in families.values()}

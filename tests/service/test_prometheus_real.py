@@ -46,6 +46,7 @@ from jupyterhub_onboarding.core.snapshot import (
     TrackerState,
     build_snapshot,
 )
+from jupyterhub_onboarding.core.usage import LabelUsage, MonthUsage, UsageFigures
 from jupyterhub_onboarding.service.metrics import OnboardingCollector
 
 pytestmark = pytest.mark.integration
@@ -127,6 +128,17 @@ def test_dashboard_queries_and_alert_states_over_three_hubs(prometheus_binary, t
             nth_seen_at={"login": now - timedelta(days=17)},
             months=(MonthCount(month, 11, 6),),
             rolling={"24h": 4, "7d": 9, "14d": 10, "30d": 11},
+            usage=UsageFigures(
+                months=(
+                    MonthUsage(
+                        month,
+                        sessions=14,
+                        server_hours=20.5,
+                        peak_concurrent_servers=5,
+                        profiles=(LabelUsage("small", 10, 15.0), LabelUsage("none", 4, 5.5)),
+                    ),
+                )
+            ),
         ),
         _settings(now - timedelta(days=20)),
         TrackerState(last_success_at=now - timedelta(seconds=5)),
@@ -176,6 +188,14 @@ def test_dashboard_queries_and_alert_states_over_three_hubs(prometheus_binary, t
                 for r in prom.query(f'{P}monthly_active_users{{namespace="hub-a"}}')
             }
             assert mau == {"login": 11.0, "server": 6.0}
+            assert value_of(results["Sessions (current month) / A"]) == 14
+            assert value_of(results["Server-hours (current month) / A"]) == 20.5
+            assert value_of(results["Peak concurrent servers (current month) / A"]) == 5
+            profiles = {
+                r["metric"]["profile"]: float(r["value"][1])
+                for r in results["Sessions per profile (current UTC month) / A"]
+            }
+            assert profiles == {"small": 10.0, "none": 4.0}
 
             # every rule's expression finds its hub, and each alert is in the expected state
             for name, expr in rule_expressions(load_rules()):
@@ -307,7 +327,25 @@ c.Onboarding.excluded_users = {{"outsider"}}
             for name in ("alice", "bob", "outsider", "admin"):
                 assert name not in text
 
+            # a real server with a profile: the sessions panels have data to show
+            started = hub.api("POST", "users/alice/server", json={"profile": "small"})
+            assert started.status_code in (201, 202), started.text
+            usage = wait_until(
+                lambda: (
+                    lambda f: (
+                        f
+                        if (P + "monthly_sessions", frozenset()) in f
+                        and one(f, "monthly_sessions") == 1
+                        else None
+                    )
+                )(scrape()),
+                90,
+                "the session in the metrics",
+            )
+            assert one(usage, "monthly_profile_sessions", profile="small") == 1
+            assert one(usage, "monthly_peak_concurrent_servers") == 1
             prom.wait_for_query(f'{P}first_value_achieved{{namespace="test-hub"}} == 1')
+            prom.wait_for_query(f'{P}monthly_profile_sessions{{namespace="test-hub"}} == 1')
             results = assert_every_dashboard_query_returns_data(prom, "test-hub")
             assert value_of(results["Users logged in / needed / A"]) == 2
             assert value_of(results["Progress to first value / A"]) == 1

@@ -5,14 +5,14 @@ tick removes its row. ``meeting`` holds the one onboarding meeting of the hub (t
 was held, whether hub access was confirmed, who recorded it and when).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,653 @@
+"""How the hub is used: server sessions inferred from successive polls, and their figures.
+
+Pure: no I/O, no clock of its own. A *session* is one run of one server (default or named)
+of one user, from the server's ``started`` to the first poll that no longer sees it (or
+sees it with another ``started``: a restart is a new session).
+
+The end of a session is pinned as closely as the hub's data allows, and always lies between
+the last poll that saw the server and the poll that no longer sees it:
+
+- a restart ends the old session at the new ``started`` (exact);
+- the hub sets the user's ``last_activity`` to the stop time when a server stops, so a user
+  seen with a ``last_activity`` after the last sighting ends the session at that time (exact,
+  unless the user did something else on the hub after the stop, which can only move it
+  later, by at most one poll interval);
+- otherwise the session ends at the last poll that saw it running (at most one poll
+  interval early).
+
+Figures are per UTC calendar month; a session that crosses a month boundary is split at it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .clock import as_utc
+from .rules import add_months, month_label, month_of
+
+#: Longest stored profile or image label; longer values are cut and end with an ellipsis.
+MAX_LABEL_LENGTH = 64
+#: The label of every value beyond the most used ``max_usage_labels`` ones.
+OTHER = "other"
+#: The label of sessions whose user_options name no profile (or no image).
+NONE_LABEL = "none"
+
+#: user_options keys read for the profile, first present wins (KubeSpawner's slug).
+DEFAULT_PROFILE_KEYS: tuple[str, ...] = ("profile",)
+#: user_options keys read for the image, first present wins: an image typed in by the user
+#: (KubeSpawner's unlisted choice), a profile option named ``image``, a plain ``image`` key.
+DEFAULT_IMAGE_KEYS: tuple[str, ...] = (
+    "profile-option-image--unlisted-choice",
+    "profile-option-image",
+    "image",
+)
+
+#: Buckets of time since last login, in days: (key, label, lower bound, upper bound).
+#: A value on an edge belongs to the upper bucket (exactly 1 day is "1-7 days").
+LAST_LOGIN_BUCKETS: tuple[tuple[str, str, float, float], ...] = (
+    ("under_1d", "under 1 day", 0.0, 1.0),
+    ("1d_7d", "1-7 days", 1.0, 7.0),
+    ("7d_30d", "7-30 days", 7.0, 30.0),
+    ("30d_90d", "30-90 days", 30.0, 90.0),
+    ("over_90d", "over 90 days", 90.0, math.inf),
+)
+
+#: Buckets of server-minutes per user in a month (users with a session in it), in minutes.
+SERVER_MINUTES_BUCKETS: tuple[tuple[str, str, float, float], ...] = (
+    ("under_30m", "under 30 minutes", 0.0, 30.0),
+    ("30m_2h", "30 minutes-2 hours", 30.0, 120.0),
+    ("2h_10h", "2-10 hours", 120.0, 600.0),
+    ("10h_40h", "10-40 hours", 600.0, 2400.0),
+    ("over_40h", "40 hours or more", 2400.0, math.inf),
+)
+
+
+# -- labels ---------------------------------------------------------------------------------
+
+
+def clean_label(value: Any) -> str | None:
+    """A short, printable, bounded label from a user_options value (None when unusable)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    text = "".join(
+        " " if unicodedata.category(ch)[0] in "CZ" else ch for ch in value if ch != "\x00"
+    )
+    text = " ".join(text.split())
+    if not text:
+        return None
+    if len(text) > MAX_LABEL_LENGTH:
+        text = text[: MAX_LABEL_LENGTH - 1] + "\u2026"
+    return text
+
+
+def first_label(options: Mapping[str, Any] | None, keys: Sequence[str]) -> str | None:
+    """The cleaned value of the first of *keys* present in *options* with a usable value."""
+    if not isinstance(options, Mapping):
+        return None
+    for key in keys:
+        label = clean_label(options.get(key))
+        if label is not None:
+            return label
+    return None
+
+
+@dataclass(frozen=True)
+class LabelUsage:
+    """Sessions and server-hours of one profile or image."""
+
+    name: str
+    sessions: int
+    server_hours: float
+
+
+def cap_labels(
+    usage: Mapping[str, tuple[int, float]], limit: int, other: str = OTHER
+) -> tuple[LabelUsage, ...]:
+    """The *limit* most used labels (by sessions, then hours, then name) and "other".
+
+    *usage* maps a label to (sessions, server-hours). Labels beyond the first *limit* are
+    summed into one *other* entry (also when a label is itself called "other").
+    """
+    ranked = sorted(usage.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+    kept = [LabelUsage(name, s, round(h, 3)) for name, (s, h) in ranked[:limit] if name != other]
+    rest = [(s, h) for name, (s, h) in ranked if name == other] + [
+        (s, h) for name, (s, h) in ranked[limit:] if name != other
+    ]
+    if rest:
+        kept.append(LabelUsage(other, sum(s for s, _ in rest), round(sum(h for _, h in rest), 3)))
+    return tuple(kept)
+
+
+# -- statistics -----------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The *q*-th percentile (0-100) with linear interpolation between closest ranks.
+
+    The same definition as ``statistics.quantiles(method="inclusive")``: one value is every
+    percentile of itself; of two values 10 and 20 the median is 15 and the p90 19. None for
+    no values.
+    """
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100.0
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    fraction = position - low
+    return ordered[low] + (ordered[high] - ordered[low]) * fraction
+
+
+def bucket_index(value: float, buckets: Sequence[tuple[str, str, float, float]]) -> int:
+    """Which bucket *value* falls in: lower bound included, upper bound excluded."""
+    lowers = [lower for _key, _label, lower, _upper in buckets]
+    return max(0, bisect.bisect_right(lowers, value) - 1)
+
+
+def distribution(
+    values: Iterable[float], buckets: Sequence[tuple[str, str, float, float]]
+) -> dict[str, int]:
+    """Counts of *values* per bucket key, every bucket present."""
+    counts = {key: 0 for key, *_ in buckets}
+    for value in values:
+        counts[buckets[bucket_index(value, buckets)][0]] += 1
+    return counts
+
+
+def bucket_bounds(
+    key: str, buckets: Sequence[tuple[str, str, float, float]]
+) -> tuple[float, float]:
+    """The (lower, upper) bounds of bucket *key*; KeyError for an unknown key."""
+    for name, _label, lower, upper in buckets:
+        if name == key:
+            return lower, upper
+    raise KeyError(key)
+
+
+# -- months ---------------------------------------------------------------------------------
+
+
+def month_bounds(month: int) -> tuple[datetime, datetime]:
+    """The first instant of a ``YYYYMM`` month and of the next one, in UTC."""
+    start = datetime(month // 100, month % 100, 1, tzinfo=timezone.utc)
+    following = add_months(month, 1)
+    return start, datetime(following // 100, following % 100, 1, tzinfo=timezone.utc)
+
+
+def split_by_month(start: datetime, end: datetime) -> list[tuple[int, datetime, datetime]]:
+    """The parts of [start, end) in each UTC month, as (YYYYMM, part start, part end)."""
+    start, end = as_utc(start), as_utc(end)
+    if end < start:
+        end = start
+    parts = []
+    month = month_of(start)
+    cursor = start
+    while True:
+        _first, following = month_bounds(month)
+        if end <= following:
+            parts.append((month, cursor, end))
+            return parts
+        parts.append((month, cursor, following))
+        cursor, month = following, add_months(month, 1)
+
+
+# -- session inference ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """A running server one poll saw, with what its session records."""
+
+    user: str
+    server: str
+    started: datetime
+    last_activity: datetime | None = None
+    profile: str | None = None
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    """A stored session without an end yet."""
+
+    id: int
+    user: str
+    server: str
+    started: datetime
+    last_activity: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SessionChanges:
+    """What one poll changes: sessions to open, to touch and to end."""
+
+    opened: tuple[RunningServer, ...] = ()
+    #: (session id, the server's newer last_activity)
+    touched: tuple[tuple[int, datetime], ...] = ()
+    #: (session id, end)
+    ended: tuple[tuple[int, datetime], ...] = ()
+
+
+def session_end(
+    last_seen: datetime,
+    now: datetime,
+    *,
+    server_activity: datetime | None = None,
+    user_activity: datetime | None = None,
+    restarted_at: datetime | None = None,
+) -> datetime:
+    """The best estimate of when a session that *last_seen* saw running and *now* did not ended.
+
+    Always within [max(last_seen, server_activity), now]. See the module docstring.
+    """
+    now = as_utc(now)
+    floor = min(max(as_utc(last_seen), as_utc(server_activity or last_seen)), now)
+    for pinned in (restarted_at, user_activity):
+        if pinned is not None and floor <= as_utc(pinned) <= now:
+            return as_utc(pinned)
+    return floor
+
+
+def infer_sessions(
+    open_sessions: Iterable[OpenSession],
+    running: Iterable[RunningServer],
+    *,
+    last_seen: datetime | None,
+    now: datetime,
+    user_activity: Mapping[str, datetime | None] | None = None,
+) -> SessionChanges:
+    """Compare the stored open sessions with the servers one poll saw running.
+
+    *running* must be every server running at *now* (each poll reads them all); *last_seen*
+    is when the previous recorded poll ran (every open session was running then); None when
+    no poll was recorded (open sessions then end at their last known activity or start).
+    *user_activity* holds the users' ``last_activity`` from this poll. Times are aware.
+    """
+    now = as_utc(now)
+    user_activity = user_activity or {}
+    by_key: dict[tuple[str, str], RunningServer] = {}
+    for server in running:
+        by_key[(server.user, server.server)] = server
+    opened: list[RunningServer] = []
+    touched: list[tuple[int, datetime]] = []
+    ended: list[tuple[int, datetime]] = []
+    matched: set[tuple[str, str]] = set()
+    for session in open_sessions:
+        key = (session.user, session.server)
+        current = by_key.get(key)
+        # aware datetimes compare as instants, whatever their zone
+        if current is not None and current.started == session.started:
+            matched.add(key)
+            newer = current.last_activity
+            if newer is not None and (
+                session.last_activity is None or newer > session.last_activity
+            ):
+                touched.append((session.id, min(as_utc(newer), now)))
+            continue
+        seen = last_seen if last_seen is not None else session.last_activity or session.started
+        end = session_end(
+            max(as_utc(seen), as_utc(session.started)),
+            now,
+            server_activity=session.last_activity,
+            user_activity=user_activity.get(session.user),
+            restarted_at=current.started if current is not None else None,
+        )
+        ended.append((session.id, end))
+    for key, server in by_key.items():
+        if key not in matched:
+            opened.append(server)
+    return SessionChanges(tuple(opened), tuple(touched), tuple(ended))
+
+
+# -- monthly figures ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A stored session, as the figures need it (no username)."""
+
+    user_id: int
+    started: datetime
+    ended: datetime | None
+    profile: str | None = None
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class MonthUsage:
+    """The usage figures of one UTC month. Contains no usernames."""
+
+    month: str
+    #: Sessions that started in the month.
+    sessions: int = 0
+    #: Counted users with a server running at some time in the month.
+    users_with_sessions: int = 0
+    #: Wall time of running servers within the month, in hours.
+    server_hours: float = 0.0
+    #: Of the parts of ended sessions within the month, in minutes (None without any).
+    median_session_minutes: float | None = None
+    p90_session_minutes: float | None = None
+    #: The most servers running at one poll in the month.
+    peak_concurrent_servers: int = 0
+    #: (YYYY-MM-DD, the most servers running at one poll that day), days with a server only.
+    daily_peaks: tuple[tuple[str, int], ...] = ()
+    profiles: tuple[LabelUsage, ...] = ()
+    images: tuple[LabelUsage, ...] = ()
+
+
+def month_usage(
+    records: Iterable[SessionRecord],
+    month: int,
+    now: datetime,
+    *,
+    daily_peaks: Mapping[str, int] | None = None,
+    label_limit: int = 20,
+) -> MonthUsage:
+    """The figures of *month* from the sessions that overlap it; open ones run until *now*."""
+    now = as_utc(now)
+    start, end = month_bounds(month)
+    sessions = 0
+    users: set[int] = set()
+    seconds = 0.0
+    lengths: list[float] = []
+    profiles: dict[str, list[float]] = {}
+    images: dict[str, list[float]] = {}
+    for record in records:
+        began = as_utc(record.started)
+        finish = as_utc(record.ended) if record.ended is not None else now
+        finish = max(finish, began)
+        if began >= end or (began < start and finish <= start):
+            continue
+        part_start, part_end = max(began, start), min(finish, end)
+        started_here = start <= began < end
+        part = (part_end - part_start).total_seconds()
+        sessions += started_here
+        users.add(record.user_id)
+        seconds += part
+        if record.ended is not None or part_end == end:
+            lengths.append(part / 60.0)
+        for table, label in ((profiles, record.profile), (images, record.image)):
+            entry = table.setdefault(label or NONE_LABEL, [0, 0.0])
+            entry[0] += started_here
+            entry[1] += part / 3600.0
+    peaks = {
+        day: count
+        for day, count in (daily_peaks or {}).items()
+        if day.startswith(month_label(month)) and count > 0
+    }
+    median = percentile(lengths, 50)
+    p90 = percentile(lengths, 90)
+    return MonthUsage(
+        month=month_label(month),
+        sessions=sessions,
+        users_with_sessions=len(users),
+        server_hours=round(seconds / 3600.0, 3),
+        median_session_minutes=None if median is None else round(median, 2),
+        p90_session_minutes=None if p90 is None else round(p90, 2),
+        peak_concurrent_servers=max(peaks.values(), default=0),
+        daily_peaks=tuple(sorted(peaks.items())),
+        profiles=cap_labels({k: (int(v[0]), v[1]) for k, v in profiles.items()}, label_limit),
+        images=cap_labels({k: (int(v[0]), v[1]) for k, v in images.items()}, label_limit),
+    )
+
+
+def day_label(value: datetime) -> str:
+    """The UTC day of *value* as ``YYYY-MM-DD``."""
+    return as_utc(value).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class UsageFigures:
+    """Everything the snapshot shows about usage: the months, newest last, and now's values."""
+
+    months: tuple[MonthUsage, ...] = ()
+    #: Counted users who have logged in, per LAST_LOGIN_BUCKETS key.
+    last_login_distribution: dict[str, int] = field(default_factory=dict)
+    #: Counted users with a session in the current month, per SERVER_MINUTES_BUCKETS key.
+    server_minutes_distribution: dict[str, int] = field(default_factory=dict)
+    #: Servers of counted users running at the last poll.
+    running_servers: int = 0
+
+    def month(self, label: str) -> MonthUsage:
+        """The figures of month *label* (zeros when nothing ran in it)."""
+        for entry in self.months:
+            if entry.month == label:
+                return entry
+        return MonthUsage(label)
+
+
+def days_since(then: datetime, now: datetime) -> float:
+    """Days from *then* to *now* (never negative)."""
+    return max(0.0, (as_utc(now) - as_utc(then)) / timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class LabelKeys:
+    """Which user_options keys give a session's profile and image."""
+
+    profile: tuple[str, ...] = DEFAULT_PROFILE_KEYS
+    image: tuple[str, ...] = DEFAULT_IMAGE_KEYS
+
+    def labels(self, options: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+        """(profile, image) of a server's user_options."""
+        return first_label(options, self.profile), first_label(options, self.image)
+
+
+def user_seconds(records: Iterable[SessionRecord], month: int, now: datetime) -> dict[int, float]:
+    """Server-seconds per user id within *month* (open sessions run until *now*)."""
+    start, end = month_bounds(month)
+    now = as_utc(now)
+    totals: dict[int, float] = {}
+    for record in records:
+        began = as_utc(record.started)
+        finish = max(as_utc(record.ended) if record.ended is not None else now, began)
+        if began >= end or (began < start and finish <= start):
+            continue
+        part = (min(finish, end) - max(began, start)).total_seconds()
+        totals[record.user_id] = totals.get(record.user_id, 0.0) + part
+    return totals
+
+
+@dataclass(frozen=True)
+class UserMonth:
+    """One user's sessions in a month: started in it, seconds in it, the last end, still open."""
+
+    sessions: int
+    seconds: float
+    last_end: datetime | None
+    open: int
+
+
+def user_months(
+    records: Iterable[SessionRecord], month: int, now: datetime
+) -> dict[int, UserMonth]:
+    """Per user id, what the per-user table shows for *month* (open sessions run to *now*)."""
+    start, end = month_bounds(month)
+    now = as_utc(now)
+    found: dict[int, list[Any]] = {}
+    for record in records:
+        began = as_utc(record.started)
+        finish = max(as_utc(record.ended) if record.ended is not None else now, began)
+        if began >= end or (began < start and finish <= start):
+            continue
+        entry = found.setdefault(record.user_id, [0, 0.0, None, 0])
+        entry[0] += start <= began < end
+        entry[1] += (min(finish, end) - max(began, start)).total_seconds()
+        if record.ended is None:
+            entry[3] += 1
+        elif entry[2] is None or as_utc(record.ended) > entry[2]:
+            entry[2] = as_utc(record.ended)
+    return {
+        user_id: UserMonth(int(s), round(seconds, 3), last, int(running))
+        for user_id, (s, seconds, last, running) in found.items()
+    }
+
+
+class MonthAccumulator:
+    """One month's figures kept up to date session by session, for the refresh after a poll.
+
+    An ended session's part of the month never changes again, so it is added once; running
+    sessions are counted afresh each time. :meth:`figures` equals :func:`month_usage` and
+    :meth:`users` equals :func:`user_months` over the same sessions, at a cost in proportion
+    to the running sessions and those that changed, not to the month's sessions.
+    """
+
+    def __init__(self, month: int) -> None:
+        self.month = month
+        self.start, self.end = month_bounds(month)
+        self.closed: dict[int, SessionRecord] = {}
+        self.open: dict[int, SessionRecord] = {}
+        self._sessions = 0
+        self._seconds = 0.0
+        self._lengths: list[float] = []
+        self._labels: tuple[dict[str, list[float]], dict[str, list[float]]] = ({}, {})
+        #: per user id: [sessions started, seconds, last end] of their ended sessions
+        self._closed_users: dict[int, list[Any]] = {}
+        self._view: dict[int, UserMonth] = {}
+        self._dirty: set[int] = set()
+        self._open_users: set[int] = set()
+
+    def _part(self, record: SessionRecord, now: datetime) -> tuple[bool, float, datetime] | None:
+        began = as_utc(record.started)
+        finish = max(as_utc(record.ended) if record.ended is not None else now, began)
+        if began >= self.end or (began < self.start and finish <= self.start):
+            return None
+        part_end = min(finish, self.end)
+        seconds = (part_end - max(began, self.start)).total_seconds()
+        return self.start <= began < self.end, seconds, part_end
+
+    def put(self, session_id: int, record: SessionRecord | None) -> bool:
+        """Take the current state of one session (None: it no longer counts in the month).
+
+        Returns False when an ended session would change or leave, which only a change of
+        who is counted can cause: the caller then builds the month again.
+        """
+        if session_id in self.closed:
+            return record == self.closed[session_id]
+        old = self.open.pop(session_id, None)
+        if old is not None:
+            self._dirty.add(old.user_id)
+        if record is None:
+            return True
+        self._dirty.add(record.user_id)
+        if record.ended is None:
+            self.open[session_id] = record
+            return True
+        part = self._part(record, record.ended)
+        if part is None:
+            return True
+        started_here, seconds, _part_end = part
+        self.closed[session_id] = record
+        self._sessions += started_here
+        self._seconds += seconds
+        bisect.insort(self._lengths, seconds / 60.0)
+        for table, label in zip(self._labels, (record.profile, record.image), strict=True):
+            entry = table.setdefault(label or NONE_LABEL, [0, 0.0])
+            entry[0] += started_here
+            entry[1] += seconds / 3600.0
+        user = self._closed_users.setdefault(record.user_id, [0, 0.0, None])
+        user[0] += started_here
+        user[1] += seconds
+        end = as_utc(record.ended)
+        if user[2] is None or end > user[2]:
+            user[2] = end
+        return True
+
+    def figures(
+        self,
+        now: datetime,
+        *,
+        daily_peaks: Mapping[str, int] | None = None,
+        label_limit: int = 20,
+    ) -> MonthUsage:
+        now = as_utc(now)
+        sessions, seconds = self._sessions, self._seconds
+        users = set(self._closed_users)
+        labels = tuple({k: list(v) for k, v in table.items()} for table in self._labels)
+        extra_lengths = []
+        for record in self.open.values():
+            part = self._part(record, now)
+            if part is None:
+                continue
+            started_here, part_seconds, part_end = part
+            sessions += started_here
+            seconds += part_seconds
+            users.add(record.user_id)
+            if part_end == self.end:
+                extra_lengths.append(part_seconds / 60.0)
+            for table, label in zip(labels, (record.profile, record.image), strict=True):
+                entry = table.setdefault(label or NONE_LABEL, [0, 0.0])
+                entry[0] += started_here
+                entry[1] += part_seconds / 3600.0
+        lengths = sorted(self._lengths + extra_lengths) if extra_lengths else self._lengths
+        median, p90 = percentile_sorted(lengths, 50), percentile_sorted(lengths, 90)
+        peaks = {
+            day: count
+            for day, count in (daily_peaks or {}).items()
+            if day.startswith(month_label(self.month)) and count > 0
+        }
+        profiles, images = labels
+        return MonthUsage(
+            month=month_label(self.month),
+            sessions=sessions,
+            users_with_sessions=len(users),
+            server_hours=round(seconds / 3600.0, 3),
+            median_session_minutes=None if median is None else round(median, 2),
+            p90_session_minutes=None if p90 is None else round(p90, 2),
+            peak_concurrent_servers=max(peaks.values(), default=0),
+            daily_peaks=tuple(sorted(peaks.items())),
+            profiles=cap_labels({k: (int(v[0]), v[1]) for k, v in profiles.items()}, label_limit),
+            images=cap_labels({k: (int(v[0]), v[1]) for k, v in images.items()}, label_limit),
+        )
+
+    def users(self, now: datetime) -> tuple[dict[int, UserMonth], set[int]]:
+        """Per user id what :func:`user_months` gives, and the user ids changed since the last
+        call (those with running sessions always count as changed: their time grows)."""
+        now = as_utc(now)
+        open_now: dict[int, list[Any]] = {}
+        for record in self.open.values():
+            part = self._part(record, now)
+            if part is None:
+                continue
+            entry = open_now.setdefault(record.user_id, [0, 0.0, 0])
+            entry[0] += part[0]
+            entry[1] += part[1]
+            entry[2] += 1
+        changed = self._dirty | self._open_users | set(open_now)
+        for user_id in changed:
+            closed = self._closed_users.get(user_id)
+            running = open_now.get(user_id)
+            if closed is None and running is None:
+                self._view.pop(user_id, None)
+                continue
+            started = (closed[0] if closed else 0) + (running[0] if running else 0)
+            seconds = (closed[1] if closed else 0.0) + (running[1] if running else 0.0)
+            self._view[user_id] = UserMonth(
+                int(started),
+                round(seconds, 3),
+                closed[2] if closed else None,
+                running[2] if running else 0,
+            )
+        self._dirty = set()
+        self._open_users = set(open_now)
+        return self._view, changed
+
+
+def percentile_sorted(ordered: Sequence[float], q: float) -> float | None:
+    """:func:`percentile` of values already in ascending order."""
+    if not ordered:
+        return None
+    position = (len(ordered) - 1) * q / 100.0
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
