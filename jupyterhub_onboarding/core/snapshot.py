@@ -46,6 +46,8 @@ class Aggregates:
     users_known: int = 0
     #: Server sessions per month and the distributions of now (no usernames).
     usage: UsageFigures = field(default_factory=UsageFigures)
+    #: Counted users who first logged in in each month (``YYYY-MM``), months with any only.
+    new_users: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class Snapshot:
     tracker: TrackerState
     stale: bool
     usage: UsageFigures = field(default_factory=UsageFigures)
+    #: Counted users who first logged in in each month (``YYYY-MM``).
+    new_users: dict[str, int] = field(default_factory=dict)
 
     @property
     def usage_month(self) -> MonthUsage:
@@ -185,4 +189,5 @@ def build_snapshot(
         tracker=tracker,
         stale=stale,
         usage=aggregates.usage,
+        new_users=dict(aggregates.new_users),
     )

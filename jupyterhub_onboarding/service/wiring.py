@@ -92,6 +92,9 @@ class OnboardingService:
         #: The first USERS_LISTED counted users, refreshed with the figures (admin page only).
         self.users_listed: list[KnownUser] = []
         self.settings = self._settings(as_utc(self.clock()))
+        #: More sections of the status document by key, each built from the snapshot and the
+        #: hub's URL (the page adds ``report``); aggregates and configuration only.
+        self.status_sections: dict[str, Callable[[Snapshot, str], Any]] = {}
         self.web_app = self.make_web_app()
 
     # -- configuration derived at start ---------------------------------------------------
