@@ -33,7 +33,14 @@ from .core.clock import parse_iso, utcnow
 from .core.rules import CountingRules
 from .core.usage import DEFAULT_IMAGE_KEYS, DEFAULT_PROFILE_KEYS, LabelKeys
 from .page.settings import OnboardingEmail, StandardLinks
-from .settings import COMMON_ALIASES, COMMON_FLAGS, FeeTierSettings, above_zero, at_least
+from .settings import (
+    COMMON_ALIASES,
+    COMMON_FLAGS,
+    FeeTierSettings,
+    ReportSettings,
+    above_zero,
+    at_least,
+)
 
 
 def _parse_live_since(value: str) -> datetime:
@@ -43,7 +50,7 @@ def _parse_live_since(value: str) -> datetime:
     return parse_iso(value)
 
 
-class Onboarding(FeeTierSettings, Application):
+class Onboarding(FeeTierSettings, ReportSettings, Application):
     """A JupyterHub service that tracks first value and monthly active users."""
 
     name = "jupyterhub-onboarding"

@@ -122,7 +122,7 @@ def _opt(document: Any, path: str) -> Any:
 def _count(value: Any, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ReportDataError(f"{path} is not a count")
-    return value
+    return int(value)
 
 
 def _number(value: Any, path: str, optional: bool = False) -> float | None:
@@ -287,7 +287,9 @@ class Report:
         return format_money(value, self.currency)
 
 
-def _tiers(document: Any, fallback: Sequence[tuple[int | None, float]]) -> tuple:
+def _tiers(
+    document: Any, fallback: Sequence[tuple[int | None, float]]
+) -> tuple[tuple[int | None, float], ...]:
     raw = _opt(document, "report.fee_tiers")
     if raw is None:
         return tuple(fallback)
@@ -314,12 +316,13 @@ def _labels(value: Any, path: str) -> tuple[LabelLine, ...]:
 
 
 def _month_figures(document: Any, month: str) -> MonthFigures:
-    history = {}
+    history: dict[str, Mapping[str, Any]] = {}
     for index, entry in enumerate(_list(_get(document, "mau.history"), "mau.history")):
         where = f"mau.history[{index}]"
         if not isinstance(entry, Mapping):
             raise ReportDataError(f"{where} is not an object")
         history[_month(entry.get("month"), where + ".month")] = entry
+    mau: Mapping[str, Any]
     if _get(document, "mau.month") == month:
         mau = {"login": _get(document, "mau.login"), "server": _get(document, "mau.server")}
     else:
@@ -410,11 +413,15 @@ def report_changes(
 ) -> tuple[Change, ...]:
     """The month-over-month table: each figure this month, the month before, the change."""
     now, before = report_figures, previous
+
+    def counts(figure: str, current: int, previous: int) -> tuple[str, float, float, str, str]:
+        return (figure, current, previous, f"{current:,}", f"{previous:,}")
+
     rows: list[tuple[str, float, float, str, str]] = [
-        ("MAU (login)", now.mau_login, before.mau_login, f"{now.mau_login:,}", f"{before.mau_login:,}"),
-        ("MAU (server)", now.mau_server, before.mau_server, f"{now.mau_server:,}", f"{before.mau_server:,}"),
-        ("New users", now.new_users, before.new_users, f"{now.new_users:,}", f"{before.new_users:,}"),
-        ("Sessions", now.sessions, before.sessions, f"{now.sessions:,}", f"{before.sessions:,}"),
+        counts("MAU (login)", now.mau_login, before.mau_login),
+        counts("MAU (server)", now.mau_server, before.mau_server),
+        counts("New users", now.new_users, before.new_users),
+        counts("Sessions", now.sessions, before.sessions),
         (
             "Server-hours",
             now.server_hours,
@@ -422,12 +429,8 @@ def report_changes(
             _number_text(now.server_hours),
             _number_text(before.server_hours),
         ),
-        (
-            "Peak concurrent servers",
-            now.peak_concurrent_servers,
-            before.peak_concurrent_servers,
-            f"{now.peak_concurrent_servers:,}",
-            f"{before.peak_concurrent_servers:,}",
+        counts(
+            "Peak concurrent servers", now.peak_concurrent_servers, before.peak_concurrent_servers
         ),
         ("Estimated usage fee", fees_pair[2], fees_pair[3], fees_pair[0], fees_pair[1]),
     ]
@@ -554,7 +557,7 @@ def build_report(
         (label, _count(distribution.get(key, 0), f"usage.last_login_distribution.{key}"))
         for key, label, _low, _high in LAST_LOGIN_BUCKETS
     )
-    links = []
+    links: list[ReportLink] = []
     for index, entry in enumerate(_list(_opt(document, "report.links"), "report.links")):
         if not isinstance(entry, Mapping):
             raise ReportDataError(f"report.links[{index}] is not an object")
@@ -662,14 +665,18 @@ def report_data(report: Report) -> dict[str, Any]:
         "first_value": {
             "achieved": report.first_value_achieved,
             "date": report.first_value_date,
-            "days": None if report.days_to_first_value is None else f"{report.days_to_first_value:g}",
+            "days": (
+                None if report.days_to_first_value is None else f"{report.days_to_first_value:g}"
+            ),
             "threshold": report.first_value_threshold,
             "basis": report.first_value_basis,
             "toward": report.users_toward_first_value,
             "live_since": report.live_since,
             "check_in_due": report.check_in_due,
         },
-        "last_login": [{"label": label, "count": count} for label, count in report.last_login_distribution],
+        "last_login": [
+            {"label": label, "count": count} for label, count in report.last_login_distribution
+        ],
         "billing": {
             "basis": report.billing_basis,
             "mau": report.billing_mau,
