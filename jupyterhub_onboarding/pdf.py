@@ -56,13 +56,17 @@ class PDFRenderer:
         import typst
 
         inputs = {"data": json.dumps(data, ensure_ascii=False), "paper": PAPER[page_size]}
+        source = self._source(template)
         with self._lock:
             compiler = self._compilers.get(template)
             if compiler is None:
-                compiler = typst.Compiler(self._source(template), ignore_system_fonts=True)
+                compiler = typst.Compiler(source, ignore_system_fonts=True)
                 self._compilers[template] = compiler
             try:
+                # the source again each time: a compiler made from bytes otherwise looks for
+                # it as a file on the second compile
                 pdf = compiler.compile(
+                    source,
                     format="pdf",
                     sys_inputs=inputs,
                     timestamp=None if timestamp is None else int(timestamp.timestamp()),

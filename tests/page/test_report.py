@@ -179,3 +179,15 @@ def test_hostile_names_labels_and_link_texts_stay_text(tmp_path, hostile):
     assert "<script>" not in html and "javascript:" not in html
     assert "\u202e" not in html and "\x1b" not in html
     assert "Estimated usage fee" in html
+
+
+def test_one_renderer_makes_many_pdfs(tmp_path):
+    """The service keeps one renderer: every later compile works as the first did."""
+    document = seeded_document(tmp_path)
+    renderer = PDFRenderer()
+    pdfs = [
+        renderer.render("report.typ", report_data(build_report(document, month, hub_name="h")))
+        for month in ("2026-11", "2026-10", "2026-11")
+    ]
+    assert all(pdf.startswith(b"%PDF-") for pdf in pdfs)
+    assert len(set(pdfs)) >= 2  # two months, two reports
