@@ -82,7 +82,11 @@ def seeded_document(tmp_path: Path, links: list[Link] | None = None, **section) 
     document["report"] = report_section(
         snapshot,
         links
-        or [Link("grafana_cost_url", "dashboards", "Cost dashboard", "https://grafana.example.org/c")],
+        or [
+            Link(
+                "grafana_cost_url", "dashboards", "Cost dashboard", "https://grafana.example.org/c"
+            )
+        ],
         tier=section.get("tier", "basic"),
         support_email=section.get("support_email", "support@example.org"),
         response_time=section.get("response_time", "1 business day"),

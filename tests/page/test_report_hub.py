@@ -85,7 +85,7 @@ def test_admin_downloads_this_and_last_months_report(hub, tmp_path):
                 mau = status["mau"]["login"]
                 assert "month to date" in flat
                 assert f"First value reached on {status['first_value']['achieved_at'][:10]}" in flat
-                assert f'<li><b>{mau}</b> MAU (logged in)</li>' in html.text
+                assert f"<li><b>{mau}</b> MAU (logged in)</li>" in html.text
                 fee = f"${status['billing']['estimated_usage_fee']:,.2f}"
                 assert f"Estimated usage fee {fee}" in flat
             else:
