@@ -1,13 +1,13 @@
 # The README's two commands: `make demo` and `make test`. Each installs what it needs:
 # a virtual environment with this package, configurable-http-proxy from npm, and (for the
-# tests) Debian's chromium, prometheus and postgresql.
+# tests) Debian's chromium, prometheus, postgresql and poppler-utils.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 VENV_JH5 := .venv-jupyterhub5
 NODE_PREFIX := .cache/node
-APT_PACKAGES := chromium prometheus postgresql prometheus-alertmanager
+APT_PACKAGES := chromium prometheus postgresql prometheus-alertmanager poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export PATH := $(CURDIR)/$(NODE_PREFIX)/node_modules/.bin:$(PATH)

@@ -22,6 +22,7 @@ BENCHMARKS = {
     "storage": "bench_storage",
     "collector": "bench_collector",
     "usage": "bench_usage",
+    "report": "bench_report",
 }
 
 

@@ -39,7 +39,14 @@ from .core.snapshot import check_in_date
 from .core.usage import DEFAULT_IMAGE_KEYS, DEFAULT_PROFILE_KEYS, LabelKeys
 from .logs import RepeatedXsrfNotice, ensure_redacted, with_redaction
 from .page.settings import OnboardingEmail, StandardLinks
-from .settings import COMMON_ALIASES, COMMON_FLAGS, FeeTierSettings, above_zero, at_least
+from .settings import (
+    COMMON_ALIASES,
+    COMMON_FLAGS,
+    FeeTierSettings,
+    ReportSettings,
+    above_zero,
+    at_least,
+)
 
 #: Days an option counting days may have at most: ten years.
 MAX_DAYS = 3650
@@ -72,7 +79,7 @@ async def watch_parent(
     on_gone()
 
 
-class Onboarding(FeeTierSettings, Application):
+class Onboarding(FeeTierSettings, ReportSettings, Application):
     """A JupyterHub service that tracks first value and monthly active users."""
 
     name = "jupyterhub-onboarding"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from traitlets import HasTraits, List, TraitError, validate
+from traitlets import Enum, HasTraits, List, TraitError, validate
 
 from .core import fees
 
@@ -77,3 +77,14 @@ class FeeTierSettings(HasTraits):
             return [list(tier) for tier in fees.validate_tiers(proposal["value"])]
         except ValueError as error:
             raise TraitError(f"{option_name(proposal)}: {error}") from None
+
+
+class ReportSettings(HasTraits):
+    """How monthly reports are printed, a setting of both the service and the collector."""
+
+    report_page_size = Enum(
+        ["a4", "letter"],
+        default_value="a4",
+        help="""Page size of the monthly report PDFs: 'a4' (210 x 297 mm) or 'letter'
+        (US Letter, 8.5 x 11 in). The HTML report prints on the browser's page size.""",
+    ).tag(config=True)

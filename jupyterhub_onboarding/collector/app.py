@@ -22,14 +22,21 @@ from ..core import fees
 from ..core.clock import isoformat, utcnow
 from ..core.rules import month_label, month_of, parse_month
 from ..logs import with_redaction
-from ..settings import COMMON_ALIASES, COMMON_FLAGS, FeeTierSettings, above_zero, at_least
+from ..settings import (
+    COMMON_ALIASES,
+    COMMON_FLAGS,
+    FeeTierSettings,
+    ReportSettings,
+    above_zero,
+    at_least,
+)
 from .extras import require_extras
 from .hubsfile import HubEntry, HubsFileError, hubs_warnings, load_hubs
 from .poll import Answer, PollSettings, poll_hubs
 from .report import build_row, order_rows, render
 
 
-class CollectApp(FeeTierSettings, Application):
+class CollectApp(FeeTierSettings, ReportSettings, Application):
     """Poll the onboarding status API of many hubs and write one report."""
 
     name = "jupyterhub-onboarding-collect"
@@ -45,6 +52,7 @@ class CollectApp(FeeTierSettings, Application):
     jupyterhub-onboarding collect --hubs hubs.yaml --format csv --output report.csv
     jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format html --output oct.html
     jupyterhub-onboarding collect --hubs hubs.yaml --store history.sqlite
+    jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --output-dir reports
     """
 
     aliases = {
@@ -55,6 +63,8 @@ class CollectApp(FeeTierSettings, Application):
         "hubs": "CollectApp.hubs_file",
         "month": "CollectApp.month",
         "output": "CollectApp.output",
+        "output-dir": "CollectApp.output_dir",
+        "page-size": "CollectApp.report_page_size",
         "retries": "CollectApp.retries",
         "service-name": "CollectApp.service_name",
         "store": "CollectApp.store",
@@ -120,16 +130,25 @@ class CollectApp(FeeTierSettings, Application):
         Example: --output report.csv.""",
     ).tag(config=True)
 
+    output_dir = Unicode(
+        "",
+        help="""Write each hub's monthly report and a summary of all hubs into this existing
+        directory, as --format pdf or html: {hub}-{month}.pdf and summary-{month}.pdf. A hub
+        that did not answer is a row of the summary and has no file. Required for --format
+        pdf. Example: --output-dir reports.""",
+    ).tag(config=True)
+
     progress = Bool(
         True,
         help="""Show a progress bar while polling, when standard error is a terminal.""",
     ).tag(config=True)
 
     report_format = Enum(
-        ["table", "json", "csv", "html"],
+        ["table", "json", "csv", "html", "pdf"],
         default_value="table",
-        help="""Report format: 'table' (terminal), 'json', 'csv' (one row per hub) or 'html'
-        (a self-contained page). Example: --format csv.""",
+        help="""Report format: 'table' (terminal), 'json', 'csv' (one row per hub), 'html'
+        (a self-contained page; with --output-dir one page per hub and the summary) or 'pdf'
+        (with --output-dir: one PDF per hub and a summary PDF). Example: --format csv.""",
     ).tag(config=True)
 
     retries = Integer(
@@ -235,6 +254,12 @@ class CollectApp(FeeTierSettings, Application):
             self.usage_error(f"--month {self.month} is in the future")
         if self.output not in ("", "-") and not Path(self.output).parent.is_dir():
             self.usage_error(f"the directory of --output {self.output} does not exist")
+        if self.report_format == "pdf" and not self.output_dir:
+            self.usage_error("--format pdf needs --output-dir: the directory for the PDFs")
+        if self.output_dir and self.report_format not in ("pdf", "html"):
+            self.usage_error("--output-dir needs --format pdf or --format html")
+        if self.output_dir and not Path(self.output_dir).is_dir():
+            self.usage_error(f"--output-dir {self.output_dir} is not an existing directory")
         try:
             return load_hubs(Path(self.hubs_file), self.service_name)
         except HubsFileError as error:
@@ -308,10 +333,13 @@ class CollectApp(FeeTierSettings, Application):
             for answer in answers
         )
         generated_at = isoformat(finished_at) or ""
-        try:
-            self.write(render(self.report_format, rows, month=month, generated_at=generated_at))
-        except OSError as error:
-            self.usage_error(f"cannot write --output {self.output}: {error.strerror}")
+        if self.output_dir:
+            rows = self._write_files(answers, rows, tiers, generated_at, finished_at)
+        else:
+            try:
+                self.write(render(self.report_format, rows, month=month, generated_at=generated_at))
+            except OSError as error:
+                self.usage_error(f"cannot write --output {self.output}: {error.strerror}")
 
         failed = [row for row in rows if not row.answered]
         for row in failed:
@@ -327,6 +355,34 @@ class CollectApp(FeeTierSettings, Application):
         stored = self._store_run(store, rows, started_at, finished_at, month)
         if failed or not stored:
             self.exit(1)
+
+    def _write_files(self, answers, rows, tiers, generated_at: str, finished_at: datetime):
+        """Each hub's report and the summary into --output-dir; the rows, with report errors."""
+        from ..pdf import PDFError
+        from .files import write_report_files
+
+        current = month_label(month_of(finished_at))
+        month = self.month or current
+        documents = {answer.hub.name: answer.document for answer in answers}
+        try:
+            rows, written = write_report_files(
+                Path(self.output_dir),
+                self.report_format,
+                rows,
+                documents,
+                month=month,
+                month_to_date=month == current,
+                generated_at=generated_at,
+                page_size=self.report_page_size,
+                tiers=tiers,
+            )
+        except OSError as error:
+            self.usage_error(f"cannot write into --output-dir {self.output_dir}: {error.strerror}")
+        except PDFError as error:
+            self.log.error("%s", error)
+            self.exit(1)
+        self.log.info("wrote %d files into %s", len(written), self.output_dir)
+        return rows
 
     def _store_run(self, store, rows, started_at: datetime, finished_at: datetime, month):
         if store is None:

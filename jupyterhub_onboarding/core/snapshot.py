@@ -48,6 +48,8 @@ class Aggregates:
     admin_first_login_at: datetime | None = None
     #: Server sessions per month and the distributions of now (no usernames).
     usage: UsageFigures = field(default_factory=UsageFigures)
+    #: Counted users who first logged in in each month (``YYYY-MM``), months with any only.
+    new_users: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class Snapshot:
     stale: bool
     admin_first_login_at: datetime | None = None
     usage: UsageFigures = field(default_factory=UsageFigures)
+    #: Counted users who first logged in in each month (``YYYY-MM``).
+    new_users: dict[str, int] = field(default_factory=dict)
 
     @property
     def usage_month(self) -> MonthUsage:
@@ -195,4 +199,5 @@ def build_snapshot(
         stale=stale,
         admin_first_login_at=aggregates.admin_first_login_at,
         usage=aggregates.usage,
+        new_users=dict(aggregates.new_users),
     )

@@ -7,12 +7,14 @@ Content-Security-Policy; the templates are autoescaped.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from http.client import responses
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment
 from markupsafe import Markup
@@ -22,8 +24,10 @@ from tornado.log import app_log
 from ..core.checklist import Meeting, OnboardingRecord, build_checklist, manual_keys, progress
 from ..core.clock import as_utc
 from ..core.links import Link, resolve_links
-from ..core.rules import month_label, month_of, parse_month
+from ..core.report import Report, ReportDataError, build_report, report_data, report_section
+from ..core.rules import add_months, month_label, month_of, parse_month
 from ..core.snapshot import Snapshot
+from ..core.status import status_document
 from ..core.summary import (
     MAILTO_MAX_LENGTH,
     SummaryEmail,
@@ -32,6 +36,7 @@ from ..core.summary import (
     summary_email,
 )
 from ..core.text import basis_verb, month_name
+from ..pdf import PDFRenderer
 from ..service.handlers import BaseHandler
 from ..service.store import UsageQuery
 from .chart import mau_chart_svg
@@ -148,6 +153,11 @@ def landing_namespace(
         "summary_text_url": service_prefix + "summary.txt",
     }
     if snapshot is not None:
+        current = month_of(snapshot.generated_at)
+        ns["report_links"] = [
+            (f"{month_name(month_label(m))} report", f"{service_prefix}report/{month_label(m)}")
+            for m in (current, add_months(current, -1))
+        ]
         settings = snapshot.settings
         ns.update(
             threshold=settings.first_value_threshold,
@@ -490,17 +500,97 @@ class SummaryTextHandler(SummaryHandler):
         self.finish(self.summary().text)
 
 
+def hub_name(hub_url: str) -> str:
+    """What a report calls the hub: its host name (the URL when it has none)."""
+    return urlsplit(hub_url).hostname or hub_url
+
+
+def hub_report(snapshot: Snapshot, links: StandardLinks, hub_url: str, month: str) -> Report:
+    """The report of *month* from the snapshot, built as the collector builds it: from the
+    status document and its ``report`` section."""
+    document = status_document(snapshot, hub_url=hub_url)
+    document["report"] = status_report_section(snapshot, links, hub_url)
+    return build_report(document, month, hub_name=hub_name(hub_url), hub_url=hub_url)
+
+
+def status_report_section(snapshot: Snapshot, links: StandardLinks, hub_url: str) -> dict:
+    """The ``report`` section of the status document, from the link settings."""
+    return report_section(
+        snapshot,
+        resolve_links(links.link_settings(), hub_url),
+        tier=links.tier,
+        support_email=links.support_email,
+        response_time=links.response_time,
+    )
+
+
+class ReportHandler(PageHandler):
+    """``report/YYYY-MM`` (HTML, printable) and ``report/YYYY-MM.pdf``: admins only."""
+
+    # tornado passes each route's own arguments to initialize
+    def initialize(self, renderer: PDFRenderer, **kwargs: Any) -> None:  # type: ignore[override]
+        super().initialize(**kwargs)
+        self.renderer = renderer
+
+    @web.authenticated
+    async def get(self, label: str, pdf: str | None = None) -> None:
+        self.require_admin()
+        service = self.service
+        try:
+            month = parse_month(label)
+        except ValueError:
+            raise web.HTTPError(400, "month must look like YYYY-MM") from None
+        if not service.database_ready:
+            raise web.HTTPError(503)
+        snapshot = service.current_snapshot()
+        if month > month_of(snapshot.generated_at):
+            raise web.HTTPError(404, "no report for a month that has not begun")
+        try:
+            report = hub_report(snapshot, self.links, self.hub_url, month_label(month))
+        except ReportDataError as error:
+            app_log.error("Could not build the report of %s: %s", month_label(month), error)
+            raise web.HTTPError(500) from None
+        if pdf:
+            data = report_data(report)
+            body = await asyncio.to_thread(
+                self.renderer.render,
+                "report.typ",
+                data,
+                page_size=service.app.report_page_size,
+                timestamp=snapshot.generated_at,
+            )
+            self.set_header("Content-Type", "application/pdf")
+            self.set_header(
+                "Content-Disposition", f'inline; filename="usage-report-{report.month}.pdf"'
+            )
+            self.set_security_headers("default-src 'none'; frame-ancestors 'none'")
+            self.finish(body)
+            return
+        self.render_html(
+            "onboarding-report.html",
+            page_title=f"Usage report {report.month}",
+            report=report,
+            pdf_url=f"{self.prefix}report/{report.month}.pdf",
+            landing_url=self.prefix,
+        )
+
+
 def routes(service) -> list:
     """The page routes under the service prefix, with the one template environment."""
     app = service.app
     env = build_environment(app.template_paths, app.data_files_path)
     prefix = app.service_prefix
+    links = StandardLinks(parent=app)
     kwargs = {
         "service": service,
         "env": env,
-        "links": StandardLinks(parent=app),
+        "links": links,
         "email": OnboardingEmail(parent=app),
     }
+    service.status_sections["report"] = lambda snapshot, hub_url: status_report_section(
+        snapshot, links, hub_url
+    )
+    report_kwargs = {**kwargs, "renderer": PDFRenderer()}
     found = [
         web.url(prefix, LandingHandler, kwargs, name="onboarding-landing"),
         web.url(prefix + "summary", SummaryHandler, kwargs, name="onboarding-summary"),
@@ -511,6 +601,12 @@ def routes(service) -> list:
         web.url(prefix + "meeting", MeetingHandler, kwargs, name="onboarding-meeting"),
         web.url(prefix + r"usage\.csv", UsageCSVHandler, kwargs, name="onboarding-usage-csv"),
         web.url(prefix + "usage/users", UsageUsersHandler, kwargs, name="onboarding-usage-users"),
+        web.url(
+            prefix + r"report/([0-9]{4}-[0-9]{2})(\.pdf)?",
+            ReportHandler,
+            report_kwargs,
+            name="onboarding-report",
+        ),
     ]
     if prefix != "/":
         found.append(web.url(prefix.rstrip("/"), web.RedirectHandler, {"url": prefix}))

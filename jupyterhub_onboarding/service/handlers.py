@@ -144,13 +144,13 @@ class StatusHandler(APIHandler):
 
     def get(self) -> None:
         self.require_access()
-        self.write_json(
-            status_document(
-                self.service.current_snapshot(),
-                hub_url=self.hub_url,
-                record=self.service.onboarding_record,
-            )
+        snapshot = self.service.current_snapshot()
+        document = status_document(
+            snapshot, hub_url=self.hub_url, record=self.service.onboarding_record
         )
+        for key, section in self.service.status_sections.items():
+            document[key] = section(snapshot, self.hub_url)
+        self.write_json(document)
 
 
 class HealthHandler(APIHandler):

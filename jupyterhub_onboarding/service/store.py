@@ -776,6 +776,7 @@ class Store:
             ).scalar_one_or_none()
             admin_logged_in = admin_first_login_at is not None
             known = conn.execute(select(func.count()).select_from(users)).scalar_one()
+            new_users = self._new_users(conn, [m for m in per_month if LOGIN in per_month[m]])
         return Aggregates(
             users_logged_in=logged_in,
             users_started_server=started_server,
@@ -787,7 +788,25 @@ class Store:
             admin_logged_in=admin_logged_in,
             users_known=known,
             admin_first_login_at=as_utc(admin_first_login_at) if admin_first_login_at else None,
+            new_users=new_users,
         )
+
+    @staticmethod
+    def _new_users(conn, months: Iterable[int]) -> dict[str, int]:
+        """Counted users whose first login falls in each of *months* (an index range each)."""
+        found: dict[str, int] = {}
+        for month in months:
+            start, end = usage_rules.month_bounds(month)
+            count = conn.execute(
+                select(func.count()).where(
+                    users.c.counted.is_(True),
+                    users.c.first_login_at >= start,
+                    users.c.first_login_at < end,
+                )
+            ).scalar_one()
+            if count:
+                found[month_label(month)] = count
+        return found
 
     def logged_in_users(self, limit: int | None = None) -> list[KnownUser]:
         """Counted users who have logged in, earliest first, at most *limit* of them

@@ -98,6 +98,9 @@ class OnboardingService:
         #: The checklist ticks and the meeting, as administrators recorded them.
         self.onboarding_record = OnboardingRecord()
         self.settings = self._settings(as_utc(self.clock()))
+        #: More sections of the status document by key, each built from the snapshot and the
+        #: hub's URL (the page adds ``report``); aggregates and configuration only.
+        self.status_sections: dict[str, Callable[[Snapshot, str], Any]] = {}
         self.web_app = self.make_web_app()
 
     # -- configuration derived at start ---------------------------------------------------

@@ -9,8 +9,10 @@ import io
 import json
 import os
 import re
+import shutil
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
 import termios
@@ -627,7 +629,7 @@ async def test_cli_exits_0_when_every_hub_answered_and_reports_a_past_month(tmp_
         (("--month", "2026-13"), "", "CollectApp.month must look like YYYY-MM"),
         (("--month", "2999-01"), "", "is in the future"),
         (("--timeout", "0"), "", "CollectApp.timeout must be a number of seconds > 0"),
-        (("--format", "pdf"), "", "report_format"),
+        (("--format", "docx"), "", "report_format"),
         (("--retires", "3"), "", "unknown option(s): --retires"),
         (("--output", "no/such/dir/r.csv"), "", "directory of --output"),
         (
@@ -908,6 +910,80 @@ async def test_collect_from_real_hubs_and_broken_ones(tmp_path, stand_in, real_h
     assert hub_a_line[1] == "ok" and hub_a_line[2] == a["first_value_date"]
     assert str(a["mau_login"]) in hub_a_line and f"{a['estimated_usage_fee']:,.2f}" in hub_a_line
     assert " ".join(lines[-1].split()[:7]) == "TOTAL (4 hubs) 2 failed 1 achieved"
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs Debian's poppler-utils")
+async def test_collect_monthly_pdfs_from_real_hubs_and_a_broken_one(tmp_path, stand_in, real_hubs):
+    """Two real hubs and one that answers garbage: a PDF per real hub, and a summary whose
+    rows and totals are right; exit status 1 as for every format when a hub fails."""
+    hub_a, hub_b = real_hubs
+    hub_a.login("ada").close()
+    status_a = await asyncio.to_thread(hub_a.wait_for_status, lambda s: s["mau"]["login"] >= 1, 90)
+    status_b = await asyncio.to_thread(hub_b.status)
+    month = status_a["mau"]["month"]
+    hubs_file = write_hubs(
+        tmp_path / "hubs.yaml",
+        [
+            {"name": "Hub A #eval(1) <b>", "hub_url": hub_a.url, "token_env": "HUB_A_TOKEN"},
+            {"name": "hub-b", "hub_url": hub_b.url, "token_env": "HUB_B_TOKEN"},
+            {"name": "broken", "hub_url": stand_in.hub_url("garbage"), "token_env": "HUB_A_TOKEN"},
+        ],
+    )
+    env = {"HUB_A_TOKEN": hub_a.status_token, "HUB_B_TOKEN": hub_b.status_token}
+    out = tmp_path / "reports"
+    out.mkdir()
+    args = ("--hubs", str(hubs_file), "--timeout", "5", "--retries", "0", "--month", month)
+    run = await run_cli(*args, "--format", "pdf", "--output-dir", str(out), cwd=tmp_path, env=env)
+    assert run.returncode == 1, run.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"Hub-A-eval-1-b-{month}.pdf",
+        f"hub-b-{month}.pdf",
+        f"summary-{month}.pdf",
+    ]
+
+    def text(name: str) -> str:
+        done = subprocess.run(
+            ["pdftotext", "-layout", str(out / name), "-"], capture_output=True, check=True
+        )
+        return " ".join(done.stdout.decode().split())
+
+    a = text(f"Hub-A-eval-1-b-{month}.pdf")
+    assert "Hub A #eval(1) <b>" in a and f"MAU (login) {status_a['mau']['login']} " in a
+    assert f"Estimated usage fee ${status_a['billing']['estimated_usage_fee']:,.2f}" in a
+    assert "ada" not in a.split()
+    b = text(f"hub-b-{month}.pdf")
+    assert f"MAU (login) {status_b['mau']['login']} " in b and "First value not reached" in b
+    summary = text(f"summary-{month}.pdf")
+    # the broken hub first (it needs action), with its error; then the others by name
+    assert summary.index("broken") < summary.index("Hub A #eval(1) <b>") < summary.index("hub-b")
+    assert "broken error malformed JSON" in summary
+    total_login = status_a["mau"]["login"] + status_b["mau"]["login"]
+    assert re.search(rf"Total 1 failed \d reached {total_login} ", summary), summary
+    for token in (hub_a.status_token, hub_b.status_token):
+        assert token not in run.stdout + run.stderr
+
+    # --format html with --output-dir: the same files as HTML
+    html_dir = tmp_path / "html"
+    html_dir.mkdir()
+    run = await run_cli(
+        *args, "--format", "html", "--output-dir", str(html_dir), cwd=tmp_path, env=env
+    )
+    assert run.returncode == 1, run.stderr
+    page = (html_dir / f"Hub-A-eval-1-b-{month}.html").read_text()
+    assert "Hub A #eval(1) &lt;b&gt;" in page and "Estimated usage fee" in page
+    assert "broken" in (html_dir / f"summary-{month}.html").read_text()
+    assert not (html_dir / f"broken-{month}.html").exists()
+
+
+async def test_pdf_format_needs_an_output_directory(tmp_path):
+    hubs_file = write_hubs(tmp_path / "hubs.yaml", [{"name": "a", "hub_url": "http://x"}])
+    run = await run_cli("--hubs", str(hubs_file), "--format", "pdf", cwd=tmp_path)
+    assert run.returncode == 2 and "--format pdf needs --output-dir" in run.stderr
+    run = await run_cli(
+        "--hubs", str(hubs_file), "--format", "pdf", "--output-dir", "nowhere", cwd=tmp_path
+    )
+    assert run.returncode == 2 and "not an existing directory" in run.stderr
 
 
 def test_config_file_sets_traits_and_the_command_line_wins(tmp_path):
