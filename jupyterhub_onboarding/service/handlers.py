@@ -10,6 +10,7 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from tornado import web
 
 from .. import __version__
+from ..core.events import upcoming_document
 from ..core.status import status_document
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-\[\]:]{1,255}$")
@@ -99,7 +100,10 @@ class StatusHandler(APIHandler):
 
     def get(self) -> None:
         self.require_access()
-        self.write_json(status_document(self.service.current_snapshot(), hub_url=self.hub_url))
+        service = self.service
+        document = status_document(service.current_snapshot(), hub_url=self.hub_url)
+        document["events"] = {"upcoming": upcoming_document(service.events, service.clock())}
+        self.write_json(document)
 
 
 class HealthHandler(APIHandler):

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -16,10 +16,13 @@ from sqlalchemy.exc import OperationalError
 from tornado import web
 
 from ..core.clock import as_utc, isoformat, parse_iso
+from ..core.events import SIZING_DAYS, Event, window_actual
 from ..core.hubmodel import UserSeen
 from ..core.pollstats import PollStats
 from ..core.snapshot import Aggregates, Settings, Snapshot, build_snapshot
 from ..retry import RetryPolicy
+from .events import routes as event_routes
+from .eventstore import EventStore
 from .handlers import NotFoundHandler, core_routes
 from .hubclient import HubClient
 from .metrics import routes as metrics_routes
@@ -91,6 +94,11 @@ class OnboardingService:
         self.aggregates = Aggregates()
         #: The first USERS_LISTED counted users, refreshed with the figures (admin page only).
         self.users_listed: list[KnownUser] = []
+        self.event_store = EventStore(self.store.engine)
+        #: Every planned event with its actual, and the hub's peak concurrent servers of the
+        #: last SIZING_DAYS days: refreshed with the figures and after each change of an event.
+        self.events: list[Event] = []
+        self.events_peak: int | None = None
         self.settings = self._settings(as_utc(self.clock()))
         self.web_app = self.make_web_app()
 
@@ -192,6 +200,27 @@ class OnboardingService:
         else:
             self.aggregates = replace(aggregates, usage=usage)
             self.users_listed = listed
+        await self.refresh_events()
+
+    async def refresh_events(self) -> None:
+        """Read the events again; measure the actual of those that ended recently."""
+        if not self.database_ready:
+            return
+        now = self.clock()
+        try:
+            found = await self.db(
+                self.event_store.settle_actuals,
+                now,
+                lambda records, event: window_actual(records, event.start, event.end, now),
+            )
+            peak = await self.db(
+                self.event_store.peak_since, as_utc(now) - timedelta(days=SIZING_DAYS)
+            )
+        except Exception as error:
+            self.log.warning("Could not refresh events (%s); serving the last ones", error)
+        else:
+            self.events = found
+            self.events_peak = peak
 
     def current_snapshot(self) -> Snapshot:
         """The figures now: cheap, from the last aggregates; never touches hub or database."""
@@ -200,7 +229,7 @@ class OnboardingService:
     # -- web ------------------------------------------------------------------------------
 
     def routes(self) -> list:
-        routes = core_routes(self) + metrics_routes(self)
+        routes = core_routes(self) + metrics_routes(self) + event_routes(self)
         for factory in self.extra_routes:
             routes.extend(factory(self))
         routes.append((self.app.service_prefix + ".*", NotFoundHandler, {"service": self}))

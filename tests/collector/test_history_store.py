@@ -257,7 +257,7 @@ def test_a_history_can_share_the_database_of_a_service(fresh_url):
         collector.upgrade()
         service.upgrade()
         collector.upgrade()
-        assert (service.schema_revision(), collector.schema_revision()) == ("0003", "0002")
+        assert (service.schema_revision(), collector.schema_revision()) == ("0005", "0002")
         tables = set(inspect(collector.engine).get_table_names())
         assert {"alembic_version", VERSION_TABLE, "users", "collect_runs"} <= tables
         append_new_run(collector)

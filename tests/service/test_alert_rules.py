@@ -25,7 +25,12 @@ from prometheus import (
 
 from jupyterhub_onboarding.service.metrics import METRIC_NAMES
 
-ALERTS = {"OnboardingCheckInDue", "OnboardingTrackerStale", "OnboardingMetricsAbsent"}
+ALERTS = {
+    "OnboardingCheckInDue",
+    "OnboardingTrackerStale",
+    "OnboardingMetricsAbsent",
+    "OnboardingEventNotReady",
+}
 #: Family names a query may use: the documented samples and the histogram's family name.
 KNOWN_NAMES = set(METRIC_NAMES) | {"jupyterhub_onboarding_poll_duration_seconds"}
 
@@ -50,7 +55,7 @@ def run(promtool: str, *args: str, cwd: Path | None = None) -> subprocess.Comple
 def test_promtool_check_rules_passes(promtool):
     result = run(promtool, "check", "rules", str(RULES_FILE))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 4 rules found" in result.stdout
+    assert "SUCCESS: 5 rules found" in result.stdout
 
 
 def test_promtool_unit_tests_of_every_alert_pass(promtool):
@@ -68,6 +73,11 @@ def test_promtool_unit_tests_of_every_alert_pass(promtool):
         ("\n          unless jupyterhub_onboarding_last_successful_poll_timestamp_seconds", ""),
         ("max_over_time(jupyterhub_onboarding_info[1d])", "jupyterhub_onboarding_info"),
         ("absent(jupyterhub_onboarding_info)", "absent(up)"),
+        ("< 7 * 86400", "< 30 * 86400"),  # event alert a month ahead instead of a week
+        (
+            "(jupyterhub_onboarding_next_event_checklist_complete == 0)",
+            "(jupyterhub_onboarding_next_event_checklist_complete >= 0)",
+        ),
     ],
 )
 def test_promtool_unit_tests_catch_a_broken_rule(promtool, tmp_path, original, mutant):
