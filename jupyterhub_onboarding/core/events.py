@@ -275,7 +275,8 @@ def parse_form(values: Mapping[str, str], now: datetime) -> EventFields:
             start_changed = parse_iso(original) != start
         except (TypeError, ValueError):
             start_changed = True
-    check_times(start, end, now, errors, start_changed=start_changed)
+    if "time_zone" not in errors:
+        check_times(start, end, now, errors, start_changed=start_changed)
     if errors:
         raise EventInvalid(errors)
     return EventFields(
