@@ -162,6 +162,7 @@ def test_dashboard_has_the_panels_the_issue_asks_for(dashboard):
         "poll duration",
         "poll errors",
         "since last successful poll",
+        "next event",
     ):
         assert any(wanted in title for title in titles), f"no panel about {wanted!r}"
     mau = next(
@@ -169,6 +170,27 @@ def test_dashboard_has_the_panels_the_issue_asks_for(dashboard):
     )
     assert mau["type"] == "timeseries"
     assert "basis" in mau["targets"][0]["expr"] and mau["targets"][0]["legendFormat"] == "{{basis}}"
+
+
+def test_dashboard_shows_the_next_events_start_attendees_and_checklist(dashboard):
+    (panel,) = [
+        p for p in iter_panels(dashboard["panels"]) if p["title"].lower().startswith("next event")
+    ]
+    by_ref = {target["refId"]: target for target in panel["targets"]}
+    prefix = "jupyterhub_onboarding_next_event_"
+    assert metric_names(by_ref["A"]["expr"]) == {prefix + "start_timestamp_seconds"}
+    assert metric_names(by_ref["C"]["expr"]) == {prefix + "expected_attendees"}
+    assert metric_names(by_ref["D"]["expr"]) == {prefix + "checklist_complete"}
+    used = set().union(*(metric_names(target["expr"]) for target in panel["targets"]))
+    assert used == {name for name in METRIC_NAMES if name.startswith(prefix)}
+    overrides = {
+        o["matcher"]["options"]: o["properties"] for o in panel["fieldConfig"]["overrides"]
+    }
+    assert {"id": "unit", "value": "dateTimeAsIso"} in overrides["A"]
+    (mappings,) = [prop["value"] for prop in overrides["D"] if prop["id"] == "mappings"]
+    assert mappings[0]["options"]["0"]["text"] == "not complete"
+    assert mappings[0]["options"]["1"]["text"] == "complete"
+    assert panel["fieldConfig"]["defaults"]["noValue"] == "none planned"
 
 
 def test_dashboard_layout_has_unique_ids_and_no_overlapping_panels(dashboard):
