@@ -13,6 +13,8 @@ from hubproc import HubProcess, running_hub, wait_until
 from ical.calendar_stream import IcsCalendarStream
 from prometheus_client.parser import text_string_to_metric_families
 
+from jupyterhub_onboarding.core.events import MAX_CONTACT, MAX_NOTES, MAX_PROFILE, MAX_TITLE
+
 pytestmark = pytest.mark.integration
 
 HUB_CONFIG = """
@@ -253,3 +255,56 @@ def test_planned_against_actual_from_real_servers_in_the_window(hub, tokens):
     assert done["status"] == "done"
     assert done["actual"] == {"peak_concurrent_servers": 2, "sessions": 2, "users": 2}
     hub.stop_server("ana")
+
+
+#: Text a hostile or careless admin might type: markup that closes a script, JSON and
+#: iCalendar specials (quotes, a backslash, commas, semicolons), a line separator that breaks
+#: JavaScript string literals, a bidirectional override, non-Latin text. Notes may also hold
+#: line breaks (the one-line fields refuse them with a 400).
+NASTY = '</script><img src=x onerror=alert(1)> "q" \\ a,b;c BEGIN:VEVENT\u2028\u202e ü 试 🎓'
+
+
+def fill(text: str, limit: int) -> str:
+    """*text* repeated up to *limit* characters, as an admin's form would keep it."""
+    return (text * (limit // len(text) + 1))[:limit].strip()
+
+
+def test_hostile_text_comes_back_exactly_from_the_json_and_escaped_in_the_page(hub, tokens):
+    from contextlib import closing
+
+    body = exam(
+        (now() + timedelta(days=6)).replace(microsecond=0),
+        title=fill(NASTY, MAX_TITLE),
+        profile=fill(NASTY, MAX_PROFILE),
+        notes=fill(NASTY + "\nline two\n", MAX_NOTES),
+        contact=fill(NASTY, MAX_CONTACT),
+    )
+    created = call(hub, "POST", "api/v1/events", tokens["admin"], json=body)
+    assert created.status_code == 201, created.text
+    event_id = created.json()["id"]
+    for response in (
+        created,
+        call(hub, "GET", f"api/v1/events/{event_id}", tokens["admin"]),
+    ):
+        assert response.headers["Content-Type"].startswith("application/json")
+        document = response.json()
+        for name in ("title", "profile", "notes", "contact"):
+            assert document[name] == body[name], name  # not cut, not mangled
+        # escaped by the JSON encoding: no raw line break, separator or non-ASCII character
+        assert "\r" not in response.text and "\n" not in response.text
+        assert "\u2028" not in response.text and "\u202e" not in response.text
+        assert "\\u2028" in response.text and '\\"q\\"' in response.text
+    listed = call(hub, "GET", "api/v1/events", hub.status_token).json()
+    (public,) = [e for e in listed["upcoming"] if e["id"] == event_id]
+    assert public["title"] == body["title"] and "notes" not in public
+    (upcoming,) = [e for e in hub.status()["events"]["upcoming"] if e["id"] == event_id]
+    assert upcoming["title"] == body["title"]
+
+    with closing(hub.login("admin")) as client:
+        page = client.get(hub.service_url)
+    assert page.status_code == 200
+    html = page.text
+    assert "<img src=x" not in html and "</script><img" not in html
+    assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "&#34;q&#34;" in html or "&quot;q&quot;" in html
+    call(hub, "DELETE", f"api/v1/events/{event_id}", tokens["admin"])
