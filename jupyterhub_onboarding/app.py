@@ -34,6 +34,7 @@ from traitlets.config import Application, catch_config_error
 
 from . import __version__
 from .core.clock import parse_iso, utcnow
+from .core.events import DEFAULT_SCALER_LINES, check_scaler_lines
 from .core.rules import CountingRules
 from .core.snapshot import check_in_date
 from .core.usage import DEFAULT_IMAGE_KEYS, DEFAULT_PROFILE_KEYS, LabelKeys
@@ -154,6 +155,13 @@ class Onboarding(FeeTierSettings, ReportSettings, Application):
         for its own metrics. Set False to let an in-cluster Prometheus scrape without a token.""",
     ).tag(config=True)
 
+    authenticate_events_feed = Bool(
+        True,
+        help="""Require a hub token with access to this service for the calendar feed
+        (events.ics), as for /metrics. Set False to let an in-cluster placeholder scaler read
+        it without a token (the feed holds no notes, contacts or usernames).""",
+    ).tag(config=True)
+
     bind_url = Unicode(
         "",
         help="""Where to listen, when it differs from service_url, e.g. 'http://:10101' to
@@ -244,6 +252,37 @@ class Onboarding(FeeTierSettings, ReportSettings, Application):
     def _default_exit_with_hub(self):
         managed = ("JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_API_TOKEN")
         return all(os.environ.get(name) for name in managed)
+
+    event_prewarm_minutes = Integer(
+        30,
+        help="""Minutes before an event's start when its entry in the calendar feed begins, so
+        a calendar-driven placeholder scaler has the capacity up when the event starts.""",
+    ).tag(config=True)
+
+    @validate("event_prewarm_minutes")
+    def _check_prewarm(self, proposal):
+        value = proposal["value"]
+        if not 0 <= value <= 24 * 60:
+            raise TraitError(
+                f"Onboarding.event_prewarm_minutes must be between 0 and 1440, got {value!r}"
+            )
+        return value
+
+    event_scaler_lines = List(
+        Unicode(),
+        default_value=list(DEFAULT_SCALER_LINES),
+        help="""Lines that end each event's DESCRIPTION in the calendar feed, for placeholder
+        scalers that read them (e.g. 'min_capacity: {expected_attendees}' or
+        'min_placeholders: {expected_attendees}'). Fields: {expected_attendees}, {kind},
+        {prewarm_minutes}.""",
+    ).tag(config=True)
+
+    @validate("event_scaler_lines")
+    def _check_scaler_lines(self, proposal):
+        try:
+            return check_scaler_lines(proposal["value"])
+        except ValueError as error:
+            raise TraitError(f"Onboarding.event_scaler_lines: {error}") from None
 
     excluded_user_pattern = Unicode(
         r"deployment-service-check",
@@ -615,10 +654,11 @@ class Onboarding(FeeTierSettings, ReportSettings, Application):
 
     def make_service(self):
         """The running service with every room of the package: status, metrics and the page."""
+        from .page.events import routes as event_page_routes
         from .page.handlers import routes as page_routes
         from .service.wiring import OnboardingService
 
-        return OnboardingService(self, extra_routes=[page_routes])
+        return OnboardingService(self, extra_routes=[page_routes, event_page_routes])
 
     def listen_sockets(self) -> list[socket.socket]:
         """The sockets to serve on; exits with one line when the address cannot be had."""

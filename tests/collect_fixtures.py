@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from jupyterhub_onboarding.core.events import Event, upcoming_document
 from jupyterhub_onboarding.core.rules import add_months, month_label, month_of
 from jupyterhub_onboarding.core.snapshot import (
     Aggregates,
@@ -62,10 +63,13 @@ def make_status(
     polled_ago: float | None = 10,
     hub_url: str = "https://hub.example.org",
     usage: dict[str, tuple[int, float, float | None, int]] | None = None,
+    events: Sequence[Event] | None = None,
 ) -> dict[str, Any]:
     """A status document made by the service's own code from the given figures.
 
     *usage* maps a month to (sessions, server-hours, median minutes, peak servers).
+    *events* (None: a service that predates events, with no ``events`` section) become
+    ``events.upcoming`` as the status handler makes it.
     """
     live_since = now - timedelta(days=live_days_ago)
     settings = Settings(hub_url=hub_url, live_since=live_since, billing_basis=billing_basis)
@@ -94,7 +98,38 @@ def make_status(
     tracker = TrackerState(
         last_success_at=None if polled_ago is None else now - timedelta(seconds=polled_ago)
     )
-    return status_document(build_snapshot(aggregates, settings, tracker, now))
+    document = status_document(build_snapshot(aggregates, settings, tracker, now))
+    if events is not None:
+        document["events"] = {"upcoming": upcoming_document(events, now)}
+    return document
+
+
+def make_event(
+    now: datetime,
+    *,
+    days_ahead: float,
+    title: str = "Midterm exam",
+    kind: str = "exam",
+    hours: float = 2,
+    expected_attendees: int = 120,
+    checklist: Sequence[str] = (),
+    event_id: int = 1,
+    cancelled: bool = False,
+) -> Event:
+    """An event of the service's own model starting *days_ahead* days after *now*."""
+    start = now + timedelta(days=days_ahead)
+    return Event(
+        id=event_id,
+        title=title,
+        kind=kind,
+        start=start,
+        end=start + timedelta(hours=hours),
+        expected_attendees=expected_attendees,
+        notes="room 101, secret",
+        contact="ta@example.org",
+        checklist=frozenset(checklist),
+        cancelled=cancelled,
+    )
 
 
 #: Characters a hub-supplied string must not carry into any report: C0 controls, DEL, C1

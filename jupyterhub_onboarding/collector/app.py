@@ -33,7 +33,7 @@ from ..settings import (
 from .extras import require_extras
 from .hubsfile import HubEntry, HubsFileError, hubs_warnings, load_hubs
 from .poll import Answer, PollSettings, poll_hubs
-from .report import build_row, order_rows, render
+from .report import build_row, hub_events, order_rows, render
 
 
 class CollectApp(FeeTierSettings, ReportSettings, Application):
@@ -332,12 +332,21 @@ class CollectApp(FeeTierSettings, ReportSettings, Application):
             )
             for answer in answers
         )
+        events = hub_events((answer.hub.name, answer.document) for answer in answers)
         generated_at = isoformat(finished_at) or ""
         if self.output_dir:
             rows = self._write_files(answers, rows, tiers, generated_at, finished_at)
         else:
             try:
-                self.write(render(self.report_format, rows, month=month, generated_at=generated_at))
+                self.write(
+                    render(
+                        self.report_format,
+                        rows,
+                        month=month,
+                        generated_at=generated_at,
+                        events=events,
+                    )
+                )
             except OSError as error:
                 self.usage_error(f"cannot write --output {self.output}: {error.strerror}")
 

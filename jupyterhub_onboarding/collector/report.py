@@ -14,7 +14,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 import jinja2
 
 from ..core import fees
-from ..core.clock import parse_iso
+from ..core.clock import isoformat, parse_iso
+from ..core.events import MAX_TITLE
 from ..core.text import format_money
 from ..datafiles import find_data_files_path, template_environment
 
@@ -44,6 +45,13 @@ COLUMNS: dict[str, str] = {
     "peak_concurrent_servers": "The most servers running at one poll in the report month.",
     "estimated_usage_fee": "Usage-fee estimate for the report month on the hub's billing basis.",
     "currency": "Currency of the fee estimate.",
+    "next_event_title": "Title of the hub's next planned event (exam, workshop, demo).",
+    "next_event_kind": "Kind of the next event: exam, workshop, demo or other.",
+    "next_event_start": "Start of the next event, ISO 8601 UTC.",
+    "next_event_days_until": "Days from the hub's answer to the next event's start.",
+    "next_event_expected_attendees": "Attendees the hub's admins expect at the next event.",
+    "next_event_checklist_done": "Items of the next event's preparation checklist ticked.",
+    "next_event_checklist_total": "Items of the next event's preparation checklist.",
     "tracker_stale": "true when the hub's tracker has not polled successfully lately.",
     "service_version": "Version of the onboarding service on the hub.",
     "onboarding_date": "Date (YYYY-MM-DD) the onboarding meeting was held, as recorded on "
@@ -65,6 +73,8 @@ ACTION_STALE = "tracker stale"
 ACTION_ORDER = (ACTION_ERROR, ACTION_CHECK_IN, ACTION_STALE, "")
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+#: The report lists every hub's events starting within this many days before the hubs.
+EVENT_WINDOW_DAYS = 14
 #: A spreadsheet treats a cell starting with one of these as a formula, also after spaces
 #: (a tab or CR, the other formula starts, never reaches a cell: rows replace them).
 _FORMULA_START = ("=", "+", "-", "@")
@@ -91,6 +101,15 @@ def safe_text(text: str) -> str:
         REPLACEMENT if unicodedata.category(character) in _UNSAFE_CATEGORIES else character
         for character in text
     )
+
+
+def _make_safe(instance: Any, names: Iterable[str]) -> None:
+    """Pass the text fields *names* of the frozen dataclass *instance* through safe_text."""
+    for name in names:
+        value = getattr(instance, name)
+        if isinstance(value, str):
+            # the documented way to set a field of a frozen dataclass while it is made
+            object.__setattr__(instance, name, safe_text(value))
 
 
 class StatusShapeError(ValueError):
@@ -120,6 +139,13 @@ class Row:
     peak_concurrent_servers: int | None = None
     estimated_usage_fee: float | None = None
     currency: str | None = None
+    next_event_title: str | None = None
+    next_event_kind: str | None = None
+    next_event_start: str | None = None
+    next_event_days_until: float | None = None
+    next_event_expected_attendees: int | None = None
+    next_event_checklist_done: int | None = None
+    next_event_checklist_total: int | None = None
     tracker_stale: bool | None = None
     service_version: str | None = None
     onboarding_date: str | None = None
@@ -129,11 +155,18 @@ class Row:
     error: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("hub", "url", "currency", "service_version", "error"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                # the documented way to set a field of a frozen dataclass while it is made
-                object.__setattr__(self, name, safe_text(value))
+        _make_safe(
+            self,
+            (
+                "hub",
+                "url",
+                "currency",
+                "service_version",
+                "error",
+                "next_event_title",
+                "next_event_kind",
+            ),
+        )
 
     @property
     def answered(self) -> bool:
@@ -265,6 +298,83 @@ def _usage(document: Mapping[str, Any]) -> dict[str, UsageMonthFigures] | None:
 
 
 @dataclass(frozen=True)
+class EventFigures:
+    """One of a hub's upcoming events (from ``events.upcoming``), checked."""
+
+    id: int
+    title: str
+    kind: str
+    #: ISO 8601 UTC, as the report shows it.
+    start: str
+    end: str
+    expected_attendees: int
+    #: Days from the hub's answer to the start (negative while it runs).
+    days_until: float
+    checklist_done: int
+    checklist_total: int
+
+    def __post_init__(self) -> None:
+        _make_safe(self, ("title", "kind"))
+
+
+def _instant(document: Mapping[str, Any], path: str) -> str:
+    value = _get(document, path)
+    try:
+        return isoformat(parse_iso(value)) or ""
+    except (TypeError, ValueError):
+        raise StatusShapeError(f"{path} is not a timestamp") from None
+
+
+def _signed(document: Mapping[str, Any], path: str) -> float:
+    value = _get(document, path)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise StatusShapeError(f"{path} is not a number")
+    return float(value)
+
+
+def _checklist(document: Mapping[str, Any]) -> tuple[int, int]:
+    """(ticked, items) of an event's checklist; ``complete`` is a summary, not an item."""
+    checklist = _get(document, "checklist")
+    if not isinstance(checklist, Mapping) or len(checklist) > 64:
+        raise StatusShapeError("checklist is not an object")
+    items = {key: value for key, value in checklist.items() if key != "complete"}
+    if not all(isinstance(value, bool) for value in items.values()):
+        raise StatusShapeError("checklist is not true/false per item")
+    return sum(items.values()), len(items)
+
+
+def _event(entry: Any, path: str) -> EventFigures:
+    if not isinstance(entry, Mapping):
+        raise StatusShapeError(f"{path} is not an object")
+    try:
+        done, total = _checklist(entry)
+        return EventFigures(
+            id=_count(entry, "id"),
+            title=_text(entry, "title", limit=MAX_TITLE),
+            kind=_text(entry, "kind"),
+            start=_instant(entry, "start"),
+            end=_instant(entry, "end"),
+            expected_attendees=_count(entry, "expected_attendees"),
+            days_until=_signed(entry, "days_until"),
+            checklist_done=done,
+            checklist_total=total,
+        )
+    except StatusShapeError as error:
+        raise StatusShapeError(f"{path}.{str(error).removeprefix('missing ')}") from None
+
+
+def _events(document: Mapping[str, Any]) -> tuple[EventFigures, ...] | None:
+    """Upcoming events, earliest first; None for a hub whose service predates events."""
+    if "events" not in document:
+        return None
+    entries = _get(document, "events.upcoming")
+    if not isinstance(entries, list):
+        raise StatusShapeError("events.upcoming is not a list")
+    found = [_event(entry, f"events.upcoming[{i}]") for i, entry in enumerate(entries)]
+    return tuple(sorted(found, key=lambda event: (event.start, event.id)))
+
+
+@dataclass(frozen=True)
 class StatusFigures:
     """The figures the report takes from one status document, checked."""
 
@@ -290,6 +400,8 @@ class StatusFigures:
     checklist_total: int | None = None
     #: Usage per month (None: the hub's service has no usage figures).
     usage: dict[str, UsageMonthFigures] | None = None
+    #: Upcoming events, earliest first (None: the hub's service has no events).
+    events: tuple[EventFigures, ...] | None = None
 
 
 _DATE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
@@ -355,6 +467,7 @@ def read_status(document: Any) -> StatusFigures:
         stale=_flag(document, "tracker.stale"),
         **_onboarding(document),
         usage=_usage(document),
+        events=_events(document),
     )
 
 
@@ -410,6 +523,7 @@ def build_row(
         return Row(hub=hub, url=url, reachable=reachable, error=f"wrong JSON shape: {shape_error}")
     login, server, fee = month_figures(figures, month, tiers)
     usage = usage_figures(figures, month)
+    upcoming = figures.events[0] if figures.events else None
     return Row(
         hub=hub,
         url=url,
@@ -427,6 +541,13 @@ def build_row(
         peak_concurrent_servers=None if usage is None else usage.peak_concurrent_servers,
         estimated_usage_fee=fee,
         currency=figures.currency,
+        next_event_title=None if upcoming is None else upcoming.title,
+        next_event_kind=None if upcoming is None else upcoming.kind,
+        next_event_start=None if upcoming is None else upcoming.start,
+        next_event_days_until=None if upcoming is None else upcoming.days_until,
+        next_event_expected_attendees=None if upcoming is None else upcoming.expected_attendees,
+        next_event_checklist_done=None if upcoming is None else upcoming.checklist_done,
+        next_event_checklist_total=None if upcoming is None else upcoming.checklist_total,
         tracker_stale=figures.stale,
         service_version=figures.version,
         onboarding_date=figures.meeting_date,
@@ -434,6 +555,56 @@ def build_row(
         checklist_done=figures.checklist_done,
         checklist_total=figures.checklist_total,
     )
+
+
+@dataclass(frozen=True)
+class HubEvent:
+    """One event of one hub in the report's list of events ahead."""
+
+    hub: str
+    id: int
+    title: str
+    kind: str
+    start: str
+    end: str
+    expected_attendees: int
+    days_until: float
+    checklist_done: int
+    checklist_total: int
+
+    def __post_init__(self) -> None:
+        _make_safe(self, ("hub", "title", "kind"))
+
+    @property
+    def ready(self) -> bool:
+        """Every item of the preparation checklist is ticked."""
+        return self.checklist_done == self.checklist_total
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def hub_events(
+    documents: Iterable[tuple[str, Any]], days: float = EVENT_WINDOW_DAYS
+) -> list[HubEvent]:
+    """Every hub's events starting within *days* of its answer (or running), earliest first.
+
+    *documents* are (hub name, status document or None). A hub without a document, with
+    a document of the wrong shape (its row says so) or without events adds nothing.
+    """
+    found = []
+    for hub, document in documents:
+        if document is None:
+            continue
+        try:
+            events = read_status(document).events or ()
+        except StatusShapeError:
+            continue
+        for event in events:
+            if event.days_until <= days:
+                values = {field.name: getattr(event, field.name) for field in fields(event)}
+                found.append(HubEvent(hub=hub, **values))
+    return sorted(found, key=lambda event: (event.start, event.hub.casefold(), event.id))
 
 
 def order_rows(rows: Iterable[Row]) -> list[Row]:
@@ -511,11 +682,19 @@ def to_csv(rows: Sequence[Row]) -> str:
     return out.getvalue()
 
 
-def to_json(rows: Sequence[Row], *, month: str | None, generated_at: str) -> str:
-    """The report as one JSON document: the rows, their totals, the month and the time."""
+def to_json(
+    rows: Sequence[Row],
+    *,
+    month: str | None,
+    generated_at: str,
+    events: Sequence[HubEvent] = (),
+) -> str:
+    """The report as one JSON document: the events ahead, the rows, their totals, the month
+    and the time."""
     document = {
         "generated_at": generated_at,
         "month": month,
+        "events": [event.as_dict() for event in events],
         "hubs": [row.as_dict() for row in rows],
         "totals": asdict(totals(rows)),
     }
@@ -563,10 +742,28 @@ TABLE_HEADINGS = (
     "median min",
     "peak",
     "fee",
+    "next event",
+    "starts (UTC)",
+    "in days",
+    "expected",
+    "checklist",
     "stale",
     "version",
     "error",
 )
+
+
+def _when(instant: str | None) -> str:
+    """``2026-12-03T09:00:00Z`` -> ``2026-12-03 09:00``."""
+    return "" if not instant else instant[:16].replace("T", " ")
+
+
+def _days_until_text(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _checklist_text(done: int | None, total: int | None) -> str:
+    return "" if done is None or total is None else f"{done}/{total}"
 
 
 def _first_value_text(row: Row) -> str:
@@ -591,14 +788,76 @@ def _table_cells(row: Row) -> list[str]:
         _minutes_text(row.median_session_minutes),
         _count_text(row.peak_concurrent_servers),
         format_fee(row.estimated_usage_fee, row.currency),
+        _shorten(row.next_event_title or "", 24),
+        _when(row.next_event_start),
+        _days_until_text(row.next_event_days_until),
+        _count_text(row.next_event_expected_attendees),
+        _checklist_text(row.next_event_checklist_done, row.next_event_checklist_total),
         _yes_no(row.tracker_stale),
         _shorten(row.service_version or "", 12),
         _shorten(row.error or "", 60),
     ]
 
 
-def to_table(rows: Sequence[Row], *, month: str | None, generated_at: str) -> str:
-    """A plain-text table for a terminal, with a totals line."""
+EVENT_HEADINGS = (
+    "hub",
+    "event",
+    "kind",
+    "starts (UTC)",
+    "ends",
+    "in days",
+    "expected",
+    "checklist",
+)
+
+
+def _columns(headings: Sequence[str], body: Sequence[Sequence[str]], numeric: set[int]) -> Any:
+    """The widths of a plain-text table and a function formatting one of its lines."""
+    widths = [
+        max(len(heading), *(len(cells[i]) for cells in body)) for i, heading in enumerate(headings)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return widths, line
+
+
+def _event_lines(events: Sequence[HubEvent]) -> list[str]:
+    title = f"Events in the next {EVENT_WINDOW_DAYS} days"
+    if not events:
+        return [f"{title}: none", ""]
+    body = [
+        [
+            _shorten(event.hub, 32),
+            _shorten(event.title, 40),
+            _shorten(event.kind, 12),
+            _when(event.start),
+            _when(event.end),
+            _days_until_text(event.days_until),
+            str(event.expected_attendees),
+            _checklist_text(event.checklist_done, event.checklist_total)
+            + ("" if event.ready else " (not ready)"),
+        ]
+        for event in events
+    ]
+    widths, line = _columns(EVENT_HEADINGS, body, {5, 6})
+    rule = "  ".join("-" * width for width in widths)
+    return [f"{title}:", line(EVENT_HEADINGS), rule, *(line(cells) for cells in body), ""]
+
+
+def to_table(
+    rows: Sequence[Row],
+    *,
+    month: str | None,
+    generated_at: str,
+    events: Sequence[HubEvent] = (),
+) -> str:
+    """A plain-text table for a terminal: the events ahead, then the hubs and a totals line."""
     body = [_table_cells(row) for row in rows]
     summary = totals(rows)
     fee_text = ", ".join(
@@ -619,27 +878,20 @@ def to_table(rows: Sequence[Row], *, month: str | None, generated_at: str) -> st
             "",
             "",
             fee_text,
+            "",
+            "",
+            "",
+            "",
+            "",
             str(summary.tracker_stale),
             "",
             "",
         ]
     )
-    widths = [
-        max(len(heading), *(len(cells[i]) for cells in body))
-        for i, heading in enumerate(TABLE_HEADINGS)
-    ]
-    numeric = {3, 5, 6, 7, 8, 9, 10, 11, 12}
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
-            for i, cell in enumerate(cells)
-        ]
-        return "  ".join(parts).rstrip()
-
+    widths, line = _columns(TABLE_HEADINGS, body, {3, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17})
     title = f"Onboarding report, month {month or 'current'}, generated {generated_at}"
     rule = "  ".join("-" * width for width in widths)
-    lines = [title, "", line(TABLE_HEADINGS), rule]
+    lines = [title, "", *_event_lines(events), line(TABLE_HEADINGS), rule]
     lines += [line(cells) for cells in body[:-1]]
     lines += [rule, line(body[-1])]
     return "\n".join(lines) + "\n"
@@ -659,24 +911,49 @@ def _html_template() -> jinja2.Template:
         minutes=_minutes_text,
         days=lambda value: "" if value is None else f"{value:g}",
         first_value=_first_value_text,
+        when=_when,
+        days_until=_days_until_text,
+        checklist=_checklist_text,
         tracker=lambda row: {None: "", True: "stale", False: "ok"}[row.tracker_stale],
         link=lambda url: urlsplit(url).scheme in ("http", "https"),
     )
     return environment.get_template("collector-report.html")
 
 
-def to_html(rows: Sequence[Row], *, month: str | None, generated_at: str) -> str:
+def to_html(
+    rows: Sequence[Row],
+    *,
+    month: str | None,
+    generated_at: str,
+    events: Sequence[HubEvent] = (),
+) -> str:
     """A self-contained HTML page (inline CSS, no scripts, no external resources)."""
     return _html_template().render(
-        rows=rows, totals=totals(rows), month=month, generated_at=generated_at
+        rows=rows,
+        totals=totals(rows),
+        month=month,
+        generated_at=generated_at,
+        events=events,
+        event_window_days=EVENT_WINDOW_DAYS,
     )
 
 
 WRITERS = {"table": to_table, "json": to_json, "html": to_html}
 
 
-def render(fmt: str, rows: Sequence[Row], *, month: str | None, generated_at: str) -> str:
-    """The report in format *fmt* (``table``, ``json``, ``csv`` or ``html``)."""
+def render(
+    fmt: str,
+    rows: Sequence[Row],
+    *,
+    month: str | None,
+    generated_at: str,
+    events: Sequence[HubEvent] = (),
+) -> str:
+    """The report in format *fmt* (``table``, ``json``, ``csv`` or ``html``).
+
+    *events* (``hub_events``) come first in the table, JSON and HTML; the CSV stays one
+    line per hub, with the next event in its columns.
+    """
     if fmt == "csv":
         return to_csv(rows)
-    return WRITERS[fmt](rows, month=month, generated_at=generated_at)
+    return WRITERS[fmt](rows, month=month, generated_at=generated_at, events=events)

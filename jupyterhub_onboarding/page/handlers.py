@@ -40,6 +40,7 @@ from ..pdf import PDFRenderer
 from ..service.handlers import BaseHandler
 from ..service.store import UsageQuery
 from .chart import mau_chart_svg
+from .eventviews import events_namespace
 from .settings import OnboardingEmail, StandardLinks
 from .templating import NavService, build_environment, hub_page_namespace, render_page
 from .usage import (
@@ -314,12 +315,17 @@ class LandingHandler(PageHandler):
     @web.authenticated
     async def get(self) -> None:
         self.require_admin()
+        await self.render_landing()
+
+    async def render_landing(self, status: int = 200, **extra: Any) -> None:
+        """The landing page; *extra* replaces parts of its namespace (an event form's state)."""
         service = self.service
         snapshot = service.current_snapshot() if service.database_ready else None
         users = service.users_listed  # kept with the figures: no database wait here
         links = self.resolved_links()
         # the per-user usage table is one page read on the database thread
         usage = await usage_namespace(self, snapshot)
+        self.set_status(status)
         self.render_html(
             "onboarding.html",
             **landing_namespace(
@@ -336,6 +342,7 @@ class LandingHandler(PageHandler):
                 xsrf_token=self.xsrf_token.decode("ascii"),
             ),
             **usage,
+            **{**events_namespace(self), **extra},
         )
 
 

@@ -12,6 +12,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuth
 from tornado import web
 
 from .. import __version__
+from ..core.events import upcoming_document
 from ..core.status import status_document
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-\[\]:]{1,255}$")
@@ -144,12 +145,12 @@ class StatusHandler(APIHandler):
 
     def get(self) -> None:
         self.require_access()
-        snapshot = self.service.current_snapshot()
-        document = status_document(
-            snapshot, hub_url=self.hub_url, record=self.service.onboarding_record
-        )
-        for key, section in self.service.status_sections.items():
+        service = self.service
+        snapshot = service.current_snapshot()
+        document = status_document(snapshot, hub_url=self.hub_url, record=service.onboarding_record)
+        for key, section in service.status_sections.items():
             document[key] = section(snapshot, self.hub_url)
+        document["events"] = {"upcoming": upcoming_document(service.events, service.clock())}
         self.write_json(document)
 
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
@@ -81,10 +81,15 @@ class HubClient:
             resolved = api._replace(path=nxt.path, query=nxt.query).geturl()
         return resolved
 
-    async def get_json(self, url: str, *, accept: str = "application/json") -> Any:
-        """GET *url* and decode JSON, retrying connection errors and 5xx with backoff."""
+    async def get_json(
+        self, url: str, *, accept: str = "application/json", log_url: str | None = None
+    ) -> Any:
+        """GET *url* and decode JSON, retrying connection errors and 5xx with backoff.
+
+        Logs and errors name *log_url* instead of the URL when given (one naming a user).
+        """
         headers = {"Authorization": f"token {self._token}", "Accept": accept}
-        safe_url = url.split("?", 1)[0]
+        safe_url = log_url or url.split("?", 1)[0]
 
         async def attempt() -> HTTPResponse:
             request = HTTPRequest(
@@ -128,6 +133,11 @@ class HubClient:
             return json.loads(response.body)
         except (ValueError, UnicodeDecodeError):
             raise HubAPIError(f"GET {safe_url} answered something that is not JSON") from None
+
+    async def get_user(self, name: str) -> Any:
+        """The hub's model of the user called *name* (``GET /users/{name}``)."""
+        url = self._url("users/" + quote(name, safe=""))
+        return await self.get_json(url, log_url=self._url("users/{name}"))
 
     async def iter_user_pages(self, **params: Any) -> AsyncIterator[Page]:
         """Pages of ``GET /users`` with the pagination header, following ``next.url``."""

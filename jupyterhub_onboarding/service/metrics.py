@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from tornado.web import URLSpec
 
 from .. import __version__
 from ..core.clock import Clock, as_utc, latest
+from ..core.events import Event, next_event
 from ..core.pollstats import PollStats
 from ..core.rules import BASES, ROLLING_WINDOWS
 from ..core.snapshot import Snapshot
@@ -53,6 +54,9 @@ METRIC_NAMES: tuple[str, ...] = (
     f"{PREFIX}monthly_profile_sessions",
     f"{PREFIX}monthly_server_hours",
     f"{PREFIX}monthly_sessions",
+    f"{PREFIX}next_event_checklist_complete",
+    f"{PREFIX}next_event_expected_attendees",
+    f"{PREFIX}next_event_start_timestamp_seconds",
     f"{PREFIX}poll_duration_seconds_bucket",
     f"{PREFIX}poll_duration_seconds_count",
     f"{PREFIX}poll_duration_seconds_sum",
@@ -92,6 +96,12 @@ _HELP = {
     "max_usage_labels most used, the rest as 'other').",
     "monthly_profile_server_hours": "Server-hours in the current UTC month per profile (the "
     "max_usage_labels most used, the rest as 'other').",
+    "next_event_start_timestamp_seconds": "When the next planned event starts, as a Unix "
+    "timestamp (present only while one is planned; a running event counts until its end).",
+    "next_event_expected_attendees": "Attendees expected at the next planned event (present "
+    "only while one is planned).",
+    "next_event_checklist_complete": "1 when every preparation item of the next planned event "
+    "is ticked (present only while one is planned).",
     "poll_duration_seconds": "Duration of polls of the hub's user list, successful or not.",
     "poll_errors_total": "Polls of the hub that failed since the service started.",
     "tracker_stale": "1 when no poll has succeeded within the stale_after interval.",
@@ -125,11 +135,13 @@ class OnboardingCollector(Collector):
         stats: Callable[[], PollStats | None],
         clock: Clock,
         links: Callable[[], Mapping[str, str] | None] = lambda: None,
+        events: Callable[[], Sequence[Event]] = tuple,
     ) -> None:
         self._snapshot = snapshot
         self._stats = stats
         self._clock = clock
         self._links = links
+        self._events = events
 
     @classmethod
     def for_service(cls, service: Any) -> OnboardingCollector:
@@ -143,6 +155,7 @@ class OnboardingCollector(Collector):
             stats=lambda: service.tracker.stats,
             clock=service.clock,
             links=lambda: public_links(service.app.public_url, service.app.service_prefix),
+            events=lambda: service.events,
         )
 
     def describe(self) -> list[Metric]:
@@ -167,6 +180,9 @@ class OnboardingCollector(Collector):
             _family("gauge", "monthly_peak_concurrent_servers"),
             _family("gauge", "monthly_profile_sessions", labels=["profile"]),
             _family("gauge", "monthly_profile_server_hours", labels=["profile"]),
+            _family("gauge", "next_event_start_timestamp_seconds"),
+            _family("gauge", "next_event_expected_attendees"),
+            _family("gauge", "next_event_checklist_complete"),
         ]
 
     def collect(self) -> Iterator[Metric]:
@@ -181,6 +197,20 @@ class OnboardingCollector(Collector):
         yield from self._tracker_families(snapshot, stats, now)
         if snapshot is not None:
             yield from self._snapshot_families(snapshot)
+        yield from self._event_families(now)
+
+    def _event_families(self, now: datetime) -> Iterator[Metric]:
+        """The next planned event's start, size and readiness (nothing while none is planned)."""
+        upcoming = next_event(self._events(), now)
+        if upcoming is None:
+            return
+        yield _family(
+            "gauge", "next_event_start_timestamp_seconds", value=upcoming.start.timestamp()
+        )
+        yield _family("gauge", "next_event_expected_attendees", value=upcoming.expected_attendees)
+        yield _family(
+            "gauge", "next_event_checklist_complete", value=int(upcoming.checklist_complete)
+        )
 
     def _tracker_families(
         self, snapshot: Snapshot | None, stats: PollStats, now: datetime

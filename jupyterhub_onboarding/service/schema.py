@@ -134,3 +134,29 @@ usage_user_months = Table(
 )
 
 BASIS_CODES = {"login": 0, "server": 1}
+
+#: Events the hub's admins plan (exams, workshops, demos). Times are UTC; ``checklist`` is
+#: the ticked preparation items, comma-separated; the ``actual_*`` columns hold what the
+#: sessions in the event's window showed, kept once the event has ended.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("title", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("start", UTCDateTime, nullable=False),
+    Column("end", UTCDateTime, nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("expected_attendees", Integer, nullable=False),
+    Column("profile", String(200), nullable=False),
+    Column("notes", Text, nullable=False),
+    Column("contact", String(200), nullable=False),
+    Column("cancelled", Boolean, nullable=False),
+    Column("checklist", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("actual_peak", Integer, nullable=True),
+    Column("actual_sessions", Integer, nullable=True),
+    Column("actual_users", Integer, nullable=True),
+    Index("ix_events_start", "start"),
+)

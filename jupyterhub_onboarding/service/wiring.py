@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -17,10 +17,13 @@ from tornado import web
 
 from ..core.checklist import Meeting, OnboardingRecord
 from ..core.clock import as_utc, isoformat, parse_iso
+from ..core.events import SIZING_DAYS, Event, window_actual
 from ..core.hubmodel import UserSeen
 from ..core.pollstats import PollStats
 from ..core.snapshot import Aggregates, Settings, Snapshot, build_snapshot
 from ..retry import RetryPolicy
+from .events import routes as event_routes
+from .eventstore import EventStore
 from .handlers import NotFoundHandler, core_routes
 from .hubclient import HubClient
 from .metrics import routes as metrics_routes
@@ -97,6 +100,11 @@ class OnboardingService:
         self.users_listed: list[KnownUser] = []
         #: The checklist ticks and the meeting, as administrators recorded them.
         self.onboarding_record = OnboardingRecord()
+        self.event_store = EventStore(self.store.engine)
+        #: Every planned event with its actual, and the hub's peak concurrent servers of the
+        #: last SIZING_DAYS days: refreshed with the figures and after each change of an event.
+        self.events: list[Event] = []
+        self.events_peak: int | None = None
         self.settings = self._settings(as_utc(self.clock()))
         #: More sections of the status document by key, each built from the snapshot and the
         #: hub's URL (the page adds ``report``); aggregates and configuration only.
@@ -232,6 +240,27 @@ class OnboardingService:
             self.aggregates = replace(aggregates, usage=usage)
             self.users_listed = listed
             self.onboarding_record = record
+        await self.refresh_events()
+
+    async def refresh_events(self) -> None:
+        """Read the events again; measure the actual of those that ended recently."""
+        if not self.database_ready:
+            return
+        now = self.clock()
+        try:
+            found = await self.db(
+                self.event_store.settle_actuals,
+                now,
+                lambda records, event: window_actual(records, event.start, event.end, now),
+            )
+            peak = await self.db(
+                self.event_store.peak_since, as_utc(now) - timedelta(days=SIZING_DAYS)
+            )
+        except Exception as error:
+            self.log.warning("Could not refresh events (%s); serving the last ones", error)
+        else:
+            self.events = found
+            self.events_peak = peak
 
     # -- the onboarding meeting -----------------------------------------------------------
 
@@ -254,7 +283,7 @@ class OnboardingService:
     # -- web ------------------------------------------------------------------------------
 
     def routes(self) -> list:
-        routes = core_routes(self) + metrics_routes(self)
+        routes = core_routes(self) + metrics_routes(self) + event_routes(self)
         for factory in self.extra_routes:
             routes.extend(factory(self))
         routes.append((self.app.service_prefix + ".*", NotFoundHandler, {"service": self}))

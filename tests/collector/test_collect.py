@@ -17,8 +17,10 @@ import sys
 import tempfile
 import termios
 import time
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from conftest import CHROMIUM, CHROMIUM_ARGS, require_binary
@@ -45,6 +47,7 @@ from jupyterhub_onboarding.core.clock import utcnow
 from tests.collect_fixtures import (
     REPO,
     STATUS_PATH,
+    make_event,
     make_status,
     months_back,
     new_token,
@@ -527,7 +530,8 @@ async def test_cli_redacts_a_token_the_hub_echoes_back_in_every_format(tmp_path,
         "json": json.loads(outputs["json"])["hubs"][0]["service_version"],
         "csv": csv_rows(outputs["csv"])["echo"]["service_version"],
         "html": re.findall(r"<td>(token [^<]*)</td>", outputs["html"]),
-        "table": outputs["table"].splitlines()[4].split("  ")[-1].strip(),  # shortened
+        # the hub's row: after the title, the events of the next 14 days and the headings
+        "table": outputs["table"].splitlines()[6].split("  ")[-1].strip(),  # shortened
     }
     assert {fmt: (shown[fmt], leaks[fmt]) for fmt in FORMATS} == {
         "table": ("token [toke\u2026", []),
@@ -580,7 +584,8 @@ async def test_cli_keeps_control_and_bidi_characters_out_of_every_format(tmp_pat
     record = by_csv[f"evil{mark}gnp.exe{mark}{mark}[5m"]
     assert record["currency"] == f"{mark}[31m"
     assert record["service_version"] == "'" + evil["service_version"]  # a formula after a space
-    assert outputs["table"].splitlines()[-1].endswith(f"{mark}[31m  0")
+    # the totals line: the fee in the hub's (made safe) currency, then the stale count
+    assert re.search(rf"125\.00 {mark}\[31m +0$", outputs["table"].splitlines()[-1])
     assert f"{mark}[31m" in outputs["html"]
 
 
@@ -620,6 +625,90 @@ async def test_cli_exits_0_when_every_hub_answered_and_reports_a_past_month(tmp_
     assert alpha["estimated_usage_fee"] == 1000.0  # login basis: 280 MAU
     assert omega["estimated_usage_fee"] == 600.0  # server basis: 120 MAU
     assert document["totals"]["estimated_usage_fee"] == {"USD": 1600.0}
+
+
+async def test_cli_lists_the_events_ahead_first_and_the_next_event_of_each_hub(tmp_path, stand_in):
+    now = utcnow().replace(microsecond=0)
+    exam = make_event(now, days_ahead=2, checklist=("resources",), title="<b>Exam</b>\x1b[2J")
+    stand_in.documents.update(
+        exams=good_status(
+            now,
+            events=[
+                make_event(now, days_ahead=40, title="Summer school", kind="workshop", event_id=2),
+                exam,
+            ],
+        ),
+        later=good_status(
+            now, events=[make_event(now, days_ahead=30, title="Open day", kind="demo")]
+        ),
+        old=good_status(now),  # a hub whose service predates events
+    )
+    names = ("exams", "later", "old")
+    stand_in.tokens.update({name: new_token() for name in names})
+    hubs_file = write_hubs(
+        tmp_path / "hubs.yaml",
+        [
+            {"name": name, "hub_url": stand_in.hub_url("ok", name), "token_env": f"T_{name}"}
+            for name in names
+        ],
+    )
+    env = {f"T_{name}": stand_in.tokens[name] for name in names}
+    outputs = {}
+    for fmt in ("table", "json", "csv", "html"):
+        run = await run_cli(
+            "--hubs", str(hubs_file), "--format", fmt, "--store", str(tmp_path / "h.sqlite"),
+            cwd=tmp_path, env=env,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert "\x1b" not in run.stdout
+        outputs[fmt] = run.stdout
+    start = exam.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    document = json.loads(outputs["json"])
+    (event,) = document["events"]  # the events 30 and 40 days ahead are not in the next 14
+    assert (event["hub"], event["kind"], event["start"]) == ("exams", "exam", start)
+    assert event["title"] == "<b>Exam</b>\ufffd[2J"
+    assert (event["expected_attendees"], event["days_until"]) == (120, 2.0)
+    assert (event["checklist_done"], event["checklist_total"]) == (1, 4)
+    hubs = {hub["hub"]: hub for hub in document["hubs"]}
+    assert all(hub["error"] is None for hub in hubs.values())
+    assert hubs["exams"]["next_event_start"] == start
+    assert hubs["later"]["next_event_title"] == "Open day"
+    assert hubs["later"]["next_event_days_until"] == 30.0
+    assert all(hubs["old"][column] is None for column in COLUMNS if "next_event" in column)
+
+    lines = outputs["table"].splitlines()
+    assert lines[2] == "Events in the next 14 days:"
+    assert lines[5].split()[:2] == ["exams", "<b>Exam</b>\ufffd[2J"]
+    assert "1/4 (not ready)" in lines[5]
+    assert lines[7].startswith("hub ") and "next event" in lines[7]
+
+    records = csv_rows(outputs["csv"])
+    assert set(records) == set(names)
+    assert records["exams"]["next_event_start"] == start
+    assert records["exams"]["next_event_checklist_done"] == "1"
+    assert records["old"]["next_event_title"] == ""
+
+    page = outputs["html"]
+    section = page[page.index('id="events"') : page.index('id="hubs"')]
+    assert "&lt;b&gt;Exam&lt;/b&gt;" in section and "<b>Exam" not in page
+    assert "Open day" not in section and "Open day" in page
+
+    # the history keeps the next event of each run's rows
+    engine = create_engine(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(
+                select(collect_hub_rows.c.hub, collect_hub_rows.c.next_event_start)
+            ).all()
+    finally:
+        engine.dispose()
+    assert len(stored) == 4 * len(names)
+    assert {tuple(row) for row in stored} == {
+        ("exams", start),
+        ("later", hubs["later"]["next_event_start"]),
+        ("old", None),
+    }
 
 
 @pytest.mark.parametrize(
@@ -809,7 +898,7 @@ async def test_html_report_opens_in_chromium_without_console_errors(tmp_path, st
                 await page.goto(report.as_uri(), wait_until="load")
                 assert await page.locator("img").count() == 0
                 assert await page.locator("script").count() == 0
-                names = await page.locator("tbody tr td:first-child").all_inner_texts()
+                names = await page.locator("table.hubs tbody tr td:first-child").all_inner_texts()
                 dialogs = await page.evaluate("() => typeof window.alert")
             finally:
                 await context.close()
@@ -904,12 +993,66 @@ async def test_collect_from_real_hubs_and_broken_ones(tmp_path, stand_in, real_h
     run = await run_cli(*args, cwd=tmp_path, env=env)
     assert run.returncode == 1, run.stderr
     lines = run.stdout.splitlines()
-    body = lines[4:8]
+    assert lines[2] == "Events in the next 14 days: none"
+    body = lines[6:10]
     assert [line.split()[0] for line in body] == ["hang", "hub-a-wrong-token", "hub-a", "hub-b"]
     hub_a_line = body[2].split()
     assert hub_a_line[1] == "ok" and hub_a_line[2] == a["first_value_date"]
     assert str(a["mau_login"]) in hub_a_line and f"{a['estimated_usage_fee']:,.2f}" in hub_a_line
     assert " ".join(lines[-1].split()[:7]) == "TOTAL (4 hubs) 2 failed 1 achieved"
+
+    # An admin of hub A plans an exam through the events API: the report lists it first
+    # and in hub A's row.
+    token = await asyncio.to_thread(admin_user_token, hub_a)
+    start = (utcnow() + timedelta(days=5)).replace(microsecond=0)
+    planned = await asyncio.to_thread(
+        httpx.post,
+        f"{hub_a.service_url}api/v1/events",
+        headers={"Authorization": f"token {token}"},
+        json={
+            "title": "Midterm exam",
+            "kind": "exam",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=2)).isoformat(),
+            "expected_attendees": 120,
+            "checklist": {"resources": True},
+        },
+        timeout=30,
+    )
+    assert planned.status_code == 201, planned.text
+    run = await run_cli(*args, "--format", "json", cwd=tmp_path, env=env)
+    document = json.loads(run.stdout)
+    (event,) = document["events"]
+    assert (event["hub"], event["title"], event["kind"]) == ("hub-a", "Midterm exam", "exam")
+    assert event["start"] == planned.json()["start"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert 4.9 < event["days_until"] <= 5.0
+    assert (event["expected_attendees"], event["checklist_done"], event["checklist_total"]) == (
+        120,
+        1,
+        4,
+    )
+    rows = {hub["hub"]: hub for hub in document["hubs"]}
+    assert rows["hub-a"]["next_event_title"] == "Midterm exam"
+    assert rows["hub-a"]["next_event_start"] == event["start"]
+    assert rows["hub-b"]["next_event_title"] is None and rows["hub-b"]["error"] is None
+    run = await run_cli(*args, cwd=tmp_path, env=env)
+    lines = run.stdout.splitlines()
+    assert lines[2] == "Events in the next 14 days:"
+    assert lines[5].split()[:3] == ["hub-a", "Midterm", "exam"]
+    assert [line.split()[0] for line in lines[9:13]] == [
+        "hang",
+        "hub-a-wrong-token",
+        "hub-a",
+        "hub-b",
+    ]
+
+
+def admin_user_token(hub) -> str:
+    """A token of the hub's admin user (made through the hub's REST API)."""
+    hub.api("POST", "users/admin")  # exists already or is created
+    response = hub.api("POST", "users/admin/tokens", json={"note": "collector test"})
+    assert response.status_code == 201, response.text
+    return response.json()["token"]
 
 
 @pytest.mark.integration

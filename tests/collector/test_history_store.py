@@ -54,8 +54,12 @@ def fresh_url(backend, request, tmp_path) -> str:
     return request.getfixturevalue("postgres").create_database()
 
 
-#: Columns of collect_hub_rows added after release 0.1 (by revision 0002).
-ADDED_SINCE_0_1 = ("sessions", "server_hours", "median_session_minutes", "peak_concurrent_servers")
+#: Columns of collect_hub_rows added after release 0.1 (by revisions 0002 and 0003).
+ADDED_SINCE_0_1 = (
+    "sessions", "server_hours", "median_session_minutes", "peak_concurrent_servers",
+    "next_event_title", "next_event_kind", "next_event_start", "next_event_days_until",
+    "next_event_expected_attendees", "next_event_checklist_done", "next_event_checklist_total",
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -140,7 +144,19 @@ def schema_differences(url: str) -> list:
 
 def new_rows() -> list[Row]:
     return [
-        Row(hub="alpha", url="https://alpha.example.org", reachable=True, mau_login=3),
+        Row(
+            hub="alpha",
+            url="https://alpha.example.org",
+            reachable=True,
+            mau_login=3,
+            next_event_title="Midterm exam",
+            next_event_kind="exam",
+            next_event_start="2026-12-03T08:00:00Z",
+            next_event_days_until=2.0,
+            next_event_expected_attendees=120,
+            next_event_checklist_done=1,
+            next_event_checklist_total=4,
+        ),
         Row(hub="gamma", url="https://gamma.example.org", reachable=False, error="timed out"),
     ]
 
@@ -184,9 +200,9 @@ def test_a_fresh_history_gets_the_schema_of_its_tables(fresh_url):
     try:
         assert store.schema_revision() is None
         store.upgrade()
-        assert store.schema_revision() == "0002"
+        assert store.schema_revision() == "0003"
         store.upgrade()  # harmless
-        assert store.schema_revision() == "0002"
+        assert store.schema_revision() == "0003"
         run_id = append_new_run(store)
     finally:
         store.close()
@@ -199,6 +215,19 @@ def test_a_fresh_history_gets_the_schema_of_its_tables(fresh_url):
         ("alpha", 3, None),
         ("gamma", None, "timed out"),
     ]
+    alpha, gamma = rows[run_id]
+    assert (alpha.next_event_title, alpha.next_event_kind, alpha.next_event_start) == (
+        "Midterm exam",
+        "exam",
+        "2026-12-03T08:00:00Z",
+    )
+    assert (
+        alpha.next_event_days_until,
+        alpha.next_event_expected_attendees,
+        alpha.next_event_checklist_done,
+        alpha.next_event_checklist_total,
+    ) == (2.0, 120, 1, 4)
+    assert gamma.next_event_title is None and gamma.next_event_checklist_total is None
 
 
 def test_a_release_0_1_history_is_taken_over_in_place(release_0_1_url):
@@ -206,9 +235,9 @@ def test_a_release_0_1_history_is_taken_over_in_place(release_0_1_url):
     try:
         assert store.schema_revision() is None
         store.upgrade()
-        assert store.schema_revision() == "0002"
+        assert store.schema_revision() == "0003"
         store.upgrade()  # harmless
-        assert store.schema_revision() == "0002"
+        assert store.schema_revision() == "0003"
         run_id = append_new_run(store)
     finally:
         store.close()
@@ -260,7 +289,7 @@ def test_a_history_can_share_the_database_of_a_service(fresh_url):
         service.upgrade()
         collector.upgrade()
         service_head = ScriptDirectory(str(SERVICE_MIGRATIONS.directory)).get_current_head()
-        assert (service.schema_revision(), collector.schema_revision()) == (service_head, "0002")
+        assert (service.schema_revision(), collector.schema_revision()) == (service_head, "0003")
         tables = set(inspect(collector.engine).get_table_names())
         assert {"alembic_version", VERSION_TABLE, "users", "collect_runs"} <= tables
         append_new_run(collector)

@@ -6,6 +6,7 @@ import copy
 import csv
 import io
 import json
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -13,8 +14,11 @@ import pytest
 from jupyterhub_onboarding.collector.report import (
     COLUMNS,
     CRM_COLUMNS,
+    REPLACEMENT,
+    HubEvent,
     Row,
     build_row,
+    hub_events,
     order_rows,
     read_status,
     render,
@@ -25,7 +29,13 @@ from jupyterhub_onboarding.collector.report import (
     totals,
 )
 from jupyterhub_onboarding.core import fees
-from tests.collect_fixtures import UNSAFE_CHARACTERS, make_status, months_back, unsafe_in
+from tests.collect_fixtures import (
+    UNSAFE_CHARACTERS,
+    make_event,
+    make_status,
+    months_back,
+    unsafe_in,
+)
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -72,8 +82,11 @@ def test_columns_are_the_row_fields_in_order():
         "hub", "url", "reachable", "first_value_achieved", "first_value_date",
         "days_to_first_value", "check_in_due", "mau_login", "mau_server", "active_30d",
         "sessions", "server_hours", "median_session_minutes", "peak_concurrent_servers",
-        "estimated_usage_fee", "currency", "tracker_stale", "service_version",
-        "onboarding_date", "hub_access_confirmed", "checklist_done", "checklist_total", "error",
+        "estimated_usage_fee", "currency", "next_event_title", "next_event_kind",
+        "next_event_start", "next_event_days_until", "next_event_expected_attendees",
+        "next_event_checklist_done", "next_event_checklist_total", "tracker_stale",
+        "service_version", "onboarding_date", "hub_access_confirmed", "checklist_done",
+        "checklist_total", "error",
     ]  # fmt: skip
 
 
@@ -400,7 +413,8 @@ def test_table_lists_every_hub_with_totals_and_no_control_characters():
     total_line = text.splitlines()[-1]
     assert total_line.startswith("TOTAL (7 hubs)")
     assert "395.00 USD" in total_line
-    assert [line.split()[0] for line in text.splitlines()[4:11]] == [
+    assert text.splitlines()[2] == "Events in the next 14 days: none"
+    assert [line.split()[0] for line in text.splitlines()[6:13]] == [
         "bad\ufffd[31mname",
         "Echo",
         "gamma",
@@ -467,7 +481,8 @@ def test_no_format_carries_unsafe_characters(fmt):
     # Line ends are the writers' own; every other unsafe character would come from a hub.
     assert unsafe_in(text) == [], fmt
     if fmt == "table":
-        assert len(text.splitlines()) == 8  # title, blank, headings, rule, 2 hubs, rule, total
+        # title, blank, events of the next 14 days, blank, headings, rule, 2 hubs, rule, total
+        assert len(text.splitlines()) == 10
     if fmt == "csv":
         cells = [cell for record in csv.reader(io.StringIO(text)) for cell in record]
         assert not [cell for cell in cells if any(c in cell for c in UNSAFE_CHARACTERS)]
@@ -482,7 +497,7 @@ def test_table_totals_line_has_no_escape_sequence():
     text = to_table(_hostile_rows(), month=None, generated_at="2026-11-20T12:00:00Z")
     total_line = text.splitlines()[-1]
     assert "\x1b" not in text
-    assert total_line.endswith(f"125.00 {MARK}[31m  0")
+    assert re.search(rf"125\.00 {MARK}\[31m +0$", total_line)
 
 
 @pytest.mark.parametrize(
@@ -566,3 +581,202 @@ def test_usage_columns_in_every_format():
     assert document["totals"]["sessions"] == 12 and document["totals"]["server_hours"] == 20.25
     parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
     assert parsed[0]["sessions"] == "12" and parsed[0]["median_session_minutes"] == "35.5"
+
+
+# --- events ---------------------------------------------------------------------------------
+
+#: A title a hostile or broken hub might send: markup, a terminal escape, a bidirectional
+#: override, a forged line and a spreadsheet formula.
+HOSTILE_TITLE = '=HYPERLINK("http://x") <b>exam</b>\x1b[31m\u202eevil\nFORGED'
+
+
+def events_status(events=None, **overrides):
+    """alpha's status with *events* (default: an exam in 3 days, a workshop in 20)."""
+    if events is None:
+        events = [
+            make_event(NOW, days_ahead=20, title="Workshop", kind="workshop", event_id=2),
+            make_event(NOW, days_ahead=3, checklist=("resources", "image"), event_id=1),
+            make_event(NOW, days_ahead=1, title="Called off", cancelled=True, event_id=3),
+            make_event(NOW, days_ahead=-5, title="Last exam", event_id=4),
+        ]
+    return alpha_status(events=events, **overrides)
+
+
+def test_next_event_columns_come_from_events_upcoming():
+    row = build_row("alpha", "https://alpha.example.org", events_status())
+    assert row.error is None
+    assert (row.next_event_title, row.next_event_kind) == ("Midterm exam", "exam")
+    assert row.next_event_start == "2026-11-23T12:00:00Z"
+    assert row.next_event_days_until == 3.0
+    assert row.next_event_expected_attendees == 120
+    assert (row.next_event_checklist_done, row.next_event_checklist_total) == (2, 4)
+    # the hub's other figures stay as they were
+    assert row.mau_login == 15 and row.sessions == 12
+
+
+def test_a_running_event_is_the_next_until_it_ends():
+    running = make_event(NOW, days_ahead=-1 / 24, hours=3, title="Exam now")
+    row = build_row("alpha", "u", events_status([running]))
+    assert row.next_event_title == "Exam now" and row.next_event_days_until == 0.0
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        alpha_status(),  # a hub running a service without events
+        events_status([]),  # nothing planned
+        events_status([make_event(NOW, days_ahead=2, cancelled=True)]),
+    ],
+)
+def test_a_hub_without_a_planned_event_has_empty_event_cells(document):
+    row = build_row("old", "u", document)
+    assert row.error is None and row.mau_login == 15
+    assert all(getattr(row, name) is None for name in COLUMNS if name.startswith("next_event_"))
+    assert hub_events([("old", document)]) == []
+    parsed = list(csv.DictReader(io.StringIO(to_csv([row]))))
+    assert parsed[0]["next_event_title"] == "" and parsed[0]["next_event_checklist_total"] == ""
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d.update(events=[]), "missing events.upcoming"),
+        (lambda d: d["events"].update(upcoming={}), "events.upcoming is not a list"),
+        (lambda d: d["events"]["upcoming"].append("exam"), "events.upcoming[2] is not an object"),
+        (lambda d: d["events"]["upcoming"][0].pop("title"), "events.upcoming[0].title"),
+        (lambda d: d["events"]["upcoming"][0].update(title="x" * 201), "upcoming[0].title is"),
+        (lambda d: d["events"]["upcoming"][0].update(start="soon"), "[0].start is not a time"),
+        (lambda d: d["events"]["upcoming"][0].update(days_until="3"), "[0].days_until is not"),
+        (lambda d: d["events"]["upcoming"][0].update(expected_attendees=-1), "[0].expected_att"),
+        (lambda d: d["events"]["upcoming"][0].update(checklist=[]), "[0].checklist is not an"),
+        (lambda d: d["events"]["upcoming"][0]["checklist"].update(image="yes"), "[0].checklist"),
+    ],
+)
+def test_malformed_events_are_an_error_naming_the_field(change, field):
+    document = events_status()
+    change(document)
+    row = build_row("alpha", "u", document)
+    assert row.error is not None and row.error.startswith("wrong JSON shape: ")
+    assert field in row.error
+    # the events list leaves such a hub out; its row says why
+    assert hub_events([("alpha", document)]) == []
+
+
+def _event_hubs():
+    """Three hubs with events, one without, one that failed: (name, document) and rows."""
+    documents = {
+        "zeta": events_status(),
+        "Beta": events_status(
+            [
+                make_event(NOW, days_ahead=14, title="Demo day", kind="demo", event_id=7),
+                make_event(NOW, days_ahead=14.2, title="Too late", event_id=8),
+            ]
+        ),
+        "alpha": events_status(
+            [make_event(NOW, days_ahead=3, title="Same time", kind="other", event_id=1)]
+        ),
+        "old": alpha_status(),
+        "down": None,
+    }
+    rows = order_rows(
+        build_row(name, f"https://{name}.example.org", document)
+        if document is not None
+        else build_row(name, "https://down.example.org", None, reachable=False, error="refused")
+        for name, document in documents.items()
+    )
+    return list(documents.items()), rows
+
+
+def test_hub_events_lists_every_hubs_events_of_the_next_14_days_earliest_first():
+    documents, _rows = _event_hubs()
+    events = hub_events(documents)
+    assert [(event.hub, event.title) for event in events] == [
+        ("alpha", "Same time"),  # same start as zeta's exam: by hub name
+        ("zeta", "Midterm exam"),
+        ("Beta", "Demo day"),  # 14 days ahead is inside; 14.2 is not
+    ]
+    exam = events[1]
+    assert exam == HubEvent(
+        hub="zeta",
+        id=1,
+        title="Midterm exam",
+        kind="exam",
+        start="2026-11-23T12:00:00Z",
+        end="2026-11-23T14:00:00Z",
+        expected_attendees=120,
+        days_until=3.0,
+        checklist_done=2,
+        checklist_total=4,
+    )
+    assert not exam.ready
+    assert [event.title for event in hub_events(documents, days=30)][-1] == "Workshop"
+
+
+def test_events_come_first_in_table_json_and_html_and_the_csv_stays_one_line_per_hub():
+    documents, rows = _event_hubs()
+    events = hub_events(documents)
+    kwargs = dict(month=None, generated_at="2026-11-20T12:00:00Z", events=events)
+
+    lines = render("table", rows, **kwargs).splitlines()
+    assert lines[2] == "Events in the next 14 days:"
+    assert lines[3].split()[:3] == ["hub", "event", "kind"]
+    assert [line.split()[0] for line in lines[5:8]] == ["alpha", "zeta", "Beta"]
+    assert "2026-11-23 12:00" in lines[6] and "120" in lines[6] and "2/4 (not ready)" in lines[6]
+    assert lines[8] == ""
+    assert lines[9].startswith("hub ")  # then the hubs
+    (zeta_line,) = [line for line in lines[9:] if line.startswith("zeta")]
+    assert "Midterm exam" in zeta_line and "2026-11-23 12:00" in zeta_line
+    assert " 2/4" in zeta_line
+    (old_line,) = [line for line in lines[9:] if line.startswith("old")]
+    assert "2026-11-23" not in old_line and "Midterm" not in old_line
+
+    document = json.loads(render("json", rows, **kwargs))
+    assert list(document)[:4] == ["generated_at", "month", "events", "hubs"]
+    assert document["events"] == [event.as_dict() for event in events]
+    assert [HubEvent(**event) for event in document["events"]] == events
+    by_hub = {hub["hub"]: hub for hub in document["hubs"]}
+    assert by_hub["zeta"]["next_event_title"] == "Midterm exam"
+    assert by_hub["zeta"]["next_event_days_until"] == 3.0
+    assert by_hub["Beta"]["next_event_title"] == "Demo day"
+    assert by_hub["old"]["next_event_title"] is None
+
+    parsed = list(csv.DictReader(io.StringIO(render("csv", rows, **kwargs))))
+    assert len(parsed) == len(rows)  # no line per event
+    zeta = next(line for line in parsed if line["hub"] == "zeta")
+    assert zeta["next_event_start"] == "2026-11-23T12:00:00Z"
+    assert zeta["next_event_expected_attendees"] == "120"
+    assert (zeta["next_event_checklist_done"], zeta["next_event_checklist_total"]) == ("2", "4")
+
+    page = render("html", rows, **kwargs)
+    assert page.index('id="events"') < page.index('id="hubs"')
+    section = page[page.index('id="events"') : page.index('id="hubs"')]
+    assert section.index("Same time") < section.index("Midterm exam") < section.index("Demo day")
+    assert "2/4 not ready" in section and "Too late" not in page
+    assert 'class="event-not-ready"' in section
+
+
+def test_no_events_ahead_is_said_in_every_report():
+    rows = [build_row("old", "u", alpha_status())]
+    kwargs = dict(month=None, generated_at="now")
+    assert "Events in the next 14 days: none" in to_table(rows, **kwargs)
+    assert json.loads(to_json(rows, **kwargs))["events"] == []
+    assert "None planned." in to_html(rows, **kwargs)
+
+
+def test_hostile_event_titles_are_made_safe_in_every_format():
+    document = events_status([make_event(NOW, days_ahead=2, title=HOSTILE_TITLE)])
+    rows = [build_row("alpha", "u", document)]
+    events = hub_events([("alpha", document)])
+    assert "\x1b" not in rows[0].next_event_title and "\u202e" not in events[0].title
+    assert rows[0].next_event_title == events[0].title
+    assert events[0].title.count(REPLACEMENT) == 3
+    kwargs = dict(month=None, generated_at="now", events=events)
+    outputs = {fmt: render(fmt, rows, **kwargs) for fmt in ("table", "json", "csv", "html")}
+    for fmt, text in outputs.items():
+        for unsafe in ("\x1b", "\u202e", "\nFORGED"):
+            assert unsafe not in text, (fmt, unsafe)
+    assert "<b>exam</b>" not in outputs["html"]
+    assert "&lt;b&gt;exam&lt;/b&gt;" in outputs["html"]
+    assert json.loads(outputs["json"])["events"][0]["title"] == events[0].title
+    (line,) = csv.DictReader(io.StringIO(outputs["csv"]))
+    assert line["next_event_title"] == "'" + events[0].title  # the formula defused

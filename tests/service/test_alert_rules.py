@@ -30,6 +30,7 @@ ALERTS = {
     "OnboardingFirstValueReached",
     "OnboardingTrackerStale",
     "OnboardingMetricsAbsent",
+    "OnboardingEventNotReady",
 }
 #: Who acts on each alert (docs/alertmanager/alertmanager.yml routes on the team label).
 TEAMS = {
@@ -37,6 +38,7 @@ TEAMS = {
     "OnboardingFirstValueReached": "account-management",
     "OnboardingTrackerStale": "engineering",
     "OnboardingMetricsAbsent": "engineering",
+    "OnboardingEventNotReady": "account-management",
 }
 #: Family names a query may use: the documented samples and the histogram's family name.
 KNOWN_NAMES = set(METRIC_NAMES) | {"jupyterhub_onboarding_poll_duration_seconds"}
@@ -62,7 +64,7 @@ def run(promtool: str, *args: str, cwd: Path | None = None) -> subprocess.Comple
 def test_promtool_check_rules_passes(promtool):
     result = run(promtool, "check", "rules", str(RULES_FILE))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 5 rules found" in result.stdout
+    assert "SUCCESS: 6 rules found" in result.stdout  # the stale alert has two rules
 
 
 def test_promtool_unit_tests_of_every_alert_pass(promtool):
@@ -85,6 +87,11 @@ def test_promtool_unit_tests_of_every_alert_pass(promtool):
         ("(toTime $value).Format", "(toTime 0.0).Format"),  # the date not the reached one
         ('label "page_url"', 'label "hub_url"'),  # the page link pointing at the hub
         ("[1d])", "[1m])"),  # an absent hub's links forgotten
+        ("< 7 * 86400", "< 30 * 86400"),  # event alert a month ahead instead of a week
+        (
+            "(jupyterhub_onboarding_next_event_checklist_complete == 0)",
+            "(jupyterhub_onboarding_next_event_checklist_complete >= 0)",
+        ),
     ],
 )
 def test_promtool_unit_tests_catch_a_broken_rule(promtool, tmp_path, original, mutant):
@@ -172,6 +179,7 @@ def test_dashboard_has_the_panels_the_issue_asks_for(dashboard):
         "poll duration",
         "poll errors",
         "since last successful poll",
+        "next event",
     ):
         assert any(wanted in title for title in titles), f"no panel about {wanted!r}"
     mau = next(
@@ -179,6 +187,27 @@ def test_dashboard_has_the_panels_the_issue_asks_for(dashboard):
     )
     assert mau["type"] == "timeseries"
     assert "basis" in mau["targets"][0]["expr"] and mau["targets"][0]["legendFormat"] == "{{basis}}"
+
+
+def test_dashboard_shows_the_next_events_start_attendees_and_checklist(dashboard):
+    (panel,) = [
+        p for p in iter_panels(dashboard["panels"]) if p["title"].lower().startswith("next event")
+    ]
+    by_ref = {target["refId"]: target for target in panel["targets"]}
+    prefix = "jupyterhub_onboarding_next_event_"
+    assert metric_names(by_ref["A"]["expr"]) == {prefix + "start_timestamp_seconds"}
+    assert metric_names(by_ref["C"]["expr"]) == {prefix + "expected_attendees"}
+    assert metric_names(by_ref["D"]["expr"]) == {prefix + "checklist_complete"}
+    used = set().union(*(metric_names(target["expr"]) for target in panel["targets"]))
+    assert used == {name for name in METRIC_NAMES if name.startswith(prefix)}
+    overrides = {
+        o["matcher"]["options"]: o["properties"] for o in panel["fieldConfig"]["overrides"]
+    }
+    assert {"id": "unit", "value": "dateTimeAsIso"} in overrides["A"]
+    (mappings,) = [prop["value"] for prop in overrides["D"] if prop["id"] == "mappings"]
+    assert mappings[0]["options"]["0"]["text"] == "not complete"
+    assert mappings[0]["options"]["1"]["text"] == "complete"
+    assert panel["fieldConfig"]["defaults"]["noValue"] == "none planned"
 
 
 def test_dashboard_layout_has_unique_ids_and_no_overlapping_panels(dashboard):

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from jupyterhub_onboarding import __version__
+from jupyterhub_onboarding.core.events import Event
 from jupyterhub_onboarding.core.pollstats import DEFAULT_POLL_BUCKETS, PollStats
 from jupyterhub_onboarding.core.snapshot import (
     Aggregates,
@@ -102,17 +103,63 @@ def snapshot(
     return build_snapshot(aggregates, settings, tracker, now)
 
 
+EXAM = Event(
+    id=1,
+    title="Exam",
+    kind="exam",
+    start=NOW + timedelta(days=3),
+    end=NOW + timedelta(days=3, hours=2),
+    expected_attendees=120,
+    checklist=frozenset({"resources"}),
+)
+
+
 def scrape(
     snap: Snapshot | None,
     stats: PollStats | None = None,
     clock: Clock | None = None,
     links: dict[str, str] | None = None,
+    events: tuple[Event, ...] = (),
 ) -> str:
     registry = CollectorRegistry()
     registry.register(
-        OnboardingCollector(lambda: snap, lambda: stats, clock or Clock(NOW), lambda: links)
+        OnboardingCollector(
+            lambda: snap, lambda: stats, clock or Clock(NOW), lambda: links, lambda: events
+        )
     )
     return generate_latest(registry).decode()
+
+
+def test_next_event_series_show_the_earliest_planned_event_and_its_readiness():
+    later = Event(
+        id=2,
+        title="Workshop",
+        kind="workshop",
+        start=NOW + timedelta(days=9),
+        end=NOW + timedelta(days=9, hours=3),
+        expected_attendees=40,
+        checklist=frozenset({"resources", "image", "prewarm", "support"}),
+    )
+    cancelled = Event(
+        **{
+            **EXAM.__dict__,
+            "id": 3,
+            "start": NOW + timedelta(days=1),
+            "end": NOW + timedelta(days=1, hours=1),
+            "cancelled": True,
+        }
+    )
+    found = samples(scrape(snapshot(), events=(later, cancelled, EXAM)))
+    assert found[(P + "next_event_start_timestamp_seconds", frozenset())] == EXAM.start.timestamp()
+    assert found[(P + "next_event_expected_attendees", frozenset())] == 120
+    assert found[(P + "next_event_checklist_complete", frozenset())] == 0
+    # once the exam has ended, the workshop is next, and it is ready
+    after = samples(scrape(snapshot(), clock=Clock(EXAM.end), events=(later, EXAM)))
+    assert after[(P + "next_event_expected_attendees", frozenset())] == 40
+    assert after[(P + "next_event_checklist_complete", frozenset())] == 1
+    # no planned event: no series at all
+    none = scrape(snapshot(), events=(cancelled,))
+    assert not any(name.startswith(P + "next_event") for name, _labels in samples(none))
 
 
 def samples(text: str) -> dict[tuple[str, frozenset], float]:
@@ -289,7 +336,12 @@ def test_poll_stats_reject_counts_of_the_wrong_length():
 
 
 def test_series_names_are_exactly_the_documented_contract():
-    full = scrape(snapshot(), PollStats(), links=public_links("https://hub.example.org", "/s/"))
+    full = scrape(
+        snapshot(),
+        PollStats(),
+        links=public_links("https://hub.example.org", "/s/"),
+        events=(EXAM,),
+    )
     assert names(full) == set(METRIC_NAMES)
     assert all(name.startswith(P) for name in METRIC_NAMES)
 
@@ -333,7 +385,7 @@ def test_metric_types_and_help_as_documented():
 def test_describe_names_every_family_that_collect_can_produce():
     links = public_links("https://hub.example.org", "/services/onboarding/")
     collector = OnboardingCollector(
-        lambda: snapshot(), lambda: PollStats(), Clock(NOW), lambda: links
+        lambda: snapshot(), lambda: PollStats(), Clock(NOW), lambda: links, lambda: (EXAM,)
     )
     described = {family.name for family in collector.describe()}
     collected = {family.name for family in collector.collect()}
@@ -346,6 +398,7 @@ def test_collector_reads_the_service_it_is_given_on_every_scrape():
         current_snapshot=lambda: snapshot(logged_in=2, achieved_at=None),
         tracker=SimpleNamespace(stats=PollStats()),
         clock=Clock(NOW),
+        events=(),
         app=SimpleNamespace(service_prefix="/services/onboarding/", public_url=""),
     )
     registry = metrics_registry(service)
@@ -365,6 +418,7 @@ def test_routes_serve_metrics_under_the_service_prefix():
         current_snapshot=lambda: None,
         tracker=SimpleNamespace(stats=None),
         clock=Clock(NOW),
+        events=(),
         app=SimpleNamespace(service_prefix="/services/my-onboarding/"),
     )
     (spec,) = routes(service)

@@ -38,6 +38,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from jupyterhub_onboarding import __version__
 from jupyterhub_onboarding.core.clock import utcnow
+from jupyterhub_onboarding.core.events import CHECKLIST_KEYS, Event
 from jupyterhub_onboarding.core.pollstats import PollStats
 from jupyterhub_onboarding.core.snapshot import (
     Aggregates,
@@ -94,7 +95,7 @@ def assert_every_dashboard_query_returns_data(prom: PrometheusServer, hub: str) 
 
 def assert_rules_loaded_and_healthy(prom: PrometheusServer) -> None:
     """Every shipped rule is loaded and, once evaluated, healthy."""
-    assert len(prom.rules()) == len(rule_expressions(load_rules())) == 5
+    assert len(prom.rules()) == len(rule_expressions(load_rules())) == 6
     wait_until(
         lambda: {rule["health"] for rule in prom.rules()} == {"ok"},
         30,
@@ -109,10 +110,10 @@ def _settings(live_since: datetime) -> Settings:
     return Settings(hub_url="https://hub.example.org", live_since=live_since)
 
 
-def _served(snapshot_of, stats: PollStats) -> tuple[Any, Any]:
+def _served(snapshot_of, stats: PollStats, events: tuple[Event, ...] = ()) -> tuple[Any, Any]:
     """The real collector behind prometheus-client's own HTTP server on a free port."""
     registry = CollectorRegistry()
-    registry.register(OnboardingCollector(snapshot_of, lambda: stats, utcnow))
+    registry.register(OnboardingCollector(snapshot_of, lambda: stats, utcnow, lambda: events))
     server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
     return server, thread
 
@@ -158,9 +159,30 @@ def test_dashboard_queries_and_alert_states_over_three_hubs(prometheus_binary, t
     late_stats.observe(20.0, False, now)
     assert late.check_in_due and not healthy.check_in_due
 
+    # hub-a: an exam in 3 days with its checklist half done; hub-b: a demo in 2 days, ready
+    exam_start = (now + timedelta(days=3)).replace(microsecond=0)
+    exam = Event(
+        id=1,
+        title="Midterm exam",
+        kind="exam",
+        start=exam_start,
+        end=exam_start + timedelta(hours=2),
+        expected_attendees=80,
+        checklist=frozenset(CHECKLIST_KEYS[:2]),
+    )
+    demo_start = now + timedelta(days=2)
+    demo = Event(
+        id=1,
+        title="Demo",
+        kind="demo",
+        start=demo_start,
+        end=demo_start + timedelta(hours=1),
+        expected_attendees=10,
+        checklist=frozenset(CHECKLIST_KEYS),
+    )
     servers = {
-        "hub-a": _served(lambda: healthy, healthy_stats),
-        "hub-b": _served(lambda: late, late_stats),
+        "hub-a": _served(lambda: healthy, healthy_stats, (exam,)),
+        "hub-b": _served(lambda: late, late_stats, (demo,)),
         # hub-c: started, never polled successfully
         "hub-c": _served(lambda: None, PollStats()),
     }
@@ -196,6 +218,11 @@ def test_dashboard_queries_and_alert_states_over_three_hubs(prometheus_binary, t
                 for r in results["Sessions per profile (current UTC month) / A"]
             }
             assert profiles == {"small": 10.0, "none": 4.0}
+            next_event = "Next event: start, expected attendees, checklist"
+            assert value_of(results[f"{next_event} / A"]) == exam_start.timestamp() * 1000
+            assert 2.9 < value_of(results[f"{next_event} / B"]) <= 3.0
+            assert value_of(results[f"{next_event} / C"]) == 80
+            assert value_of(results[f"{next_event} / D"]) == 0
 
             # every rule's expression finds its hub, and each alert is in the expected state
             for name, expr in rule_expressions(load_rules()):
@@ -210,6 +237,8 @@ def test_dashboard_queries_and_alert_states_over_three_hubs(prometheus_binary, t
             )
             assert alert_states(prom, "OnboardingMetricsAbsent") == set()
             assert alert_states(prom, "OnboardingFirstValueReached") == set()
+            # hub-a's exam is not prepared; hub-b's demo is
+            wait_for_alerts(prom, "OnboardingEventNotReady", {("hub-a", "", "pending")})
 
             # hub-c's service goes away: its series vanish and the absence alert starts
             server, thread = servers.pop("hub-c")
@@ -250,9 +279,12 @@ def test_service_in_a_real_hub_is_scraped_by_prometheus(prometheus_binary, tmp_p
     service_config = f"""
 c.Onboarding.first_value_threshold = 2
 c.Onboarding.live_since = {live_since.strftime("%Y-%m-%dT%H:%M:%SZ")!r}
-c.Onboarding.excluded_users = {{"outsider"}}
+c.Onboarding.excluded_users = {{"outsider", "staff"}}
 """
-    with running_hub(tmp_path / "hub", service_config=service_config) as hub:
+    # "staff", a hub admin the service does not count, plans an event later on
+    with running_hub(
+        tmp_path / "hub", service_config=service_config, admin_users=("admin", "staff")
+    ) as hub:
         # without credentials: a JSON 401, not a redirect to the login page
         response = get_metrics(hub.service_url)
         assert response.status_code == 401
@@ -346,6 +378,27 @@ c.Onboarding.excluded_users = {{"outsider"}}
             assert one(usage, "monthly_peak_concurrent_servers") == 1
             prom.wait_for_query(f'{P}first_value_achieved{{namespace="test-hub"}} == 1')
             prom.wait_for_query(f'{P}monthly_profile_sessions{{namespace="test-hub"}} == 1')
+
+            # an admin plans a workshop with its checklist done: the events panel has data,
+            # and the event alert stays quiet
+            token = hub.api("POST", "users/staff/tokens", json={"expires_in": 600})
+            assert token.status_code == 201, token.text
+            begin = utcnow().replace(microsecond=0) + timedelta(days=4)
+            planned = httpx.post(
+                f"{hub.service_url}api/v1/events",
+                headers={"Authorization": f"token {token.json()['token']}"},
+                json={
+                    "title": "Workshop",
+                    "kind": "workshop",
+                    "start": begin.isoformat(),
+                    "end": (begin + timedelta(hours=3)).isoformat(),
+                    "expected_attendees": 40,
+                    "checklist": dict.fromkeys(CHECKLIST_KEYS, True),
+                },
+                timeout=30,
+            )
+            assert planned.status_code == 201, planned.text
+            prom.wait_for_query(f'{P}next_event_expected_attendees{{namespace="test-hub"}} == 40')
             results = assert_every_dashboard_query_returns_data(prom, "test-hub")
             assert value_of(results["Users logged in / needed / A"]) == 2
             assert value_of(results["Progress to first value / A"]) == 1
@@ -364,6 +417,7 @@ c.Onboarding.excluded_users = {{"outsider"}}
                 "OnboardingCheckInDue",
                 "OnboardingTrackerStale",
                 "OnboardingMetricsAbsent",
+                "OnboardingEventNotReady",
             ):
                 wait_for_alerts(prom, alert, set())
             # first value was reached minutes ago: time to update the customer's record
