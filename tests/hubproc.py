@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -52,6 +53,10 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+#: What the hub, the proxy or the service logs when a port it was given is taken.
+PORT_TAKEN = re.compile(r"Address already in use|EADDRINUSE|port \d+ is in use")
 
 
 class ProcessExited(RuntimeError):
@@ -175,7 +180,27 @@ c.Onboarding.log_level = "DEBUG"
 
     # -- life cycle ------------------------------------------------------------------------
 
-    def start(self, timeout: float = 90) -> HubProcess:
+    def start(self, timeout: float = 90, attempts: int = 3) -> HubProcess:
+        """Start the hub and wait for it and the service; on a port taken in between by
+        another process (free ports are only free when asked), again on new ports."""
+        for attempt in range(1, attempts + 1):
+            log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+            try:
+                return self._start_once(timeout)
+            except RuntimeError:
+                text = self.log_path.read_bytes()[log_start:].decode(errors="replace")
+                if attempt == attempts or not PORT_TAKEN.search(text):
+                    raise
+                self._use_new_ports()
+        raise AssertionError("not reached")
+
+    def _use_new_ports(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.service_url = f"{self.url}/services/{self.service_name}/"
+        self._write_config()
+
+    def _start_once(self, timeout: float) -> HubProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         env = dict(os.environ)
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
