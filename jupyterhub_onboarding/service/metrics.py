@@ -126,7 +126,8 @@ class OnboardingCollector(Collector):
     """Builds every series from the latest snapshot and poll stats at each scrape.
 
     *snapshot* and *stats* are called on each scrape and may return None (before the first
-    poll); *clock* gives the time used to decide whether the tracker is stale.
+    poll); *clock* gives the time used to decide whether the tracker is stale; *links* the
+    hub's public links (None when its URL is not configured) and *events* the planned events.
     """
 
     def __init__(
@@ -134,6 +135,7 @@ class OnboardingCollector(Collector):
         snapshot: Callable[[], Snapshot | None],
         stats: Callable[[], PollStats | None],
         clock: Clock,
+        *,
         links: Callable[[], Mapping[str, str] | None] = lambda: None,
         events: Callable[[], Sequence[Event]] = tuple,
     ) -> None:

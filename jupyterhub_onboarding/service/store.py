@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import OperationalError
 
 from ..core import usage as usage_rules
 from ..core.checklist import Meeting, OnboardingRecord, Tick
@@ -50,7 +51,7 @@ from ..core.usage import (
     UsageFigures,
     UserMonth,
 )
-from ..db import Migrations, make_engine, schema_revision, upgrade_schema
+from ..db import SQLITE_BUSY_TIMEOUT_MS, Migrations, make_engine, schema_revision, upgrade_schema
 from .schema import (
     BASIS_CODES,
     activity,
@@ -353,7 +354,7 @@ class Store:
         self._seen_at = None
         self._peak = None
         self._unwritten = set()
-        self._month_acc = None
+        # the month's figures follow committed changes only (``_changed``): they stay valid
 
     def _record(
         self,
@@ -917,7 +918,13 @@ class Store:
                 months.append(figures)
             last_login = self._last_login_counts(conn, now)
         per_user, changed = acc.users(now)
-        self._write_summary(current, per_user, changed)
+        try:
+            self._write_summary(current, per_user, changed)
+        except OperationalError as error:
+            # The database is locked or away: the figures are still right; the page reads
+            # the month from the sessions until a later refresh writes its table again.
+            self.log.warning("Could not write the per-user usage table (%s)", type(error).__name__)
+            self._summary, self._summary_month = None, None
         self._count_listed(current)
         minutes = [entry.seconds / 60.0 for entry in per_user.values()]
         return UsageFigures(
@@ -971,21 +978,32 @@ class Store:
         if not whole and not rewrite and not gone:
             return
         changed_rows = rewrite
-        with self.engine.begin() as conn:
-            if whole:
-                conn.execute(delete(usage_user_months))
-            else:
-                stale = changed_rows + gone
-                for start in range(0, len(stale), CHUNK):
-                    conn.execute(
-                        delete(usage_user_months).where(
-                            usage_user_months.c.month == month,
-                            usage_user_months.c.user_id.in_(stale[start : start + CHUNK]),
-                        )
-                    )
-            rows = [row(uid, per_user[uid]) for uid in changed_rows]
-            for start in range(0, len(rows), BATCH):
-                conn.execute(insert(usage_user_months), rows[start : start + BATCH])
+        with self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # give up at once on a locked database instead of holding up the refresh
+                conn.exec_driver_sql("PRAGMA busy_timeout=200")
+                conn.commit()
+            try:
+                with conn.begin():
+                    if whole:
+                        conn.execute(delete(usage_user_months))
+                    else:
+                        stale = changed_rows + gone
+                        for start in range(0, len(stale), CHUNK):
+                            conn.execute(
+                                delete(usage_user_months).where(
+                                    usage_user_months.c.month == month,
+                                    usage_user_months.c.user_id.in_(stale[start : start + CHUNK]),
+                                )
+                            )
+                    rows = [row(uid, per_user[uid]) for uid in changed_rows]
+                    for start in range(0, len(rows), BATCH):
+                        conn.execute(insert(usage_user_months), rows[start : start + BATCH])
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                    conn.commit()
         for uid in gone:
             written.pop(uid, None)
         written.update({uid: per_user[uid] for uid in changed_rows})

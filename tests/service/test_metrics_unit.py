@@ -124,7 +124,11 @@ def scrape(
     registry = CollectorRegistry()
     registry.register(
         OnboardingCollector(
-            lambda: snap, lambda: stats, clock or Clock(NOW), lambda: links, lambda: events
+            lambda: snap,
+            lambda: stats,
+            clock or Clock(NOW),
+            links=lambda: links,
+            events=lambda: events,
         )
     )
     return generate_latest(registry).decode()
@@ -385,7 +389,11 @@ def test_metric_types_and_help_as_documented():
 def test_describe_names_every_family_that_collect_can_produce():
     links = public_links("https://hub.example.org", "/services/onboarding/")
     collector = OnboardingCollector(
-        lambda: snapshot(), lambda: PollStats(), Clock(NOW), lambda: links, lambda: (EXAM,)
+        lambda: snapshot(),
+        lambda: PollStats(),
+        Clock(NOW),
+        links=lambda: links,
+        events=lambda: (EXAM,),
     )
     described = {family.name for family in collector.describe()}
     collected = {family.name for family in collector.collect()}

@@ -113,7 +113,9 @@ def _settings(live_since: datetime) -> Settings:
 def _served(snapshot_of, stats: PollStats, events: tuple[Event, ...] = ()) -> tuple[Any, Any]:
     """The real collector behind prometheus-client's own HTTP server on a free port."""
     registry = CollectorRegistry()
-    registry.register(OnboardingCollector(snapshot_of, lambda: stats, utcnow, lambda: events))
+    registry.register(
+        OnboardingCollector(snapshot_of, lambda: stats, utcnow, events=lambda: events)
+    )
     server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
     return server, thread
 

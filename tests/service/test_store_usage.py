@@ -329,3 +329,29 @@ def test_a_refresh_reads_only_the_sessions_polls_changed_and_agrees_with_a_full_
     fresh_store.close()
     assert first.sessions == 2 and cached.sessions == 3
     assert cached == fresh
+
+
+def test_a_refresh_on_a_locked_database_keeps_its_figures_and_does_not_wait(tmp_path):
+    import sqlite3
+    import time
+
+    path = tmp_path / "locked.sqlite"
+    store = Store(f"sqlite:///{path}")
+    store.upgrade()
+    store.record([user("ana", T0, server(T0))], T0 + MIN, RULES)
+    store.usage_figures(T0 + 2 * MIN)  # the month's table written
+    lock = sqlite3.connect(path, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    try:
+        started = time.monotonic()
+        figures = store.usage_figures(T0 + 60 * MIN)  # ana's time grew: a write is due
+        assert time.monotonic() - started < 5  # not the 10 s busy timeout (or three of them)
+        assert figures.month("2026-11").server_hours == 1.0
+        rows, total = store.usage_rows(UsageQuery(202611, T0 + 60 * MIN))
+        assert (total, rows[0].name, rows[0].server_hours) == (1, "ana", 1.0)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    store.usage_figures(T0 + 63 * MIN)  # written again once the lock is gone
+    assert store._summary_month == 202611
+    store.close()
