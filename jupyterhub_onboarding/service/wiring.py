@@ -240,7 +240,9 @@ class OnboardingService:
             self.aggregates = replace(aggregates, usage=usage)
             self.users_listed = listed
             self.onboarding_record = record
-        await self.refresh_events()
+            # the events only when the database answered: a locked one would hold the poll's
+            # outcome back by another busy timeout
+            await self.refresh_events()
 
     async def refresh_events(self) -> None:
         """Read the events again; measure the actual of those that ended recently."""
@@ -248,13 +250,17 @@ class OnboardingService:
             return
         now = self.clock()
         try:
-            found = await self.db(
-                self.event_store.settle_actuals,
-                now,
-                lambda records, event: window_actual(records, event.start, event.end, now),
+            found = await self._run_db(
+                self.refresh_retry,
+                partial(
+                    self.event_store.settle_actuals,
+                    now,
+                    lambda records, event: window_actual(records, event.start, event.end, now),
+                ),
             )
-            peak = await self.db(
-                self.event_store.peak_since, as_utc(now) - timedelta(days=SIZING_DAYS)
+            peak = await self._run_db(
+                self.refresh_retry,
+                partial(self.event_store.peak_since, as_utc(now) - timedelta(days=SIZING_DAYS)),
             )
         except Exception as error:
             self.log.warning("Could not refresh events (%s); serving the last ones", error)
