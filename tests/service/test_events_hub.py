@@ -4,6 +4,8 @@ API and metrics, and planned against actual from real servers started in an even
 
 from __future__ import annotations
 
+import re
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -255,6 +257,14 @@ def test_planned_against_actual_from_real_servers_in_the_window(hub, tokens):
     assert done["status"] == "done"
     assert done["actual"] == {"peak_concurrent_servers": 2, "sessions": 2, "users": 2}
     hub.stop_server("ana")
+    # the admin's page shows the event planned against what happened
+    with closing(hub.login("admin")) as client:
+        html = client.get(hub.service_url).text
+    shown = html[html.index(f'id="event-{event["id"]}"') :]
+    assert "Planned against actual" in shown
+    assert re.search(r'class="text-end actual-users">2<', shown)
+    assert re.search(r'class="text-end actual-peak">2<', shown)
+    assert re.search(r'class="text-end actual-sessions">2<', shown)
 
 
 #: Text a hostile or careless admin might type: markup that closes a script, JSON and
@@ -270,7 +280,6 @@ def fill(text: str, limit: int) -> str:
 
 
 def test_hostile_text_comes_back_exactly_from_the_json_and_escaped_in_the_page(hub, tokens):
-    from contextlib import closing
 
     body = exam(
         (now() + timedelta(days=6)).replace(microsecond=0),
