@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from .format import basis_verb, format_count, format_utc
 from .links import Link
 from .snapshot import Snapshot
-from .text import basis_verb, format_count, format_utc
 
 
 @dataclass(frozen=True)

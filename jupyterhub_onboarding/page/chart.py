@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from ..core.format import month_name
 from ..core.snapshot import MonthCount
-from ..core.text import month_name
 
 #: (basis, legend label, fill colour) in drawing order within each month.
 SERIES: tuple[tuple[str, str, str], ...] = (

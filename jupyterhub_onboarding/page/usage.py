@@ -18,9 +18,9 @@ from markupsafe import Markup
 from tornado import web
 
 from ..core.clock import isoformat
+from ..core.format import month_name
 from ..core.rules import add_months, month_label, month_of, parse_month
 from ..core.snapshot import Snapshot
-from ..core.text import month_name
 from ..core.usage import LAST_LOGIN_BUCKETS, SERVER_MINUTES_BUCKETS, MonthUsage
 from ..service.store import USAGE_SORTS, UsageQuery, UsageRow
 from .chart import HistogramBar, histogram_svg

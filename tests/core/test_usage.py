@@ -193,7 +193,7 @@ def test_named_servers_are_separate_sessions():
 
 def test_labels_are_short_printable_and_bounded():
     assert clean_label("  small\n") == "small"
-    assert clean_label("a\x00b\u202ec") == "ab c"
+    assert clean_label("a\x00b\u202ec") == "a\ufffdb\ufffdc"  # the one rule: a visible mark
     assert clean_label("") is None and clean_label(None) is None and clean_label(True) is None
     assert clean_label({"x": 1}) is None
     assert clean_label(4) == "4"

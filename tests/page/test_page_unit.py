@@ -22,11 +22,10 @@ from jupyterhub_onboarding.core.snapshot import (
     TrackerState,
     build_snapshot,
 )
-from jupyterhub_onboarding.core.summary import summary_email
+from jupyterhub_onboarding.core.summary_email import summary_email
 from jupyterhub_onboarding.datafiles import SENTINEL
 from jupyterhub_onboarding.page.chart import axis_maximum, mau_chart_svg
 from jupyterhub_onboarding.page.handlers import landing_namespace, summary_for
-from jupyterhub_onboarding.page.settings import OnboardingEmail, StandardLinks
 from jupyterhub_onboarding.page.templating import (
     NavService,
     build_environment,
@@ -37,6 +36,7 @@ from jupyterhub_onboarding.page.templating import (
     layout_source,
     render_page,
 )
+from jupyterhub_onboarding.settings import OnboardingEmail, StandardLinks
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB = "https://hub.example.org"
@@ -545,7 +545,7 @@ def test_ticks_and_the_meeting_render_escaped_with_the_forms_xsrf(env):
 
 
 def test_summary_page_lists_missing_settings_escaped_and_says_when_mailto_is_too_long(env):
-    from jupyterhub_onboarding.core.summary import Missing, SummaryEmail
+    from jupyterhub_onboarding.core.summary_email import Missing, SummaryEmail
 
     email = SummaryEmail(
         "S", "body", (Missing(HOSTILE, "StandardLinks.grafana_usage_url", "left out"),)

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from .format import basis_verb
 from .links import Link
 from .snapshot import Snapshot
-from .text import basis_verb
 
 SUBJECT = "Your 2i2c JupyterHub Onboarding Summary"
 
