@@ -176,6 +176,8 @@ def _read_scalar(hint: Any, meta: Mapping[str, Any], value: object, path: str) -
 def _read_count(meta: Mapping[str, Any], value: object, path: str) -> int:
     minimum = meta.get("minimum", 0)
     maximum = meta.get("maximum", MAX_COUNT)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one kind of number: 2.0 is the count 2
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise StatusError(f"{path} is not a count (a whole number from {minimum:,} to {maximum:,})")
     return value
