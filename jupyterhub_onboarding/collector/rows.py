@@ -273,21 +273,10 @@ def read_answer(
     return HubStatus(status_row(hub, url, status, month=month, tiers=tiers), status)
 
 
-def build_row(
-    hub: str,
-    url: str,
-    document: Any = None,
-    *,
-    reachable: bool = True,
-    error: str | None = None,
-    month: str | None = None,
-    tiers: Sequence[tuple[int | None, float]] = fees.DEFAULT_TIERS,
-) -> Row:
-    """The report row of one hub: from its status *document*, or its *error* (a document of
-    the wrong shape gives an error row; a row never raises)."""
-    return read_answer(
-        hub, url, document, reachable=reachable, error=error, month=month, tiers=tiers
-    ).row
+def build_row(hub: str, url: str, document: Any = None, **options: Any) -> Row:
+    """The report row of one hub: :func:`read_answer`'s row (from its status *document*, or
+    the error in *options*; a document of the wrong shape gives an error row)."""
+    return read_answer(hub, url, document, **options).row
 
 
 @dataclass(frozen=True)
