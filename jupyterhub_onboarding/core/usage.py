@@ -31,7 +31,7 @@ from typing import Any
 from .buckets import LAST_LOGIN_BUCKETS as LAST_LOGIN_BUCKETS
 from .buckets import SERVER_MINUTES_BUCKETS as SERVER_MINUTES_BUCKETS
 from .clock import as_utc
-from .rules import add_months, month_label, month_of
+from .rules import add_months, month_label
 from .safetext import safe_text
 from .status.model import MAX_LABEL
 from .status.model import LabelUsage as LabelUsage
@@ -150,23 +150,6 @@ def month_bounds(month: int) -> tuple[datetime, datetime]:
     start = datetime(month // 100, month % 100, 1, tzinfo=timezone.utc)
     following = add_months(month, 1)
     return start, datetime(following // 100, following % 100, 1, tzinfo=timezone.utc)
-
-
-def split_by_month(start: datetime, end: datetime) -> list[tuple[int, datetime, datetime]]:
-    """The parts of [start, end) in each UTC month, as (YYYYMM, part start, part end)."""
-    start, end = as_utc(start), as_utc(end)
-    if end < start:
-        end = start
-    parts = []
-    month = month_of(start)
-    cursor = start
-    while True:
-        _first, following = month_bounds(month)
-        if end <= following:
-            parts.append((month, cursor, end))
-            return parts
-        parts.append((month, cursor, following))
-        cursor, month = following, add_months(month, 1)
 
 
 # -- session inference ----------------------------------------------------------------------
