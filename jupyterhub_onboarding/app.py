@@ -143,7 +143,8 @@ class Onboarding(FeeTierSettings, ReportSettings, SourceSettings, Application):
 
     api_token = Unicode(
         help="""Token for the hub's REST API. Default: $JUPYTERHUB_API_TOKEN (set by the hub
-        for a managed service). Needs scopes list:users, read:users, read:servers.""",
+        for a managed service). Needs scopes list:users, read:users, read:servers; read:hub
+        adds the hub's authenticator and spawner to reports.""",
     ).tag(config=True)
 
     @default("api_token")
