@@ -48,7 +48,8 @@ class PrometheusReader:
 
     async def query(self, expr: str, at: datetime | None = None) -> QueryResult:
         """The instant vector (or scalar) of *expr*, evaluated now or at *at*."""
-        params = {"query": expr, "timeout": f"{self.timeout:g}s"}
+        # plain seconds: Prometheus's durations ("30s") take whole numbers only
+        params = {"query": expr, "timeout": f"{self.timeout:g}"}
         if at is not None:
             params["time"] = f"{as_utc(at).timestamp():.3f}"
         body = await self._source.get_json("/api/v1/query", params)

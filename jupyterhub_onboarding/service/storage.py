@@ -87,8 +87,7 @@ class StoragePoller:
         if not measured:
             detail = f"the query gave no series with a {label!r} label"
             return self._failed(SourceProblem(SOURCE_NAME, NO_DATA, detail, now))
-        users = list(self.usernames()) if self.usernames is not None else None
-        sizes, rejected = assign_owners(measured, self.naming, users)
+        sizes, rejected = assign_owners(measured, self.naming, self._known_users())
         measured_at = max(sample.at for sample in result.samples)
         figures = storage_figures(sizes, measured_at, rejected + unnamed + result.rejected)
         self._state = StorageState(figures, None, now)
@@ -99,6 +98,20 @@ class StoragePoller:
         )
         return self._state
 
+    def _known_users(self) -> list[str] | None:
+        """The hub's usernames, or None (owners unknown) when there are none to ask or
+        asking fails (the sizes are still worth keeping)."""
+        if self.usernames is None:
+            return None
+        try:
+            return list(self.usernames())
+        except Exception as error:  # the store's own errors: the sizes stand without owners
+            self.log.warning(
+                "Home directory owners unknown this time: usernames not read (%s)",
+                type(error).__name__,
+            )
+            return None
+
     def _failed(self, problem: SourceProblem) -> StorageState:
         self._state = StorageState(self._state.figures, problem, problem.at)
         self.log.warning("Home directory sizes not read: %s", problem.message())
@@ -107,7 +120,12 @@ class StoragePoller:
     async def run(self) -> None:
         """Read every *interval* seconds (every *retry_interval* after a failed read)."""
         while True:
-            state = await self.read_once()
+            try:
+                state = await self.read_once()
+            except Exception:  # a bug must not end the reads for good
+                self.log.exception("Home directory sizes not read")
+                await self.sleep(self.retry_interval)
+                continue
             await self.sleep(self.interval if state.problem is None else self.retry_interval)
 
     def start(self) -> None:

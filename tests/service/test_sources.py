@@ -99,15 +99,15 @@ def reader(stand_in: StandIn, **kwargs: Any) -> PrometheusReader:
 
 
 async def test_an_instant_query_now_and_at_a_time(stand_in):
-    prometheus = reader(stand_in, timeout=7)
+    prometheus = reader(stand_in, timeout=7.5)
     result = await prometheus.query("dirsize_total_size_bytes")
     assert [(s.labels["directory"], s.value) for s in result.samples] == [("ada", 10.0)]
     at = datetime(2026, 11, 30, 23, 59, 59, 999000, tzinfo=UTC)
     await prometheus.query("up", at)
     (path, first, _), (_, second, _) = stand_in.requests
     assert path == "/api/v1/query"
-    assert first == {"query": "dirsize_total_size_bytes", "timeout": "7s"}
-    assert second == {"query": "up", "timeout": "7s", "time": f"{at.timestamp():.3f}"}
+    assert first == {"query": "dirsize_total_size_bytes", "timeout": "7.5"}
+    assert second == {"query": "up", "timeout": "7.5", "time": f"{at.timestamp():.3f}"}
     prometheus.close()
 
 
@@ -364,3 +364,18 @@ async def test_a_cost_query_is_evaluated_at_the_months_end(stand_in):
     assert arguments["query"] == "sum by (team) (sum_over_time(cost[2419200s:1h]))"
     end = datetime(2026, 3, 1, tzinfo=UTC) - timedelta(milliseconds=1)
     assert arguments["time"] == f"{end.timestamp():.3f}"
+
+
+async def test_sizes_stand_without_owners_when_the_usernames_cannot_be_read(stand_in, caplog):
+    def broken() -> list[str]:
+        raise OSError("database is locked")
+
+    stand_in.body = vector(("ada", 3))
+    poller = StoragePoller(
+        reader(stand_in), query="q", naming=DirectoryNaming("safe"), usernames=broken
+    )
+    with caplog.at_level(logging.WARNING):
+        state = await poller.read_once()
+    assert state.current and state.figures is not None
+    assert state.figures.summary.total_bytes == 3 and state.figures.by_user() == {}
+    assert "usernames not read (OSError)" in caplog.text

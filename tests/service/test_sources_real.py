@@ -271,7 +271,8 @@ async def test_a_months_cost_from_recorded_samples(promtool, prometheus_binary, 
     prom.start()
     try:
         label = month_label(month)
-        reader = PrometheusReader(prom.url, retry_policy=NO_RETRY)
+        # a timeout of a fraction of a second more: Prometheus takes it as the query's own
+        reader = PrometheusReader(prom.url, timeout=12.5, retry_policy=NO_RETRY)
         totals = CostReader(
             prometheus=reader,
             query="sum(sum_over_time(sum(node_total_hourly_cost)[$__range:1h]))",
