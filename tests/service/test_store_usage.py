@@ -303,8 +303,9 @@ def test_the_current_months_table_from_its_summary_matches_the_sessions(url):
         }[q.sort]
 
     expected = [plain.usage_rows(q) for q in queries]  # from the sessions
-    plain.usage_figures(now)  # the refresh writes the summary of the month
-    assert plain._summary_month == 202611
+    plain.usage_figures(now)
+    plain.write_usage_table(now)  # the refresh writes the summary of the month
+    assert plain.user_table.month == 202611
     for q, (rows, total) in zip(queries, expected, strict=True):
         fast_rows, fast_total = plain.usage_rows(q)
         assert fast_total == total, q
@@ -339,12 +340,14 @@ def test_a_refresh_on_a_locked_database_keeps_its_figures_and_does_not_wait(tmp_
     store = Store(f"sqlite:///{path}")
     store.upgrade()
     store.record([user("ana", T0, server(T0))], T0 + MIN, RULES)
-    store.usage_figures(T0 + 2 * MIN)  # the month's table written
+    store.usage_figures(T0 + 2 * MIN)
+    store.write_usage_table(T0 + 2 * MIN)  # the month's table written
     lock = sqlite3.connect(path, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")  # another writer holds the database
     try:
         started = time.monotonic()
-        figures = store.usage_figures(T0 + 60 * MIN)  # ana's time grew: a write is due
+        figures = store.usage_figures(T0 + 60 * MIN)
+        store.write_usage_table(T0 + 60 * MIN)  # ana's time grew: a write is due
         assert time.monotonic() - started < 5  # not the 10 s busy timeout (or three of them)
         assert figures.month("2026-11").server_hours == 1.0
         rows, total = store.usage_rows(UsageQuery(202611, T0 + 60 * MIN))
@@ -352,6 +355,7 @@ def test_a_refresh_on_a_locked_database_keeps_its_figures_and_does_not_wait(tmp_
     finally:
         lock.execute("ROLLBACK")
         lock.close()
-    store.usage_figures(T0 + 63 * MIN)  # written again once the lock is gone
-    assert store._summary_month == 202611
+    store.usage_figures(T0 + 63 * MIN)
+    store.write_usage_table(T0 + 63 * MIN)  # written again once the lock is gone
+    assert store.user_table.month == 202611
     store.close()
