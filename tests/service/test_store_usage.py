@@ -347,7 +347,7 @@ def test_a_refresh_on_a_locked_database_keeps_its_figures_and_does_not_wait(tmp_
     try:
         started = time.monotonic()
         figures = store.usage_figures(T0 + 60 * MIN)
-        store.write_usage_table(T0 + 60 * MIN)  # ana's time grew: a write is due
+        assert not store.write_usage_table(T0 + 60 * MIN)  # ana's time grew: a write is due
         assert time.monotonic() - started < 5  # not the 10 s busy timeout (or three of them)
         assert figures.month("2026-11").server_hours == 1.0
         rows, total = store.usage_rows(UsageQuery(202611, T0 + 60 * MIN))
