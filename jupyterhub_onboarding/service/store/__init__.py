@@ -33,7 +33,7 @@ from .onboarding import OnboardingStore
 from .poll import Poll
 from .sessions import SessionStore
 from .usage import UsageStore
-from .users import KnownUser, UserStore, UsersRecorded
+from .users import KnownUser, UsersRecorded, UserStore
 from .usertable import USAGE_SORTS, UsageQuery, UsageRow, UserTable
 
 __all__ = [
