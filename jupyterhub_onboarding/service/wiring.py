@@ -23,7 +23,6 @@ from ..core.pollstats import PollStats
 from ..core.snapshot import Aggregates, Settings, Snapshot, build_snapshot
 from ..retry import RetryPolicy
 from .events import routes as event_routes
-from .eventstore import EventStore
 from .handlers import NotFoundHandler, core_routes
 from .hubclient import HubClient
 from .metrics import routes as metrics_routes
@@ -100,7 +99,7 @@ class OnboardingService:
         self.users_listed: list[KnownUser] = []
         #: The checklist ticks and the meeting, as administrators recorded them.
         self.onboarding_record = OnboardingRecord()
-        self.event_store = EventStore(self.store.engine)
+        self.event_store = self.store.events
         #: Every planned event with its actual, and the hub's peak concurrent servers of the
         #: last SIZING_DAYS days: refreshed with the figures and after each change of an event.
         self.events: list[Event] = []
@@ -217,6 +216,10 @@ class OnboardingService:
             return
         store = self.store
         try:
+            # first value is written before it is read: the figures' reads write nothing
+            await self._run_db(
+                self.refresh_retry, partial(store.record_milestones, self.app.first_value_threshold)
+            )
             aggregates = await self._run_db(
                 self.refresh_retry,
                 partial(
@@ -230,10 +233,13 @@ class OnboardingService:
                 self.refresh_retry, partial(store.logged_in_users, USERS_LISTED)
             )
             record = await self._run_db(self.refresh_retry, store.onboarding_record)
+            now = self.clock()
             usage = await self._run_db(
-                self.refresh_retry,
-                partial(store.usage_figures, self.clock(), self.app.max_usage_labels),
+                self.refresh_retry, partial(store.usage_figures, now, self.app.max_usage_labels)
             )
+            # the page's per-user table; on a locked database it gives up at once and the
+            # page reads the month from the sessions until a later refresh writes it
+            await self._run_db(self.refresh_retry, partial(store.write_usage_table, now))
         except Exception as error:
             self.log.warning("Could not refresh figures (%s); serving the last ones", error)
         else:
