@@ -32,9 +32,9 @@ from jupyterhub_onboarding.core.sources import (
 )
 from jupyterhub_onboarding.retry import RetryPolicy
 from jupyterhub_onboarding.service.cost import CostReader
+from jupyterhub_onboarding.service.homestorage import StoragePoller
 from jupyterhub_onboarding.service.prometheus import PrometheusReader
 from jupyterhub_onboarding.service.sourceclient import JsonSource, SourceUnavailable
-from jupyterhub_onboarding.service.storage import StoragePoller
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

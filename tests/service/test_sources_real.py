@@ -31,10 +31,10 @@ from jupyterhub_onboarding.core.sources import UNREACHABLE
 from jupyterhub_onboarding.core.usage import month_bounds
 from jupyterhub_onboarding.retry import RetryPolicy
 from jupyterhub_onboarding.service.cost import CostReader
+from jupyterhub_onboarding.service.homestorage import StoragePoller
 from jupyterhub_onboarding.service.hubclient import HubClient
 from jupyterhub_onboarding.service.hubinfo import read_hub_configuration
 from jupyterhub_onboarding.service.prometheus import PrometheusReader
-from jupyterhub_onboarding.service.storage import StoragePoller
 
 pytestmark = pytest.mark.integration
 UTC = timezone.utc
