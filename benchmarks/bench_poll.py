@@ -89,6 +89,7 @@ class PollRig:
         if not ok:
             raise RuntimeError(f"poll failed: {self.tracker.state.last_error}")
         with Timer() as refresh:
+            await self._db(self.store.record_milestones, 5)
             await self._db(self.store.aggregates, product_utcnow(), 5)
         return {
             "requests": self.tracker.last_poll_requests,

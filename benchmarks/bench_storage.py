@@ -93,6 +93,7 @@ def simulate_year(db_path: Path, pattern: str) -> dict[str, Any]:
             log(f"  {pattern}: day {day + 1}/365, last write {timer.seconds:.3f}s")
     end = YEAR_START + timedelta(days=365)
     with Timer() as agg:
+        store.record_milestones(5)
         aggregates = store.aggregates(end, 5)
     with store.engine.connect() as conn:
         activity_rows = conn.exec_driver_sql("SELECT count(*) FROM activity").scalar_one()

@@ -53,11 +53,12 @@ c.JupyterHub.services = [
     # demo/run.py's scripted users start and stop their servers through this service's token
     {"name": "demo-driver", "api_token": os.environ["ONBOARDING_DEMO_TOKEN"]},
 ]
-# The least the service needs: list users, read their activity and admin flag, see servers.
+# The least the service needs: list users, read their activity and admin flag, see servers,
+# and read the hub's authenticator and spawner classes for the monthly report.
 c.JupyterHub.load_roles = [
     {
         "name": "onboarding",
-        "scopes": ["list:users", "read:users", "read:servers"],
+        "scopes": ["list:users", "read:users", "read:servers", "read:hub"],
         "services": ["onboarding"],
     },
     {

@@ -49,6 +49,7 @@ from .settings import (
     above_zero,
     at_least,
 )
+from .sourcesettings import SourceSettings
 
 #: Days an option counting days may have at most: ten years.
 MAX_DAYS = 3650
@@ -81,7 +82,7 @@ async def watch_parent(
     on_gone()
 
 
-class Onboarding(FeeTierSettings, ReportSettings, Application):
+class Onboarding(FeeTierSettings, ReportSettings, SourceSettings, Application):
     """A JupyterHub service that tracks first value and monthly active users."""
 
     name = "jupyterhub-onboarding"
@@ -143,7 +144,8 @@ class Onboarding(FeeTierSettings, ReportSettings, Application):
 
     api_token = Unicode(
         help="""Token for the hub's REST API. Default: $JUPYTERHUB_API_TOKEN (set by the hub
-        for a managed service). Needs scopes list:users, read:users, read:servers.""",
+        for a managed service). Needs scopes list:users, read:users, read:servers; read:hub
+        adds the hub's authenticator and spawner to reports.""",
     ).tag(config=True)
 
     @default("api_token")
@@ -584,6 +586,7 @@ class Onboarding(FeeTierSettings, ReportSettings, Application):
         # defaults from $JUPYTERHUB_* are not validated until set: set them to themselves
         for name in ("hub_api_url", "public_url", "service_url", "service_prefix"):
             setattr(self, name, getattr(self, name))
+        self.check_source_settings()
         live_since = self.parsed_live_since()
         if live_since is not None:
             try:

@@ -83,8 +83,11 @@ class PrometheusServer:
         rule_files: Sequence[Path] = (RULES_FILE,),
         binary: str = "/usr/bin/prometheus",
         alertmanagers: Sequence[str] = (),
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.workdir = Path(workdir)
+        #: more command-line flags, e.g. a retention for recorded samples of long ago
+        self.extra_args = list(extra_args)
         #: ``host:port`` of each Alertmanager the rules' alerts are sent to.
         self.alertmanagers = list(alertmanagers)
         self.targets = list(targets)
@@ -117,6 +120,9 @@ class PrometheusServer:
         os.chmod(self.config_path, 0o600)
 
     def start(self, timeout: float = 60) -> PrometheusServer:
+        """Start (or start again after :meth:`stop`, on the same port and TSDB)."""
+        if self.client.is_closed:
+            self.client = httpx.Client(base_url=self.url, timeout=10)
         self.write_config()
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed once the child has it
         self.proc = subprocess.Popen(
@@ -126,6 +132,7 @@ class PrometheusServer:
                 f"--storage.tsdb.path={self.workdir / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=info",
+                *self.extra_args,
             ],
             cwd=self.workdir,
             stdout=log,

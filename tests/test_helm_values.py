@@ -49,7 +49,7 @@ Z2JH = Path(__file__).parents[2] / "shared" / "z2jh"
 
 SERVICE = "onboarding"
 COLLECTOR = "onboarding-collector"
-SERVICE_SCOPES = {"list:users", "read:users", "read:servers"}
+SERVICE_SCOPES = {"list:users", "read:users", "read:servers", "read:hub"}
 #: The hub pod's directories the values use (the hub's volume, and the parent of the
 #: mounted files); the stand-in maps each to a local directory.
 POD_PATHS = ("/srv/jupyterhub", "/usr/local/etc")

@@ -538,6 +538,7 @@ def test_store_record_is_idempotent_monotonic_and_matches_the_definitions(sequen
             assert again.users_deleted == 0
             assert table_dump(store) == before
 
+            store.record_milestones(threshold=3)  # as the service's refresh does
             agg = store.aggregates(now, threshold=3)
             assert agg.users_known == len(model.known)
             assert agg.users_logged_in == len(model.counted(model.logged_in))

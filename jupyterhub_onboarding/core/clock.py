@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import overload
 
 Clock = Callable[[], datetime]
 
@@ -30,6 +31,12 @@ def parse_iso(text: str) -> datetime:
     return as_utc(datetime.fromisoformat(cleaned))
 
 
+@overload
+def isoformat(value: datetime) -> str: ...
+@overload
+def isoformat(value: None) -> None: ...
+@overload
+def isoformat(value: datetime | None) -> str | None: ...
 def isoformat(value: datetime | None) -> str | None:
     """Format an aware datetime as ISO 8601 UTC with a ``Z`` suffix, or ``None``."""
     if value is None:

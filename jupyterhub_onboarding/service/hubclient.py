@@ -19,15 +19,21 @@ PAGINATION_ACCEPT = "application/jupyterhub-pagination+json"
 
 
 class HubAPIError(Exception):
-    """A hub API request failed; the message is safe to log (no token, no usernames)."""
+    """A hub API request failed; the message is safe to log (no token, no usernames).
+    *code* is the hub's HTTP status when it answered with an error (403: no scope)."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class _Failed(Exception):
     """One attempt failed for *reason*; *retry* when another attempt may succeed."""
 
-    def __init__(self, reason: str, retry: bool) -> None:
+    def __init__(self, reason: str, retry: bool, code: int | None = None) -> None:
         super().__init__(reason)
         self.retry = retry
+        self.code = code
 
 
 @dataclass
@@ -107,7 +113,8 @@ class HubClient:
                 if error.code == 599:
                     # tornado's own reason: a timeout, or the hub closing the connection
                     reason = (error.message or "timeout").lower()
-                raise _Failed(reason, retry=error.code >= 500) from None
+                code = None if error.code == 599 else error.code
+                raise _Failed(reason, retry=error.code >= 500, code=code) from None
             except (OSError, asyncio.TimeoutError) as error:
                 raise _Failed(type(error).__name__, retry=True) from None
 
@@ -128,7 +135,7 @@ class HubClient:
                 before_retry=log_retry,
             )
         except _Failed as error:
-            raise HubAPIError(f"GET {safe_url} failed: {error}") from None
+            raise HubAPIError(f"GET {safe_url} failed: {error}", error.code) from None
         try:
             return json.loads(response.body)
         except (ValueError, UnicodeDecodeError):

@@ -27,7 +27,6 @@ from ..core.status.write import build_status, report_section
 from ..retry import RetryPolicy
 from ..settings import StandardLinks
 from .events import routes as event_routes
-from .eventstore import EventStore
 from .handlers import NotFoundHandler, core_routes
 from .hubclient import HubClient
 from .metrics import routes as metrics_routes
@@ -104,7 +103,7 @@ class OnboardingService:
         self.users_listed: list[KnownUser] = []
         #: The checklist ticks and the meeting, as administrators recorded them.
         self.onboarding_record = OnboardingRecord()
-        self.event_store = EventStore(self.store.engine)
+        self.event_store = self.store.events
         #: Every planned event with its actual, and the hub's peak concurrent servers of the
         #: last SIZING_DAYS days: refreshed with the figures and after each change of an event.
         self.events: list[Event] = []
@@ -220,6 +219,10 @@ class OnboardingService:
             return
         store = self.store
         try:
+            # first value is written before it is read: the figures' reads write nothing
+            await self._run_db(
+                self.refresh_retry, partial(store.record_milestones, self.app.first_value_threshold)
+            )
             aggregates = await self._run_db(
                 self.refresh_retry,
                 partial(
@@ -233,10 +236,13 @@ class OnboardingService:
                 self.refresh_retry, partial(store.logged_in_users, USERS_LISTED)
             )
             record = await self._run_db(self.refresh_retry, store.onboarding_record)
+            now = self.clock()
             usage = await self._run_db(
-                self.refresh_retry,
-                partial(store.usage_figures, self.clock(), self.app.max_usage_labels),
+                self.refresh_retry, partial(store.usage_figures, now, self.app.max_usage_labels)
             )
+            # the page's per-user table; on a locked database it gives up at once and the
+            # page reads the month from the sessions until a later refresh writes it
+            await self._run_db(self.refresh_retry, partial(store.write_usage_table, now))
         except Exception as error:
             self.log.warning("Could not refresh figures (%s); serving the last ones", error)
         else:

@@ -22,8 +22,7 @@ from jupyterhub_onboarding.core.events import (
 )
 from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
 from jupyterhub_onboarding.core.rules import CountingRules
-from jupyterhub_onboarding.service.eventstore import EventStore
-from jupyterhub_onboarding.service.store import Store
+from jupyterhub_onboarding.service.store import EventStore, Store
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

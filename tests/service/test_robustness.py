@@ -25,12 +25,13 @@ import pytest
 from conftest import require_component
 from hubproc import HubProcess, running_hub, wait_until
 from servicelog import service_lines
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from jupyterhub_onboarding.app import Onboarding, watch_parent
-from jupyterhub_onboarding.core.hubmodel import MAX_NAME_BYTES, UserSeen, parse_user
-from jupyterhub_onboarding.core.rules import CountingRules
+from jupyterhub_onboarding.core.hubmodel import MAX_NAME_BYTES, ServerSeen, UserSeen, parse_user
+from jupyterhub_onboarding.core.rules import CountingRules, month_of
+from jupyterhub_onboarding.service.schema import milestones, usage_user_months
 from jupyterhub_onboarding.service.store import Store
 from jupyterhub_onboarding.service.wiring import OnboardingService
 
@@ -262,6 +263,24 @@ async def test_figures_are_refreshed_in_one_attempt(service):
     await service.refresh()
     assert calls == [1]
     assert service.aggregates is figures
+
+
+async def test_the_refresh_writes_first_value_and_the_per_user_table(service):
+    """The figures' reads write nothing: the refresh after a poll stores first value and the
+    month's per-user table by explicit calls."""
+    now = service.clock()
+    running = (ServerSeen("", True, now, now),)
+    seen = [UserSeen(f"user{i}", False, now, running) for i in range(5)]
+    await service.db(service.store.record, seen, now, service.rules)
+    service.database_ready = True
+    await service.refresh()
+    with service.store.engine.connect() as conn:
+        stored = set(conn.execute(select(milestones.c.basis, milestones.c.threshold)))
+        rows = conn.execute(select(func.count()).select_from(usage_user_months)).scalar_one()
+    assert stored == {("login", 5), ("server", 5)}
+    assert rows == 5
+    assert service.aggregates.milestones["login"] == now
+    assert service.store.user_table.month == month_of(now)
 
 
 @pytest.mark.integration

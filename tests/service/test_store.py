@@ -10,6 +10,7 @@ from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
 from jupyterhub_onboarding.core.rules import CountingRules
 from jupyterhub_onboarding.service.schema import activity, users
 from jupyterhub_onboarding.service.store import Store
+from jupyterhub_onboarding.service.store import users as users_part
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -83,9 +84,11 @@ def test_deleted_users_stay_counted(store):
 
 def test_first_value_milestone_never_regresses(store):
     store.record([seen(f"u{i}", NOW - timedelta(minutes=i)) for i in range(5)], NOW, RULES)
+    store.record_milestones(5)
     reached = store.aggregates(NOW, 5).milestones["login"]
     assert reached == NOW
     store.apply_rules(CountingRules(excluded_users=frozenset({"u0", "u1"})))
+    store.record_milestones(5)
     agg = store.aggregates(NOW + timedelta(days=1), 5)
     assert agg.users_logged_in == 3
     assert agg.nth_seen_at["login"] is None
@@ -144,7 +147,7 @@ def test_failed_transaction_loses_only_the_poll_in_flight(store, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("crash mid-poll")
 
-    monkeypatch.setattr(Store, "_write_marks", staticmethod(explode))
+    monkeypatch.setattr(users_part, "write_marks", explode)
     with pytest.raises(RuntimeError):
         store.record([seen("bob"), seen("carol")], NOW, RULES)
     monkeypatch.undo()
@@ -163,7 +166,7 @@ def test_reopening_keeps_everything(tmp_path):
     first = Store(url)
     first.upgrade()
     first.record([seen(f"u{i}") for i in range(5)], NOW, RULES)
-    first.aggregates(NOW, 5)
+    first.record_milestones(5)
     first.close()
     second = Store(url)
     second.upgrade()

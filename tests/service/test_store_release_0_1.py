@@ -35,6 +35,7 @@ def store(tmp_path):
 def test_the_figures_of_release_0_1_are_kept(store):
     assert store.schema_revision() == "0005"
     assert store.get_or_set_state("live_since", "not this") == "2026-10-20T09:00:00Z"
+    store.record_milestones(5)  # the service's first refresh after the upgrade
     agg = store.aggregates(LAST_POLL, threshold=5)
     assert agg.users_logged_in == 7  # ada to gus; staff is excluded, gus deleted but counted
     assert agg.users_started_server == 3  # bob, dee, eve
@@ -55,6 +56,7 @@ def test_polls_after_the_upgrade_add_to_the_figures(store):
     seen = [UserSeen("hal", False, later), UserSeen("staff", False, later)]
     result = store.record(seen, later, RULES)
     assert (result.users_added, result.users_updated) == (1, 1)
+    store.record_milestones(5)
     agg = store.aggregates(later, threshold=5)
     assert agg.users_logged_in == 8 and agg.users_known == 9
     assert agg.milestones == {"login": FIRST_VALUE}  # never moved

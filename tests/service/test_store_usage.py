@@ -1,16 +1,19 @@
-"""Sessions in the store, on SQLite and a real PostgreSQL: recorded from polls, kept, counted."""
+"""Sessions in the store, on SQLite and a real PostgreSQL: recorded from polls, kept, counted;
+what a poll changed comes back typed, and the figures' reads write nothing."""
 
+import dataclasses
 import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import DBAPIError
 
 from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
 from jupyterhub_onboarding.core.rules import CountingRules
-from jupyterhub_onboarding.core.usage import LabelKeys
-from jupyterhub_onboarding.service.schema import sessions, users
-from jupyterhub_onboarding.service.store import Store, UsageQuery
+from jupyterhub_onboarding.core.usage import LAST_LOGIN_BUCKETS, SERVER_MINUTES_BUCKETS, LabelKeys
+from jupyterhub_onboarding.service.schema import metadata, sessions, users
+from jupyterhub_onboarding.service.store import USAGE_SORTS, RecordResult, Store, UsageQuery
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -303,8 +306,9 @@ def test_the_current_months_table_from_its_summary_matches_the_sessions(url):
         }[q.sort]
 
     expected = [plain.usage_rows(q) for q in queries]  # from the sessions
-    plain.usage_figures(now)  # the refresh writes the summary of the month
-    assert plain._summary_month == 202611
+    plain.usage_figures(now)
+    plain.write_usage_table(now)  # the refresh writes the summary of the month
+    assert plain.user_table.month == 202611
     for q, (rows, total) in zip(queries, expected, strict=True):
         fast_rows, fast_total = plain.usage_rows(q)
         assert fast_total == total, q
@@ -339,12 +343,14 @@ def test_a_refresh_on_a_locked_database_keeps_its_figures_and_does_not_wait(tmp_
     store = Store(f"sqlite:///{path}")
     store.upgrade()
     store.record([user("ana", T0, server(T0))], T0 + MIN, RULES)
-    store.usage_figures(T0 + 2 * MIN)  # the month's table written
+    store.usage_figures(T0 + 2 * MIN)
+    store.write_usage_table(T0 + 2 * MIN)  # the month's table written
     lock = sqlite3.connect(path, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")  # another writer holds the database
     try:
         started = time.monotonic()
-        figures = store.usage_figures(T0 + 60 * MIN)  # ana's time grew: a write is due
+        figures = store.usage_figures(T0 + 60 * MIN)
+        assert not store.write_usage_table(T0 + 60 * MIN)  # ana's time grew: a write is due
         assert time.monotonic() - started < 5  # not the 10 s busy timeout (or three of them)
         assert figures.month("2026-11").server_hours == 1.0
         rows, total = store.usage_rows(UsageQuery(202611, T0 + 60 * MIN))
@@ -352,6 +358,128 @@ def test_a_refresh_on_a_locked_database_keeps_its_figures_and_does_not_wait(tmp_
     finally:
         lock.execute("ROLLBACK")
         lock.close()
-    store.usage_figures(T0 + 63 * MIN)  # written again once the lock is gone
-    assert store._summary_month == 202611
+    store.usage_figures(T0 + 63 * MIN)
+    store.write_usage_table(T0 + 63 * MIN)  # written again once the lock is gone
+    assert store.user_table.month == 202611
     store.close()
+
+
+# -- what a poll changed, typed --------------------------------------------------------------
+
+
+def test_what_a_poll_changed_comes_back_as_a_typed_value(store):
+    october = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
+    first = store.record(
+        [user("ana", october, server(october)), user("ben", T0, server(T0))], T0 + MIN, RULES
+    )
+    with store.engine.connect() as conn:
+        ids = dict(conn.execute(select(sessions.c.started, sessions.c.id)).all())
+    ana, ben = ids[october.timestamp()], ids[T0.timestamp()]
+    assert isinstance(first, RecordResult)
+    assert (first.users_added, first.sessions_opened, first.sessions_ended) == (2, 2, 0)
+    assert first.months_changed == {202610, 202611}  # the months the sessions started in
+    assert first.sessions_changed == {ana, ben}
+
+    again = store.record(
+        [user("ana", october, server(october)), user("ben", T0, server(T0))], T0 + MIN, RULES
+    )
+    assert (again.months_changed, again.sessions_changed) == (frozenset(), frozenset())
+
+    # ana's server stops: her session ran in October and November, both change
+    ended = store.record(
+        [user("ana", T0 + 2 * MIN), user("ben", T0, server(T0))], T0 + 3 * MIN, RULES
+    )
+    assert (ended.sessions_opened, ended.sessions_ended) == (0, 1)
+    assert ended.months_changed == {202610, 202611}
+    assert ended.sessions_changed == {ana}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ended.sessions_ended = 0  # type: ignore[misc]
+    assert "ana" not in repr(ended) and "ben" not in repr(ended)  # no usernames in its logs
+
+
+# -- reads write nothing ---------------------------------------------------------------------
+
+
+def table_dump(store: Store) -> dict[str, list]:
+    with store.engine.connect() as conn:
+        return {
+            table.name: sorted(map(tuple, conn.execute(select(table))), key=repr)
+            for table in metadata.sorted_tables
+        }
+
+
+def seed(store: Store) -> datetime:
+    """Five users with sessions in November (first value reached, nothing written after the
+    polls): returns a time after them."""
+    store.record(
+        [user(f"u{i}", T0, server(T0, profile=f"p{i % 2}")) for i in range(5)], T0 + MIN, RULES
+    )
+    store.record(
+        [user("u0", T0 + 5 * MIN)] + [user(f"u{i}", T0, server(T0)) for i in range(1, 5)],
+        T0 + 6 * MIN,
+        RULES,
+    )
+    return T0 + 2 * timedelta(hours=1)
+
+
+def read_everything(store: Store, now: datetime) -> None:
+    """Every read the service, its pages and its APIs make."""
+    store.aggregates(now, 5)
+    store.logged_in_users(100)
+    store.usage_figures(now)
+    store.onboarding_record()
+    buckets = [("last_login", key) for key, *_ in LAST_LOGIN_BUCKETS]
+    buckets += [("server_minutes", key) for key, *_ in SERVER_MINUTES_BUCKETS]
+    for month in (202610, 202611):
+        for sort in USAGE_SORTS:
+            for bucket in (None, *buckets):
+                store.usage_rows(UsageQuery(month, now, sort=sort, bucket=bucket))
+    store.events.all()
+    store.events.get(1)
+    store.events.peak_since(now - timedelta(days=90))
+    store.events.window_sessions(T0, now)
+
+
+def test_reads_write_nothing_and_the_writes_after_a_poll_are_explicit(store):
+    now = seed(store)
+    before = table_dump(store)
+    read_everything(store, now)  # cold: the month read whole, no table written yet
+    assert table_dump(store) == before
+    assert store.aggregates(now, 5).milestones == {}
+    assert store.user_table.month is None
+
+    store.record_milestones(5)
+    assert store.write_usage_table(now)
+    written = table_dump(store)
+    assert [row[0] for row in written["milestones"]] == ["login", "server"]
+    assert len(written["usage_user_months"]) == 5
+    read_everything(store, now + MIN)  # warm: pages of November from usage_user_months
+    assert store.user_table.month == 202611
+    assert table_dump(store) == written
+
+
+def read_only(url: str) -> str:
+    """The same database, opened so that every write fails."""
+    if url.startswith("sqlite:///"):
+        return f"sqlite:///file:{url.removeprefix('sqlite:///')}?mode=ro&uri=true"
+    return f"{url}?options=-c%20default_transaction_read_only%3Don"
+
+
+def test_the_figures_are_read_from_a_read_only_database(url):
+    writer = Store(url)
+    writer.upgrade()
+    now = seed(writer)
+    writer.record_milestones(5)
+    writer.close()
+    reader = Store(read_only(url))
+    try:
+        read_everything(reader, now)
+        agg = reader.aggregates(now, 5)
+        assert (agg.users_logged_in, agg.milestones["login"]) == (5, T0)
+        assert reader.usage_figures(now).month("2026-11").sessions == 5
+        rows, total = reader.usage_rows(UsageQuery(202611, now, sort="name", descending=False))
+        assert total == 5 and [row.name for row in rows] == [f"u{i}" for i in range(5)]
+        with pytest.raises(DBAPIError):  # read-only indeed: a poll cannot be recorded
+            reader.record([user("late", now)], now, RULES)
+    finally:
+        reader.close()

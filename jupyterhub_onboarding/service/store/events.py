@@ -1,18 +1,18 @@
-"""Persistence of planned events, and the session figures their sizing and actuals need.
-
-Synchronous and short, like ``Store``: the service runs these on its database thread.
-"""
+"""Planned events, and the session figures their sizing and actuals need."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, Row, and_, delete, func, insert, or_, select, update
 
-from ..core.clock import as_utc
-from ..core.events import CHECKLIST_KEYS, Actual, Event, EventFields, WindowSession
-from ..core.usage import day_label
-from .schema import events, sessions, usage_peaks, users
+from ...core.clock import as_utc
+from ...core.events import CHECKLIST_KEYS, Actual, Event, EventFields, WindowSession
+from ...core.usage import day_label
+from ..schema import events, sessions, usage_peaks, users
+from ._sql import COUNTED, from_seconds, to_seconds
 
 #: After its end, an event's actual is measured again at each refresh for this long (sessions
 #: that ran in its window are recorded up to a poll interval late), then kept as stored.
@@ -23,7 +23,7 @@ def _checklist_text(ticked: frozenset[str]) -> str:
     return ",".join(key for key in CHECKLIST_KEYS if key in ticked)
 
 
-def _values(fields: EventFields) -> dict:
+def _values(fields: EventFields) -> dict[str, Any]:
     return {
         "title": fields.title,
         "kind": fields.kind,
@@ -39,7 +39,7 @@ def _values(fields: EventFields) -> dict:
     }
 
 
-def _event(row) -> Event:
+def _event(row: Row) -> Event:
     actual = None
     if row.actual_peak is not None:
         actual = Actual(row.actual_peak, row.actual_sessions or 0, row.actual_users or 0)
@@ -119,30 +119,26 @@ class EventStore:
 
     def window_sessions(self, start: datetime, end: datetime) -> list[WindowSession]:
         """The sessions of counted users that ran in [start, end)."""
-        lo, hi = as_utc(start).timestamp(), as_utc(end).timestamp()
+        lo, hi = to_seconds(start), to_seconds(end)
         query = (
             select(sessions.c.user_id, sessions.c.started, sessions.c.ended)
             .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
             .where(
-                users.c.counted.is_(True),
+                COUNTED,
                 sessions.c.started < hi,
                 or_(sessions.c.ended.is_(None), sessions.c.ended > lo),
             )
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-
-        def when(value: float) -> datetime:
-            return datetime.fromtimestamp(value, timezone.utc)
-
         return [
-            WindowSession(
-                row.user_id, when(row.started), None if row.ended is None else when(row.ended)
-            )
+            WindowSession(row.user_id, from_seconds(row.started), from_seconds(row.ended))
             for row in rows
         ]
 
-    def settle_actuals(self, now: datetime, measure) -> list[Event]:
+    def settle_actuals(
+        self, now: datetime, measure: Callable[[list[WindowSession], Event], Actual]
+    ) -> list[Event]:
         """Measure the actual of every event that ended up to ACTUAL_SETTLES ago or has none.
 
         *measure* maps (sessions, event) to an ``Actual``. Returns every event afterwards.

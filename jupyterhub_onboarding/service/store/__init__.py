@@ -1,0 +1,191 @@
+"""The service's database: one part per thing it stores, and a thin facade over them.
+
+- ``users``: users, their activity marks, who is counted, first value;
+- ``sessions``: server sessions, recorded from each poll's running servers, and daily peaks;
+- ``usage``: usage figures per month; ``usertable``: the per-user table and its pages;
+- ``onboarding``: small persisted state, the checklist ticks and the meeting;
+- ``events``: planned events.
+
+Each part keeps its own cache. Recording a poll is one transaction over users and sessions;
+what it changed comes back as a ``RecordResult``, and the usage figures follow it. Reads do
+not write: first value and the per-user table are written by explicit calls after a poll
+(``record_milestones``, ``write_usage_table``). Every method is synchronous and short; the
+service runs them on one worker thread so the event loop that serves requests never waits on
+the database. The schema is ``service/schema.py``, changed through ``service/migrations``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ...core.checklist import Meeting, OnboardingRecord
+from ...core.hubmodel import UserSeen
+from ...core.rules import CountingRules
+from ...core.snapshot import Aggregates
+from ...core.usage import LabelKeys, UsageFigures
+from ...db import Migrations, make_engine, schema_revision, upgrade_schema
+from .events import EventStore
+from .onboarding import OnboardingStore
+from .poll import Poll
+from .sessions import SessionStore
+from .usage import UsageStore
+from .users import KnownUser, UsersRecorded, UserStore
+from .usertable import USAGE_SORTS, UsageQuery, UsageRow, UserTable
+
+__all__ = [
+    "MIGRATIONS",
+    "USAGE_SORTS",
+    "EventStore",
+    "KnownUser",
+    "Poll",
+    "RecordResult",
+    "Store",
+    "UsageQuery",
+    "UsageRow",
+]
+
+#: The service's revisions, recorded in Alembic's default ``alembic_version`` table.
+MIGRATIONS = Migrations(Path(__file__).parent.parent / "migrations")
+
+
+@dataclass(frozen=True)
+class RecordResult(UsersRecorded):
+    """What one recorded poll changed: in the users (UsersRecorded) and in the sessions."""
+
+    sessions_opened: int = 0
+    sessions_ended: int = 0
+    #: The months (``YYYYMM``) whose usage figures the poll moved.
+    months_changed: frozenset[int] = frozenset()
+    #: The sessions it opened or ended, by id.
+    sessions_changed: frozenset[int] = frozenset()
+
+
+class Store:
+    """The service's database."""
+
+    def __init__(self, url: str, log: logging.Logger | None = None) -> None:
+        self.url = url
+        self.log = log or logging.getLogger(__name__)
+        self.engine = make_engine(url)
+        self.users = UserStore(self.engine)
+        self.sessions = SessionStore()
+        self.usage = UsageStore(self.engine)
+        self.user_table = UserTable(self.engine, self.log)
+        self.onboarding = OnboardingStore(self.engine)
+        self.events = EventStore(self.engine)
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def schema_revision(self) -> str | None:
+        """The revision of the service's schema in the database, ``None`` before any."""
+        return schema_revision(self.engine, MIGRATIONS)
+
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the newest revision."""
+        upgrade_schema(self.engine, MIGRATIONS)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def reconnect(self) -> None:
+        """Close the pooled connections, so the next call connects afresh.
+
+        A connection can stay broken after the database has recovered: SQLite opens a file
+        it cannot write read-only, and such a connection never writes again.
+        """
+        self.engine.dispose()
+
+    # -- recording a poll -----------------------------------------------------------------------
+
+    def record(
+        self,
+        seen: Sequence[UserSeen],
+        now: datetime,
+        rules: CountingRules,
+        *,
+        full: bool = False,
+        present: Collection[str] = (),
+        label_keys: LabelKeys | None = None,
+    ) -> RecordResult:
+        """Store one poll in a single transaction.
+
+        Idempotent: recording the same observations twice changes nothing, so a poll that
+        is retried after a crash counts nobody twice. With *full*, users missing from the
+        hub are marked deleted (they stay counted), except those named in *present*: users
+        the hub listed in entries that could not be parsed. *seen* holds every running
+        server (each poll reads them all): sessions open, continue or end accordingly.
+        """
+        poll = Poll.of(seen, now, rules, full=full, present=present, label_keys=label_keys)
+        try:
+            with self.engine.begin() as conn:
+                users = self.users.record(conn, poll)
+                sessions = self.sessions.record(conn, poll)
+        except BaseException:
+            self.sessions.forget()
+            raise
+        self.sessions.adopt(sessions.state)
+        self.usage.poll_recorded(sessions.months, sessions.changed)
+        return RecordResult(
+            **asdict(users),
+            sessions_opened=sessions.opened,
+            sessions_ended=sessions.ended,
+            months_changed=sessions.months,
+            sessions_changed=sessions.changed,
+        )
+
+    def apply_rules(self, rules: CountingRules) -> int:
+        """Recompute who is counted after the exclusions changed; returns rows changed."""
+        changed = self.users.apply_rules(rules)
+        if changed:
+            self.usage.counting_changed()
+        return changed
+
+    # -- written after a poll -------------------------------------------------------------------
+
+    def record_milestones(self, threshold: int) -> dict[str, datetime]:
+        """Store first value once reached, per basis (never moved); the stored milestones."""
+        return self.users.record_milestones(threshold)
+
+    def write_usage_table(self, now: datetime) -> bool:
+        """Write the per-user table of *now*'s month; False when the database refused."""
+        return self.user_table.write(self.usage.month_table(now))
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def aggregates(self, now: datetime, threshold: int, generating_days: int = 14) -> Aggregates:
+        """Every count the snapshot needs, with first value as stored."""
+        return self.users.aggregates(now, threshold, generating_days)
+
+    def logged_in_users(self, limit: int | None = None) -> list[KnownUser]:
+        """Counted users who have logged in, earliest first (usernames: admin page only)."""
+        return self.users.logged_in_users(limit)
+
+    def usage_figures(self, now: datetime, label_limit: int = 20) -> UsageFigures:
+        """The usage figures of every month with sessions, up to *now*'s month."""
+        return self.usage.figures(now, label_limit)
+
+    def usage_rows(self, query: UsageQuery) -> tuple[list[UsageRow], int]:
+        """One page of the per-user table and how many rows it has in all."""
+        return self.user_table.rows(query)
+
+    def onboarding_record(self) -> OnboardingRecord:
+        """The ticked checklist items and the meeting."""
+        return self.onboarding.onboarding_record()
+
+    # -- the onboarding record, written by administrators ---------------------------------------
+
+    def get_or_set_state(self, key: str, value: str) -> str:
+        """The stored value for *key*, storing *value* first when there is none."""
+        return self.onboarding.get_or_set_state(key, value)
+
+    def set_tick(self, item: str, ticked: bool, by: str, at: datetime) -> None:
+        """Tick *item* off as *by* at *at* (a tick already there is kept), or undo it."""
+        self.onboarding.set_tick(item, ticked, by, at)
+
+    def record_meeting(self, held: Meeting) -> None:
+        """Store the onboarding meeting, replacing one recorded before."""
+        self.onboarding.record_meeting(held)

@@ -1,0 +1,383 @@
+"""Users: who the service has seen, the UTC days each was active (activity marks), who is
+counted, and first value once reached (milestones)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from ...core import usage as usage_rules
+from ...core.clock import as_utc, latest
+from ...core.hubmodel import UserSeen
+from ...core.rules import ROLLING_WINDOWS, CountingRules, day_bit, month_label, month_of
+from ...core.snapshot import Aggregates, MonthCount
+from ..schema import BASIS_CODES, activity, milestones, users
+from ._sql import BATCH, COUNTED, LISTED, execute_chunked
+from .poll import Poll
+
+LOGIN, SERVER = BASIS_CODES["login"], BASIS_CODES["server"]
+#: (user id, month YYYYMM, basis) -> the bit mask of the month's days.
+Marks = dict[tuple[int, int, int], int]
+
+
+@dataclass(frozen=True)
+class KnownUser:
+    """A counted user who has logged in (for the admin page only)."""
+
+    name: str
+    admin: bool
+    first_login_at: datetime | None
+    first_server_at: datetime | None
+    last_login_at: datetime | None
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class UsersRecorded:
+    """What one poll changed in the users and their activity marks."""
+
+    users_seen: int
+    users_added: int
+    users_updated: int
+    activity_rows: int
+    users_deleted: int
+
+
+def user_ids(conn: Connection, names: Sequence[str]) -> dict[str, int]:
+    """The ids of the users named *names* that are stored."""
+    rows = execute_chunked(
+        conn, names, lambda chunk: select(users.c.id, users.c.name).where(users.c.name.in_(chunk))
+    )
+    return {row.name: row.id for row in rows}
+
+
+def count(conn: Connection, *conditions: ColumnElement[bool]) -> int:
+    """How many users meet *conditions*."""
+    return conn.execute(select(func.count()).select_from(users).where(*conditions)).scalar_one()
+
+
+class UserStore:
+    """The ``users``, ``activity`` and ``milestones`` tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- recording a poll ---------------------------------------------------------------------
+
+    def record(self, conn: Connection, poll: Poll) -> UsersRecorded:
+        """Insert or update the users of *poll* and their activity marks, in *conn*'s
+        transaction. A full poll marks the users missing from it deleted (they stay
+        counted), except those it names as present."""
+        names = list(poll.seen)
+        added = updated = activity_rows = 0
+        # In batches, so the rows and parameters built for the database stay small however
+        # many users the hub has (a first sync of 100,000 users in one piece peaked at
+        # about 220 MB resident; see benchmarks/README.md).
+        for start in range(0, len(names), BATCH):
+            batch = {name: poll.seen[name] for name in names[start : start + BATCH]}
+            counts = record_batch(conn, batch, poll.now, poll.rules)
+            added, updated = added + counts[0], updated + counts[1]
+            activity_rows += counts[2]
+        deleted = 0
+        if poll.full:
+            deleted = mark_deleted(conn, set(names).union(poll.present), poll.now)
+        return UsersRecorded(len(poll.seen), added, updated, activity_rows, deleted)
+
+    def apply_rules(self, rules: CountingRules) -> int:
+        """Recompute who is counted after the exclusions changed; returns rows changed."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(users.c.id, users.c.name, users.c.admin, users.c.counted))
+            changes = [
+                {"b_id": row.id, "b_counted": rules.is_counted(row.name, row.admin)}
+                for row in rows
+                if rules.is_counted(row.name, row.admin) != row.counted
+            ]
+            if changes:
+                conn.execute(
+                    update(users)
+                    .where(users.c.id == bindparam("b_id"))
+                    .values(counted=bindparam("b_counted")),
+                    changes,
+                )
+        return len(changes)
+
+    # -- first value ----------------------------------------------------------------------------
+
+    def record_milestones(self, threshold: int) -> dict[str, datetime]:
+        """Store first value on each basis once *threshold* counted users have reached it.
+
+        A stored milestone is never moved or removed, even when the exclusions later take
+        users away from the count. Returns the stored milestones by basis.
+        """
+        with self.engine.begin() as conn:
+            stored = stored_milestones(conn, threshold)
+            for basis, reached in nth_seen(conn, threshold).items():
+                if reached is not None and basis not in stored:
+                    conn.execute(
+                        insert(milestones).values(
+                            basis=basis, threshold=threshold, achieved_at=reached
+                        )
+                    )
+                    stored[basis] = reached
+        return stored
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def aggregates(self, now: datetime, threshold: int, generating_days: int = 14) -> Aggregates:
+        """Every count the snapshot needs, with first value as stored (record_milestones)."""
+        now = as_utc(now)
+        with self.engine.connect() as conn:
+            per_month = month_counts(conn)
+
+            def active_since(delta: timedelta) -> int:
+                return count(conn, COUNTED, users.c.last_login_at >= now - delta)
+
+            admin_first_login_at = conn.execute(
+                select(func.min(users.c.first_login_at)).where(users.c.admin.is_(True))
+            ).scalar_one_or_none()
+            return Aggregates(
+                users_logged_in=count(conn, LISTED),
+                users_started_server=count(conn, COUNTED, users.c.first_server_at.is_not(None)),
+                nth_seen_at=nth_seen(conn, threshold),
+                milestones=stored_milestones(conn, threshold),
+                months=tuple(
+                    MonthCount(month_label(m), c.get(LOGIN, 0), c.get(SERVER, 0))
+                    for m, c in sorted(per_month.items())
+                ),
+                rolling={period: active_since(delta) for period, delta in ROLLING_WINDOWS.items()},
+                generating_window_active=active_since(timedelta(days=generating_days)),
+                admin_logged_in=admin_first_login_at is not None,
+                users_known=count(conn),
+                admin_first_login_at=as_utc(admin_first_login_at) if admin_first_login_at else None,
+                new_users=new_users(conn, [m for m in per_month if LOGIN in per_month[m]]),
+            )
+
+    def logged_in_users(self, limit: int | None = None) -> list[KnownUser]:
+        """Counted users who have logged in, earliest first, at most *limit* of them
+        (usernames: admin page only)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(users)
+                .where(LISTED)
+                .order_by(users.c.first_login_at, users.c.name)
+                .limit(limit)
+            )
+            return [
+                KnownUser(
+                    r.name,
+                    r.admin,
+                    r.first_login_at,
+                    r.first_server_at,
+                    r.last_login_at,
+                    r.deleted_at,
+                )
+                for r in rows
+            ]
+
+
+# -- recording, row by row ------------------------------------------------------------------
+
+
+def record_batch(
+    conn: Connection, merged: Mapping[str, UserSeen], now: datetime, rules: CountingRules
+) -> tuple[int, int, int]:
+    """Insert or update the users of one batch and their activity marks.
+
+    Returns (users added, users updated, activity rows written).
+    """
+    names = list(merged)
+    existing = {
+        row.name: row
+        for row in execute_chunked(
+            conn, names, lambda chunk: select(users).where(users.c.name.in_(chunk))
+        )
+    }
+    new_rows, changed_rows = [], []
+    for name, user in merged.items():
+        values = user_values(existing.get(name), user, now, rules)
+        if name not in existing:
+            new_rows.append({"name": name, **values})
+        elif any(getattr(existing[name], k) != v for k, v in values.items()):
+            changed_rows.append({"b_id": existing[name].id, **values})
+    if new_rows:
+        conn.execute(insert(users), new_rows)
+    if changed_rows:
+        conn.execute(
+            update(users)
+            .where(users.c.id == bindparam("b_id"))
+            .values({key: bindparam(key) for key in changed_rows[0] if key != "b_id"}),
+            changed_rows,
+        )
+    ids = {name: row.id for name, row in existing.items()}
+    if new_rows:
+        ids.update(user_ids(conn, [row["name"] for row in new_rows]))
+    marks = activity_marks(merged, ids, now)
+    return len(new_rows), len(changed_rows), write_marks(conn, marks)
+
+
+def mark_deleted(conn: Connection, present: Collection[str], now: datetime) -> int:
+    """Mark the users not named in *present* deleted at *now*; returns how many."""
+    alive = conn.execute(select(users.c.id, users.c.name).where(users.c.deleted_at.is_(None)))
+    gone = [{"b_id": row.id} for row in alive if row.name not in present]
+    if gone:
+        conn.execute(
+            update(users).where(users.c.id == bindparam("b_id")).values(deleted_at=now), gone
+        )
+    return len(gone)
+
+
+def user_values(
+    row: Row | None, user: UserSeen, now: datetime, rules: CountingRules
+) -> dict[str, Any]:
+    """The users row for *user* as one poll saw it, given the stored *row* (None: new)."""
+    last_activity = None
+    if user.last_activity is not None:
+        last_activity = min(as_utc(user.last_activity), now)
+    first_login = row.first_login_at if row is not None else None
+    first_server = row.first_server_at if row is not None else None
+    last_server = row.last_server_at if row is not None else None
+    if user.server_running:
+        started = user.server_started_at
+        first_server = first_server or (min(as_utc(started), now) if started else now)
+        last_server = now
+    return {
+        "admin": user.admin,
+        "counted": rules.is_counted(user.name, user.admin),
+        "first_login_at": first_login or last_activity,
+        "first_server_at": first_server,
+        "last_login_at": latest(row.last_login_at if row is not None else None, last_activity),
+        "last_server_at": last_server,
+        "deleted_at": None,
+    }
+
+
+def activity_marks(merged: Mapping[str, UserSeen], ids: Mapping[str, int], now: datetime) -> Marks:
+    """The days each user was active on each basis, as one poll saw them."""
+    marks: Marks = {}
+
+    def mark(user_id: int, basis: int, when: datetime) -> None:
+        when = min(as_utc(when), now)
+        key = (user_id, month_of(when), basis)
+        marks[key] = marks.get(key, 0) | day_bit(when)
+
+    for name, user in merged.items():
+        user_id = ids[name]
+        if user.last_activity is not None:
+            mark(user_id, LOGIN, user.last_activity)
+        for server in user.servers:
+            if not server.running:
+                continue
+            mark(user_id, SERVER, now)
+            for when in (server.started, server.last_activity):
+                if when is not None:
+                    mark(user_id, SERVER, when)
+    return marks
+
+
+def write_marks(conn: Connection, marks: Marks) -> int:
+    """Add *marks* to the stored ones; returns the rows written."""
+    if not marks:
+        return 0
+    keys = list(marks)
+
+    def stored(chunk: Sequence[tuple[int, int, int]]) -> Any:
+        user_ids, months = {k[0] for k in chunk}, {k[1] for k in chunk}
+        return select(activity).where(
+            and_(activity.c.user_id.in_(user_ids), activity.c.month.in_(months))
+        )
+
+    current = {
+        (row.user_id, row.month, row.basis): row.days for row in execute_chunked(conn, keys, stored)
+    }
+    inserts, updates = [], []
+    for key, bits in marks.items():
+        if key not in current:
+            inserts.append({"user_id": key[0], "month": key[1], "basis": key[2], "days": bits})
+        elif current[key] | bits != current[key]:
+            updates.append(
+                {"b_u": key[0], "b_m": key[1], "b_b": key[2], "b_days": current[key] | bits}
+            )
+    if inserts:
+        conn.execute(insert(activity), inserts)
+    if updates:
+        conn.execute(
+            update(activity)
+            .where(
+                and_(
+                    activity.c.user_id == bindparam("b_u"),
+                    activity.c.month == bindparam("b_m"),
+                    activity.c.basis == bindparam("b_b"),
+                )
+            )
+            .values(days=bindparam("b_days")),
+            updates,
+        )
+    return len(inserts) + len(updates)
+
+
+# -- counting -------------------------------------------------------------------------------
+
+
+def nth_seen(conn: Connection, threshold: int) -> dict[str, datetime | None]:
+    """When the *threshold*-th counted user was first seen, per basis (None: not yet)."""
+    found: dict[str, datetime | None] = {}
+    for basis, column in (("login", users.c.first_login_at), ("server", users.c.first_server_at)):
+        found[basis] = conn.execute(
+            select(column)
+            .where(COUNTED, column.is_not(None))
+            .order_by(column)
+            .offset(threshold - 1)
+            .limit(1)
+        ).scalar_one_or_none()
+    return found
+
+
+def stored_milestones(conn: Connection, threshold: int) -> dict[str, datetime]:
+    """First value per basis as stored for *threshold*."""
+    return {
+        row.basis: row.achieved_at
+        for row in conn.execute(
+            select(milestones.c.basis, milestones.c.achieved_at).where(
+                milestones.c.threshold == threshold
+            )
+        )
+    }
+
+
+def month_counts(conn: Connection) -> dict[int, dict[int, int]]:
+    """Counted users with activity, per month and basis."""
+    per_month: dict[int, dict[int, int]] = {}
+    for row in conn.execute(
+        select(activity.c.month, activity.c.basis, func.count())
+        .select_from(activity.join(users, users.c.id == activity.c.user_id))
+        .where(COUNTED)
+        .group_by(activity.c.month, activity.c.basis)
+    ):
+        per_month.setdefault(row[0], {})[row[1]] = row[2]
+    return per_month
+
+
+def new_users(conn: Connection, months: Iterable[int]) -> dict[str, int]:
+    """Counted users whose first login falls in each of *months* (an index range each)."""
+    found: dict[str, int] = {}
+    for month in months:
+        start, end = usage_rules.month_bounds(month)
+        number = count(conn, COUNTED, users.c.first_login_at >= start, users.c.first_login_at < end)
+        if number:
+            found[month_label(month)] = number
+    return found
