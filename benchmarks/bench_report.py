@@ -17,9 +17,11 @@ from typing import Any
 from common import Timer, log, median, print_table, user_name, write_result
 from sqlalchemy import insert
 
-from jupyterhub_onboarding.core.report import build_report, report_data, report_section
+from jupyterhub_onboarding.core.checklist import OnboardingRecord
+from jupyterhub_onboarding.core.monthly import build_report, report_data
 from jupyterhub_onboarding.core.snapshot import Settings, TrackerState, build_snapshot
-from jupyterhub_onboarding.core.status import status_document
+from jupyterhub_onboarding.core.status.read import read_status
+from jupyterhub_onboarding.core.status.write import build_status, report_section, to_json
 from jupyterhub_onboarding.pdf import PDFRenderer
 from jupyterhub_onboarding.service.schema import activity, sessions, users
 from jupyterhub_onboarding.service.store import Store
@@ -87,11 +89,10 @@ def status_for(db_path: Path, now: datetime) -> dict[str, Any]:
     store.close()
     settings = Settings(hub_url="https://hub.example.org", live_since=now - timedelta(days=730))
     snapshot = build_snapshot(aggregates, settings, TrackerState(last_success_at=now), now)
-    document = status_document(snapshot)
-    document["report"] = report_section(
+    report = report_section(
         snapshot, [], tier="basic", support_email="support@example.org", response_time="1 day"
     )
-    return document
+    return to_json(build_status(snapshot, record=OnboardingRecord(), report=report, events=()))
 
 
 def render_times(document: dict[str, Any], month: str, reps: int) -> dict[str, float]:
@@ -105,11 +106,11 @@ def render_times(document: dict[str, Any], month: str, reps: int) -> dict[str, f
     html_times, pdf_times = [], []
     for _ in range(reps):
         with Timer() as timer:
-            report = build_report(document, month, hub_name="hub.example.org")
+            report = build_report(read_status(document), month, hub_name="hub.example.org")
             template.render(report=report, pdf_url=None)
         html_times.append(timer.seconds)
         with Timer() as timer:
-            report = build_report(document, month, hub_name="hub.example.org")
+            report = build_report(read_status(document), month, hub_name="hub.example.org")
             renderer.render("report.typ", report_data(report))
         pdf_times.append(timer.seconds)
     return {"html_seconds": median(html_times), "pdf_seconds": median(pdf_times)}
@@ -122,11 +123,12 @@ def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-from jupyterhub_onboarding.core.report import build_report, report_data
+from jupyterhub_onboarding.core.monthly import build_report, report_data
+from jupyterhub_onboarding.core.status.read import read_status
 from jupyterhub_onboarding.pdf import PDFRenderer
 document = json.loads(open(sys.argv[1]).read())
 before = hwm()
-report = build_report(document, sys.argv[2], hub_name="hub")
+report = build_report(read_status(document), sys.argv[2], hub_name="hub")
 PDFRenderer().render("report.typ", report_data(report))
 after = hwm()
 print(json.dumps({"peak_mb_before_render": before, "peak_mb": after}))
@@ -150,15 +152,15 @@ def memory(document: dict[str, Any], month: str, scratch: Path) -> dict[str, flo
 
 
 def collector(document: dict[str, Any], month: str, hubs: int, out: Path) -> float:
-    from jupyterhub_onboarding.collector.files import write_report_files
-    from jupyterhub_onboarding.collector.report import build_row
+    from jupyterhub_onboarding.collector.files import write_hub_files, write_summary
+    from jupyterhub_onboarding.collector.rows import read_answer
 
-    rows = [build_row(f"hub-{i:03d}", "https://hub.example.org", document) for i in range(hubs)]
-    documents = {row.hub: document for row in rows}
     with Timer() as timer:
-        write_report_files(
-            out, "pdf", rows, documents, month=month, month_to_date=True, generated_at="now"
-        )
+        statuses = [
+            read_answer(f"hub-{i:03d}", "https://hub.example.org", document) for i in range(hubs)
+        ]
+        rows, _files = write_hub_files(out, "pdf", statuses, month=month)
+        write_summary(out, "pdf", rows, month=month, month_to_date=True, generated_at="now")
     return timer.seconds
 
 

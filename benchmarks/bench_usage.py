@@ -57,13 +57,13 @@ from jupyterhub_onboarding.core.links import resolve_links
 from jupyterhub_onboarding.core.rules import CountingRules, add_months, month_of
 from jupyterhub_onboarding.core.snapshot import Aggregates, Settings, TrackerState, build_snapshot
 from jupyterhub_onboarding.page.handlers import landing_namespace
-from jupyterhub_onboarding.page.settings import StandardLinks
 from jupyterhub_onboarding.page.templating import build_environment, hub_page_namespace, render_page
 from jupyterhub_onboarding.page.usage import TableArgs, usage_csv, usage_section
 from jupyterhub_onboarding.service.hubclient import HubClient
 from jupyterhub_onboarding.service.schema import sessions
 from jupyterhub_onboarding.service.store import USAGE_SORTS, Store, UsageQuery
 from jupyterhub_onboarding.service.store.sessions import OpenState, SessionsRecorded, SessionStore
+from jupyterhub_onboarding.settings import StandardLinks
 
 HERE = Path(__file__).resolve().parent
 TARGET_DB_GROWTH = 0.25

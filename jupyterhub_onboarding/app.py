@@ -39,12 +39,13 @@ from .core.rules import CountingRules
 from .core.snapshot import check_in_date
 from .core.usage import DEFAULT_IMAGE_KEYS, DEFAULT_PROFILE_KEYS, LabelKeys
 from .logs import RepeatedXsrfNotice, ensure_redacted, with_redaction
-from .page.settings import OnboardingEmail, StandardLinks
 from .settings import (
     COMMON_ALIASES,
     COMMON_FLAGS,
     FeeTierSettings,
+    OnboardingEmail,
     ReportSettings,
+    StandardLinks,
     above_zero,
     at_least,
 )

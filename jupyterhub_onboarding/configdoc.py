@@ -48,7 +48,7 @@ def reference(classes: list[type[Configurable]]) -> str:
 def main() -> None:
     from .app import Onboarding
     from .collector.app import CollectApp
-    from .page.settings import OnboardingEmail, StandardLinks
+    from .settings import OnboardingEmail, StandardLinks
 
     print(reference([Onboarding, StandardLinks, OnboardingEmail, CollectApp]), end="")
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from jinja2 import BaseLoader, Environment
 
+from .core import format as fmt
+
 #: A file that only this package's template directory contains.
 SENTINEL = "jupyterhub-onboarding.sentinel"
 
@@ -52,11 +54,26 @@ def find_data_files_path(start: Path | None = None, prefixes: Iterable[Path] | N
 
 
 def template_environment(loader: BaseLoader, **options: Any) -> Environment:
-    """An autoescaped Jinja environment over *loader*, with this package's whitespace rules."""
-    return Environment(
+    """An autoescaped Jinja environment over *loader*, with this package's whitespace rules
+    and its formatting (``core.format``) as filters, so every page, report and collector
+    output writes figures alike."""
+    environment = Environment(
         loader=loader,
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
         **options,
     )
+    environment.filters.update(
+        count=fmt.format_count,
+        days=fmt.days,
+        decimal=fmt.decimal,
+        fee=fmt.fee,
+        money=fmt.format_money,
+        month_abbreviation=fmt.month_abbreviation,
+        month_name=fmt.month_name,
+        number=fmt.number,
+        utc=fmt.format_utc,
+        yes_no=fmt.yes_no,
+    )
+    return environment

@@ -1,4 +1,6 @@
-"""Settings shared by the service and the collector, defined once, and the checks of values.
+"""Settings shared by the parts of the package, defined once, and the checks of values:
+the fee tiers and report page size (service and collector), the hub's standard links and
+the onboarding summary email (the status API, the pages and the email).
 
 Errors name the option (``Class.trait``) and the value, so a bad configuration stops the
 program at start with one line that says what to fix.
@@ -9,9 +11,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from traitlets import Enum, HasTraits, List, TraitError, validate
+from traitlets import Enum, HasTraits, List, TraitError, Unicode, validate
+from traitlets.config import Configurable
 
 from .core import fees
+from .core.links import LINK_FIELDS, LinkSettings, link_template_problem
 
 #: Command-line aliases and flags every command of the package has.
 COMMON_ALIASES = {"log-level": "Application.log_level"}
@@ -88,3 +92,194 @@ class ReportSettings(HasTraits):
         help="""Page size of the monthly report PDFs: 'a4' (210 x 297 mm) or 'letter'
         (US Letter, 8.5 x 11 in). The HTML report prints on the browser's page size.""",
     ).tag(config=True)
+
+
+def check_url(value: str, trait: str) -> str:
+    """Accept an empty string or an http(s)/mailto URL (``{hub_url}``/``{host}`` allowed)."""
+    value = (value or "").strip()
+    problem = link_template_problem(value)
+    if problem:
+        raise TraitError(f"StandardLinks.{trait} {problem}, got {value!r}")
+    return value
+
+
+class StandardLinks(Configurable):
+    """The links every hub administrator needs, organised around the hub's URL.
+
+    Each URL may use ``{hub_url}`` (the hub's public URL, no trailing slash) and ``{host}``
+    (its host name). A link left empty is shown as "not set up yet".
+    """
+
+    admin_dashboard_url = Unicode(
+        "{hub_url}/hub/admin",
+        help="""The hub's administrator dashboard, e.g. ``{hub_url}/hub/admin``.""",
+    ).tag(config=True)
+
+    admin_guide_url = Unicode(
+        "https://docs.2i2c.org/admin/",
+        help="""Guide for hub administrators, e.g. ``https://docs.2i2c.org/admin/``.""",
+    ).tag(config=True)
+
+    advanced_guide_url = Unicode(
+        "",
+        help="""Guide for Advanced tier communities (shown when ``tier`` is ``advanced``).""",
+    ).tag(config=True)
+
+    community_docs_url = Unicode(
+        "https://docs.{host}",
+        help="""The community's own documentation site, next to the hub,
+        e.g. ``https://docs.{host}``.""",
+    ).tag(config=True)
+
+    getting_started_url = Unicode(
+        "https://docs.2i2c.org/user/",
+        help="""Getting-started guide for new users, e.g. ``https://docs.2i2c.org/user/``.""",
+    ).tag(config=True)
+
+    grafana_cost_url = Unicode(
+        "",
+        help="""Grafana dashboard of cloud costs, e.g.
+        ``https://grafana.example.org/d/cost``.""",
+    ).tag(config=True)
+
+    grafana_performance_url = Unicode(
+        "",
+        help="""Grafana dashboard of hub performance.""",
+    ).tag(config=True)
+
+    grafana_usage_url = Unicode(
+        "",
+        help="""Grafana dashboard of usage (active users), e.g.
+        ``https://grafana.example.org/d/usage``.""",
+    ).tag(config=True)
+
+    premier_guide_url = Unicode(
+        "",
+        help="""Guide for Premier tier communities (shown when ``tier`` is ``premier``).""",
+    ).tag(config=True)
+
+    provider_docs_url = Unicode(
+        "https://docs.2i2c.org/",
+        help="""The provider's documentation, e.g. ``https://docs.2i2c.org/``.""",
+    ).tag(config=True)
+
+    response_time = Unicode(
+        "one business day",
+        help="""Expected first response time to a support email, as shown to administrators,
+        e.g. ``"one business day"``.""",
+    ).tag(config=True)
+
+    support_email = Unicode(
+        "support@2i2c.org",
+        help="""Support email address; the page prefills a message with the hub URL.""",
+    ).tag(config=True)
+
+    tier = Enum(
+        ["essential", "advanced", "premier"],
+        default_value="essential",
+        help="""The community's service tier; picks which tier guide is shown.""",
+    ).tag(config=True)
+
+    troubleshooting_url = Unicode(
+        "https://docs.2i2c.org/troubleshooting/",
+        help="""Troubleshooting guide, e.g. ``https://docs.2i2c.org/troubleshooting/``.""",
+    ).tag(config=True)
+
+    @validate(*(name for name, _, _ in LINK_FIELDS))
+    def _check_link(self, proposal):
+        return check_url(proposal["value"], proposal["trait"].name)
+
+    @validate("support_email")
+    def _check_email(self, proposal):
+        value = proposal["value"].strip()
+        if value and ("@" not in value or any(c in value for c in " <>\"'\n?&")):
+            raise TraitError(f"StandardLinks.support_email must be an email address, got {value!r}")
+        return value
+
+    def link_settings(self) -> LinkSettings:
+        """The configured links as plain data for the pure core."""
+        return LinkSettings(
+            templates=tuple((name, getattr(self, name)) for name, _, _ in LINK_FIELDS),
+            tier=self.tier,
+            support_email=self.support_email,
+            response_time=self.response_time,
+        )
+
+
+class OnboardingEmail(Configurable):
+    """The follow-up email of the onboarding meeting (shown at ``summary`` and
+    ``summary.txt``). A setting left empty becomes a bracketed placeholder in the email (a
+    link that is not set up is left out), and the summary page lists each one with the
+    setting that fills it, so the email can be sent as it is once they are all set."""
+
+    contact_name = Unicode(
+        "",
+        help="""The contact person the email greets by name, e.g. ``"Ada"``
+        ("Hi Ada,"). Without it the email greets the community's team.""",
+    ).tag(config=True)
+
+    community_name = Unicode(
+        "",
+        help="""The community's name, e.g. ``"Example Lab"``: the greeting without a contact
+        name ("Hi Example Lab team,"), the session it thanks for and the subject line.""",
+    ).tag(config=True)
+
+    customer_email = Unicode(
+        "",
+        help="""The customer's email address, the recipient of the "Open in your mail app"
+        link, e.g. ``"ada@example.org"``; several addresses separated by commas.""",
+    ).tag(config=True)
+
+    customer_name = Unicode(
+        "",
+        help="""The older name of ``contact_name``, used when that is empty.""",
+    ).tag(config=True)
+
+    account_manager = Unicode(
+        "",
+        help="""The account manager who signs the email, e.g. ``"Jo Rivera"``.""",
+    ).tag(config=True)
+
+    signature_title = Unicode(
+        "Account Manager, 2i2c",
+        help="""The line under the signature.""",
+    ).tag(config=True)
+
+    first_invoice = Unicode(
+        "",
+        help="""When the first invoice arrives, completing "You'll receive your first invoice
+        ...", e.g. ``"at the start of next month"``.""",
+    ).tag(config=True)
+
+    @validate(
+        "contact_name",
+        "community_name",
+        "customer_name",
+        "account_manager",
+        "signature_title",
+        "first_invoice",
+    )
+    def _one_line(self, proposal):
+        value = proposal["value"].strip()
+        if "\n" in value or "\r" in value or len(value) > 200:
+            raise TraitError(
+                f"OnboardingEmail.{proposal['trait'].name} must be one line of at most 200 "
+                f"characters, got {value[:60]!r}"
+            )
+        return value
+
+    @validate("customer_email")
+    def _check_customer_email(self, proposal):
+        value = proposal["value"].strip()
+        addresses = [part.strip() for part in value.split(",")] if value else []
+        for address in addresses:
+            if (
+                address.count("@") != 1
+                or len(address) > 254
+                or any(c in address for c in " <>\"'\n\r?&%;:/\\")
+            ):
+                raise TraitError(
+                    "OnboardingEmail.customer_email must be email addresses separated by "
+                    f"commas, got {value[:80]!r}"
+                )
+        return ",".join(addresses)

@@ -2,8 +2,8 @@
 
 Import the ``*_fixture`` functions into a test module to use the fixtures they name.
 The stand-in is a small tornado app on a free loopback port, in the test's own event loop.
-Its valid answers are built by the service's own ``status_document`` from a snapshot, so
-they follow the real contract.
+Its valid answers are built by the service's own writer (``core.status.write``) from a
+snapshot, so they follow the real contract.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from jupyterhub_onboarding.core.events import Event, upcoming_document
+from jupyterhub_onboarding.core.checklist import OnboardingRecord
+from jupyterhub_onboarding.core.events import Event
 from jupyterhub_onboarding.core.rules import add_months, month_label, month_of
 from jupyterhub_onboarding.core.snapshot import (
     Aggregates,
@@ -39,7 +40,7 @@ from jupyterhub_onboarding.core.snapshot import (
     TrackerState,
     build_snapshot,
 )
-from jupyterhub_onboarding.core.status import status_document
+from jupyterhub_onboarding.core.status.write import build_status, report_section, to_json
 from jupyterhub_onboarding.core.usage import MonthUsage, UsageFigures
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,8 +69,8 @@ def make_status(
     """A status document made by the service's own code from the given figures.
 
     *usage* maps a month to (sessions, server-hours, median minutes, peak servers).
-    *events* (None: a service that predates events, with no ``events`` section) become
-    ``events.upcoming`` as the status handler makes it.
+    *events* (None: a service that predates events, with no ``events`` section and no
+    ``schema_version``) become ``events.upcoming`` as the status handler makes it.
     """
     live_since = now - timedelta(days=live_days_ago)
     settings = Settings(hub_url=hub_url, live_since=live_since, billing_basis=billing_basis)
@@ -98,9 +99,14 @@ def make_status(
     tracker = TrackerState(
         last_success_at=None if polled_ago is None else now - timedelta(seconds=polled_ago)
     )
-    document = status_document(build_snapshot(aggregates, settings, tracker, now))
-    if events is not None:
-        document["events"] = {"upcoming": upcoming_document(events, now)}
+    snapshot = build_snapshot(aggregates, settings, tracker, now)
+    report = report_section(
+        snapshot, (), tier="essential", support_email="support@example.org", response_time=""
+    )
+    model = build_status(snapshot, record=OnboardingRecord(), report=report, events=events or ())
+    document = to_json(model)
+    if events is None:  # as a release before events (and schema_version) sends it
+        del document["events"], document["schema_version"]
     return document
 
 

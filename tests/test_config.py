@@ -14,7 +14,7 @@ from traitlets.config import Application, Config
 from jupyterhub_onboarding.app import Onboarding
 from jupyterhub_onboarding.collector.app import CollectApp
 from jupyterhub_onboarding.configdoc import reference
-from jupyterhub_onboarding.page.settings import OnboardingEmail, StandardLinks
+from jupyterhub_onboarding.settings import OnboardingEmail, StandardLinks
 
 ROOT = Path(__file__).parent.parent
 

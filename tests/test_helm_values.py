@@ -40,7 +40,7 @@ from jupyterhub.app import JupyterHub
 
 from jupyterhub_onboarding.app import Onboarding
 from jupyterhub_onboarding.collector.hubsfile import parse_hubs
-from jupyterhub_onboarding.page.settings import OnboardingEmail, StandardLinks
+from jupyterhub_onboarding.settings import OnboardingEmail, StandardLinks
 
 REPO = Path(__file__).resolve().parent.parent
 VALUES_FILE = REPO / "helm" / "onboarding-values.yaml"

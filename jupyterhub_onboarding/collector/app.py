@@ -1,8 +1,9 @@
 """``jupyterhub-onboarding collect``: poll the status API of many hubs, write one report.
 
-The command is here; polling is in ``poll.py``, the hubs file in ``hubsfile.py``, the rows and
-output formats in ``report.py``, the optional history in ``store.py`` (its schema changes in
-``migrations/``) and the check for the ``collector`` extra in ``extras.py``.
+The command is here; polling is in ``poll.py``, the hubs file in ``hubsfile.py``, the rows in
+``rows.py``, the table, CSV, JSON and HTML in ``writers.py``, the per-hub report files in
+``files.py``, the optional history in ``store.py`` (its schema changes in ``migrations/``)
+and the check for the ``collector`` extra in ``extras.py``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from ..settings import (
 from .extras import require_extras
 from .hubsfile import HubEntry, HubsFileError, hubs_warnings, load_hubs
 from .poll import Answer, PollSettings, poll_hubs
-from .report import build_row, hub_events, order_rows, render
+from .rows import HubStatus, Row, hub_events, order_rows, read_answer
+from .writers import render
 
 
 class CollectApp(FeeTierSettings, ReportSettings, Application):
@@ -44,9 +46,12 @@ class CollectApp(FeeTierSettings, ReportSettings, Application):
     raise_config_file_errors = True
     description = """Polls GET {hub}/services/onboarding/api/v1/status on every hub of a hubs
     file, concurrently, and writes one report: a terminal table, JSON, CSV or static HTML.
-    A hub that cannot be polled is a row with its error. Exit status: 0 when every hub
-    answered, 1 when any did not (or the run could not be stored), 2 for usage or
-    configuration errors. See docs/collector.md."""
+    A hub that cannot be polled, or sends a document that is not a status document, is a
+    row with its error; every other hub is reported all the same. Exit status: 0 when every
+    hub answered with a status document (and, with --output-dir, every report and the
+    summary were written), 1 when any hub failed or the run could not be stored (the run
+    is still stored and every other file written), 2 for usage or configuration errors.
+    See docs/collector.md."""
     examples = """
     jupyterhub-onboarding collect --hubs hubs.yaml
     jupyterhub-onboarding collect --hubs hubs.yaml --format csv --output report.csv
@@ -320,8 +325,9 @@ class CollectApp(FeeTierSettings, ReportSettings, Application):
 
         month = self.month or None
         tiers = fees.validate_tiers(self.fee_tiers)
-        rows = order_rows(
-            build_row(
+        # each hub's document is read once; rows, events and reports all come from that
+        statuses = [
+            read_answer(
                 answer.hub.name,
                 answer.hub.url,
                 answer.document,
@@ -331,11 +337,12 @@ class CollectApp(FeeTierSettings, ReportSettings, Application):
                 tiers=tiers,
             )
             for answer in answers
-        )
-        events = hub_events((answer.hub.name, answer.document) for answer in answers)
+        ]
+        rows = order_rows(hub.row for hub in statuses)
         generated_at = isoformat(finished_at) or ""
+        summary_written = True
         if self.output_dir:
-            rows = self._write_files(answers, rows, tiers, generated_at, finished_at)
+            rows, summary_written = self._write_files(statuses, tiers, generated_at, finished_at)
         else:
             try:
                 self.write(
@@ -344,7 +351,7 @@ class CollectApp(FeeTierSettings, ReportSettings, Application):
                         rows,
                         month=month,
                         generated_at=generated_at,
-                        events=events,
+                        events=hub_events(statuses),
                     )
                 )
             except OSError as error:
@@ -362,36 +369,49 @@ class CollectApp(FeeTierSettings, ReportSettings, Application):
             (finished_at - started_at).total_seconds(),
         )
         stored = self._store_run(store, rows, started_at, finished_at, month)
-        if failed or not stored:
+        if failed or not stored or not summary_written:
             self.exit(1)
 
-    def _write_files(self, answers, rows, tiers, generated_at: str, finished_at: datetime):
-        """Each hub's report and the summary into --output-dir; the rows, with report errors."""
+    def _write_files(
+        self, hubs: list[HubStatus], tiers, generated_at: str, finished_at: datetime
+    ) -> tuple[list[Row], bool]:
+        """Each hub's report and the summary into --output-dir. Returns the rows, with the
+        error of each report that could not be made, and whether the summary was written."""
         from ..pdf import PDFError
-        from .files import write_report_files
+        from .files import write_hub_files, write_summary
 
         current = month_label(month_of(finished_at))
         month = self.month or current
-        documents = {answer.hub.name: answer.document for answer in answers}
+        directory = Path(self.output_dir)
         try:
-            rows, written = write_report_files(
-                Path(self.output_dir),
+            rows, written = write_hub_files(
+                directory,
                 self.report_format,
-                rows,
-                documents,
+                hubs,
                 month=month,
-                month_to_date=month == current,
-                generated_at=generated_at,
                 page_size=self.report_page_size,
                 tiers=tiers,
             )
+            summary = True
+            try:
+                written.append(
+                    write_summary(
+                        directory,
+                        self.report_format,
+                        rows,
+                        month=month,
+                        month_to_date=month == current,
+                        generated_at=generated_at,
+                        page_size=self.report_page_size,
+                    )
+                )
+            except PDFError as error:
+                self.log.error("no summary: %s", error)
+                summary = False
         except OSError as error:
             self.usage_error(f"cannot write into --output-dir {self.output_dir}: {error.strerror}")
-        except PDFError as error:
-            self.log.error("%s", error)
-            self.exit(1)
         self.log.info("wrote %d files into %s", len(written), self.output_dir)
-        return rows
+        return rows, summary
 
     def _store_run(self, store, rows, started_at: datetime, finished_at: datetime, month):
         if store is None:

@@ -1,9 +1,11 @@
 """The collector's per-hub report files (``--output-dir``): one PDF or HTML per hub that
 answered, and one summary of all hubs.
 
-Each hub's report is built from its status document exactly as the hub's own admin page
-builds it (``core.report``); the summary is the collector's rows. A hub whose document
-cannot make a report gets an error row and no file.
+Each hub's report is built from the model of its status document, read once for the run
+(``rows.read_answer``), exactly as the hub's own admin page builds it (``core.monthly``);
+the summary is the collector's rows. A hub whose report cannot be made (a month it has not
+begun, a PDF that does not compile) gets that as its row's error and no file; the other
+hubs' files and the summary are written all the same.
 """
 
 from __future__ import annotations
@@ -18,20 +20,14 @@ from typing import Any
 import jinja2
 
 from ..core import fees
-from ..core.report import Report, ReportDataError, build_report, plain_text, report_data
-from ..core.text import month_name
+from ..core.format import decimal, fee, month_name, number
+from ..core.monthly import NoReport, Report, build_report, report_data
+from ..core.safetext import safe_text
+from ..core.status.model import MAX_TEXT
 from ..datafiles import find_data_files_path, template_environment
-from ..pdf import PDFRenderer
-from .report import (
-    Row,
-    _count_text,
-    _first_value_text,
-    _hours_text,
-    format_fee,
-    order_rows,
-    to_html,
-    totals,
-)
+from ..pdf import PDFError, PDFRenderer
+from .rows import HubStatus, Row, order_rows, totals
+from .writers import first_value_text, to_html
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -39,9 +35,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 def file_stem(name: str, used: set[str]) -> str:
     """A file name for hub *name*: letters, digits, ``._-`` only, at most 64, unique in *used*."""
     stem = _UNSAFE.sub("-", name).strip(".-")[:64].strip(".-") or "hub"
-    candidate, number = stem, 2
+    candidate, number_ = stem, 2
     while candidate.casefold() in used:
-        candidate, number = f"{stem}-{number}", number + 1
+        candidate, number_ = f"{stem}-{number_}", number_ + 1
     used.add(candidate.casefold())
     return candidate
 
@@ -53,26 +49,23 @@ class HubReport:
 
 
 def hub_reports(
-    rows: Sequence[Row],
-    documents: dict[str, Any],
+    hubs: Sequence[HubStatus],
     month: str,
     tiers: Sequence[tuple[int | None, float]] = fees.DEFAULT_TIERS,
 ) -> list[HubReport]:
-    """The report of each answered hub; a hub whose document cannot make one gets its error."""
+    """The report of each hub that answered, from its own model (never looked up by its
+    name, which the row shows cleaned); a hub whose report cannot be made gets its error."""
     found = []
-    for row in rows:
-        if not row.answered:
+    for hub in hubs:
+        row = hub.row
+        if hub.status is None or not row.answered:
             found.append(HubReport(row, None))
             continue
         try:
             report = build_report(
-                documents.get(row.hub),
-                month,
-                hub_name=row.hub,
-                hub_url=row.url,
-                fallback_tiers=tiers,
+                hub.status, month, hub_name=row.hub, hub_url=row.url, fallback_tiers=tiers
             )
-        except ReportDataError as error:
+        except NoReport as error:
             found.append(HubReport(replace(row, error=f"no report: {error}"), None))
             continue
         found.append(HubReport(row, report))
@@ -83,7 +76,7 @@ def summary_data(rows: Sequence[Row], month: str, month_to_date: bool, generated
     """The summary PDF's data: totals and one line per hub, all plain text."""
     summary = totals(rows)
     fee_text = ", ".join(
-        format_fee(fee, currency) for currency, fee in summary.estimated_usage_fee.items()
+        fee(amount, currency) for currency, amount in summary.estimated_usage_fee.items()
     )
     return {
         "month": month,
@@ -99,21 +92,21 @@ def summary_data(rows: Sequence[Row], month: str, month_to_date: bool, generated
             "mau_login": summary.mau_login,
             "mau_server": summary.mau_server,
             "sessions": summary.sessions,
-            "server_hours": _hours_text(summary.server_hours),
+            "server_hours": decimal(summary.server_hours),
             "fees": fee_text or "-",
         },
         "rows": [
             {
-                "hub": plain_text(row.hub),
+                "hub": safe_text(row.hub, MAX_TEXT),
                 "action": row.action or "ok",
-                "first_value": _first_value_text(row),
-                "mau_login": _count_text(row.mau_login),
-                "mau_server": _count_text(row.mau_server),
-                "sessions": _count_text(row.sessions),
-                "server_hours": _hours_text(row.server_hours),
-                "peak": _count_text(row.peak_concurrent_servers),
-                "fee": format_fee(row.estimated_usage_fee, plain_text(row.currency or "", 8)),
-                "error": plain_text(row.error or ""),
+                "first_value": first_value_text(row),
+                "mau_login": number(row.mau_login),
+                "mau_server": number(row.mau_server),
+                "sessions": number(row.sessions),
+                "server_hours": decimal(row.server_hours),
+                "peak": number(row.peak_concurrent_servers),
+                "fee": fee(row.estimated_usage_fee, row.currency),
+                "error": safe_text(row.error or "", MAX_TEXT),
             }
             for row in rows
         ],
@@ -134,44 +127,61 @@ def hub_html(report: Report) -> str:
     return _hub_template().render(report=report, pdf_url=None)
 
 
-def write_report_files(
+def write_hub_files(
+    directory: Path,
+    fmt: str,
+    hubs: Sequence[HubStatus],
+    *,
+    month: str,
+    page_size: str = "a4",
+    tiers: Sequence[tuple[int | None, float]] = fees.DEFAULT_TIERS,
+    renderer: PDFRenderer | None = None,
+) -> tuple[list[Row], list[Path]]:
+    """Write each answered hub's report into *directory* as *fmt* (``pdf`` or ``html``);
+    return every hub's row, in report order (with the error of a report that could not be
+    made, such as a PDF Typst cannot compile), and the files written. OSError when a file
+    cannot be written."""
+    pdf = renderer or PDFRenderer()
+
+    def render(report: Report) -> bytes:
+        if fmt == "pdf":
+            return pdf.render("report.typ", report_data(report), page_size=page_size)
+        return hub_html(report).encode("utf-8")
+
+    used: set[str] = {"summary"}
+    rows, written = [], []
+    for entry in sorted(hub_reports(hubs, month, tiers), key=lambda e: e.row.hub.casefold()):
+        row, report = entry.row, entry.report
+        if report is not None:
+            try:
+                body = render(report)
+            except PDFError as error:
+                row = replace(row, error=f"no report: {error}")
+            else:
+                path = directory / f"{file_stem(row.hub, used)}-{month}.{fmt}"
+                path.write_bytes(body)
+                written.append(path)
+        rows.append(row)
+    return order_rows(rows), written
+
+
+def write_summary(
     directory: Path,
     fmt: str,
     rows: Sequence[Row],
-    documents: dict[str, Any],
     *,
     month: str,
     month_to_date: bool,
     generated_at: str,
     page_size: str = "a4",
-    tiers: Sequence[tuple[int | None, float]] = fees.DEFAULT_TIERS,
     renderer: PDFRenderer | None = None,
-) -> tuple[list[Row], list[Path]]:
-    """Write each answered hub's report and the summary into *directory* as *fmt*
-    (``pdf`` or ``html``); return the rows (with report errors) and the files written."""
-    renderer = renderer or PDFRenderer()
-    reports = hub_reports(rows, documents, month, tiers)
-    final_rows = order_rows(entry.row for entry in reports)
-    used: set[str] = {"summary"}
-    written = []
-    for entry in sorted(reports, key=lambda e: e.row.hub.casefold()):
-        if entry.report is None:
-            continue
-        path = directory / f"{file_stem(entry.row.hub, used)}-{month}.{fmt}"
-        if fmt == "pdf":
-            path.write_bytes(
-                renderer.render("report.typ", report_data(entry.report), page_size=page_size)
-            )
-        else:
-            path.write_text(hub_html(entry.report), encoding="utf-8")
-        written.append(path)
-    summary = directory / f"summary-{month}.{fmt}"
+) -> Path:
+    """Write the summary of all hubs into *directory*; PDFError or OSError if it cannot be."""
+    path = directory / f"summary-{month}.{fmt}"
     if fmt == "pdf":
-        data = summary_data(final_rows, month, month_to_date, generated_at)
-        summary.write_bytes(renderer.render("report-summary.typ", data, page_size=page_size))
+        data: Any = summary_data(rows, month, month_to_date, generated_at)
+        renderer = renderer or PDFRenderer()
+        path.write_bytes(renderer.render("report-summary.typ", data, page_size=page_size))
     else:
-        summary.write_text(
-            to_html(final_rows, month=month, generated_at=generated_at), encoding="utf-8"
-        )
-    written.append(summary)
-    return final_rows, written
+        path.write_text(to_html(rows, month=month, generated_at=generated_at), encoding="utf-8")
+    return path

@@ -31,7 +31,7 @@ from sqlalchemy.exc import ArgumentError
 from .. import __version__
 from ..core.clock import as_utc
 from ..db import Migrations, UTCDateTime, make_engine, schema_revision, upgrade_schema
-from .report import Row
+from .rows import Row
 
 #: The table recording the history's revision (the service's is ``alembic_version``).
 VERSION_TABLE = "collector_alembic_version"

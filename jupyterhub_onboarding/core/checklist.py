@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from .format import basis_verb, format_count, format_utc
 from .links import Link
 from .snapshot import Snapshot
-from .text import basis_verb, format_count, format_utc
 
 
 @dataclass(frozen=True)
@@ -137,26 +137,13 @@ def _admin_item(
     )
 
 
-def build_checklist(
+def _access_items(
     snapshot: Snapshot | None,
-    links: Sequence[Link],
+    url: Mapping[str, str | None],
     hub_url: str,
-    *,
-    record: OnboardingRecord | None = None,
-    viewer_admin_at: datetime | None = None,
-) -> list[Section]:
-    """The hub-access, administrator, support, dashboard and follow-up checklists.
-
-    *viewer_admin_at* is the time of the request when a hub administrator is looking at the
-    checklist: their request proves that an administrator has logged in, whatever the last
-    count of the hub's users says. *record* holds the items administrators ticked off.
-    """
-    url = {link.key: link.url for link in links}
-    known = snapshot is not None
-    users_known = snapshot.users_known if snapshot else 0
-    logged_in = snapshot.users_logged_in if snapshot else 0
-
-    access = (
+    viewer_admin_at: datetime | None,
+) -> tuple[Item, ...]:
+    return (
         _admin_item(snapshot, url.get("hub_url"), viewer_admin_at),
         Item(
             "authentication",
@@ -183,7 +170,12 @@ def build_checklist(
             link_text="Your server",
         ),
     )
-    admin = (
+
+
+def _admin_items(snapshot: Snapshot | None, url: Mapping[str, str | None]) -> tuple[Item, ...]:
+    users_known = snapshot.users_known if snapshot else 0
+    logged_in = snapshot.users_logged_in if snapshot else 0
+    return (
         Item(
             "users_exist",
             "Add and remove hub users",
@@ -191,7 +183,7 @@ def build_checklist(
             detail=(
                 f"{format_count(users_known, 'user')} on the hub, "
                 f"{format_count(logged_in, 'counted user')} logged in."
-                if known
+                if snapshot is not None
                 else "Waiting for the first count of the hub's users."
             ),
             url=url.get("admin_dashboard_url"),
@@ -217,7 +209,10 @@ def build_checklist(
             link_text="Hub administrator guide",
         ),
     )
-    support = (
+
+
+def _support_items(url: Mapping[str, str | None]) -> tuple[Item, ...]:
+    return (
         Item(
             "support",
             "Know how to reach support (include the hub URL and a description)",
@@ -231,7 +226,10 @@ def build_checklist(
             link_text="Provider documentation",
         ),
     )
-    dashboards = (
+
+
+def _dashboard_items(url: Mapping[str, str | None]) -> tuple[Item, ...]:
+    return (
         Item(
             "cost_dashboard",
             "Open the cloud cost dashboard (costs pass through with no markup)",
@@ -245,13 +243,29 @@ def build_checklist(
             link_text="Usage dashboard",
         ),
     )
-    follow_up = (_first_value_item(snapshot),)
+
+
+def build_checklist(
+    snapshot: Snapshot | None,
+    links: Sequence[Link],
+    hub_url: str,
+    *,
+    record: OnboardingRecord | None = None,
+    viewer_admin_at: datetime | None = None,
+) -> list[Section]:
+    """The hub-access, administrator, support, dashboard and follow-up checklists.
+
+    *viewer_admin_at* is the time of the request when a hub administrator is looking at the
+    checklist: their request proves that an administrator has logged in, whatever the last
+    count of the hub's users says. *record* holds the items administrators ticked off.
+    """
+    url = {link.key: link.url for link in links}
     sections = [
-        Section("hub_access", "Hub access", access),
-        Section("admin_functions", "Administrator functions", admin),
-        Section("support", "Support and documentation", support),
-        Section("dashboards", "Monitoring and billing", dashboards),
-        Section("follow_up", "Follow-up", follow_up),
+        Section("hub_access", "Hub access", _access_items(snapshot, url, hub_url, viewer_admin_at)),
+        Section("admin_functions", "Administrator functions", _admin_items(snapshot, url)),
+        Section("support", "Support and documentation", _support_items(url)),
+        Section("dashboards", "Monitoring and billing", _dashboard_items(url)),
+        Section("follow_up", "Follow-up", (_first_value_item(snapshot),)),
     ]
     ticks = record.ticks if record is not None else {}
     if not ticks:

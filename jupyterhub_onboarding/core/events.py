@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .clock import as_utc, isoformat, parse_iso
+from .safetext import unsafe_characters
 
 KINDS: tuple[str, ...] = ("exam", "workshop", "demo", "other")
 #: Stored statuses; ``done`` is derived: a planned event whose end has passed.
@@ -47,7 +48,8 @@ SIZING_DAYS = 90
 SCALER_FIELDS: tuple[str, ...] = ("expected_attendees", "kind", "prewarm_minutes")
 DEFAULT_SCALER_LINES: tuple[str, ...] = ("min_capacity: {expected_attendees}",)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: What a multi-line field (the notes) may hold of the characters text may not (safetext).
+NOTES_ALLOWED = "\n\t"
 _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
 
 
@@ -170,7 +172,7 @@ def _text(value: Any, name: str, limit: int, errors: dict[str, str], required: b
         errors[name] = "is required"
     elif len(cleaned) > limit:
         errors[name] = f"must be at most {limit} characters (got {len(cleaned)})"
-    elif _CONTROL.search(cleaned) or (name != "notes" and "\n" in cleaned):
+    elif unsafe_characters(cleaned, allowed=NOTES_ALLOWED if name == "notes" else ""):
         errors[name] = "must not contain control characters or line breaks"
     return cleaned
 
@@ -495,23 +497,6 @@ def next_event(events: Iterable[Event], now: datetime) -> Event | None:
     """The planned event that starts next (one running now counts until its end)."""
     found = upcoming(events, now)
     return found[0] if found else None
-
-
-def upcoming_document(events: Iterable[Event], now: datetime) -> list[dict[str, Any]]:
-    """The status API's ``events.upcoming``: no notes, no contacts."""
-    return [
-        {
-            "id": event.id,
-            "title": event.title,
-            "kind": event.kind,
-            "start": isoformat(event.start),
-            "end": isoformat(event.end),
-            "expected_attendees": event.expected_attendees,
-            "days_until": days_until(event.start, now),
-            "checklist": {**event.checklist_state(), "complete": event.checklist_complete},
-        }
-        for event in upcoming(events, now)
-    ]
 
 
 def event_document(event: Event, now: datetime, *, private: bool) -> dict[str, Any]:

@@ -12,16 +12,8 @@ from datetime import datetime, timedelta
 from . import fees
 from .clock import as_utc
 from .rules import ROLLING_WINDOWS, add_months, last_months, month_label, month_of
+from .status.model import MonthCount as MonthCount  # the document's type, used here too
 from .usage import MonthUsage, UsageFigures
-
-
-@dataclass(frozen=True)
-class MonthCount:
-    """Distinct counted users active in one UTC calendar month, on each basis."""
-
-    month: str
-    login: int
-    server: int
 
 
 @dataclass(frozen=True)

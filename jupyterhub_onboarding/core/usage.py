@@ -22,17 +22,22 @@ from __future__ import annotations
 
 import bisect
 import math
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
+# the buckets and the label type are the status document's; usage figures are made of them
+from .buckets import LAST_LOGIN_BUCKETS as LAST_LOGIN_BUCKETS
+from .buckets import SERVER_MINUTES_BUCKETS as SERVER_MINUTES_BUCKETS
 from .clock import as_utc
-from .rules import add_months, month_label, month_of
+from .rules import add_months, month_label
+from .safetext import safe_text
+from .status.model import MAX_LABEL
+from .status.model import LabelUsage as LabelUsage
 
 #: Longest stored profile or image label; longer values are cut and end with an ellipsis.
-MAX_LABEL_LENGTH = 64
+MAX_LABEL_LENGTH = MAX_LABEL
 #: The label of every value beyond the most used ``max_usage_labels`` ones.
 OTHER = "other"
 #: The label of sessions whose user_options name no profile (or no image).
@@ -48,26 +53,6 @@ DEFAULT_IMAGE_KEYS: tuple[str, ...] = (
     "image",
 )
 
-#: Buckets of time since last login, in days: (key, label, lower bound, upper bound).
-#: A value on an edge belongs to the upper bucket (exactly 1 day is "1-7 days").
-LAST_LOGIN_BUCKETS: tuple[tuple[str, str, float, float], ...] = (
-    ("under_1d", "under 1 day", 0.0, 1.0),
-    ("1d_7d", "1-7 days", 1.0, 7.0),
-    ("7d_30d", "7-30 days", 7.0, 30.0),
-    ("30d_90d", "30-90 days", 30.0, 90.0),
-    ("over_90d", "over 90 days", 90.0, math.inf),
-)
-
-#: Buckets of server-minutes per user in a month (users with a session in it), in minutes.
-SERVER_MINUTES_BUCKETS: tuple[tuple[str, str, float, float], ...] = (
-    ("under_30m", "under 30 minutes", 0.0, 30.0),
-    ("30m_2h", "30 minutes-2 hours", 30.0, 120.0),
-    ("2h_10h", "2-10 hours", 120.0, 600.0),
-    ("10h_40h", "10-40 hours", 600.0, 2400.0),
-    ("over_40h", "40 hours or more", 2400.0, math.inf),
-)
-
-
 # -- labels ---------------------------------------------------------------------------------
 
 
@@ -79,15 +64,8 @@ def clean_label(value: Any) -> str | None:
         value = str(value)
     if not isinstance(value, str):
         return None
-    text = "".join(
-        " " if unicodedata.category(ch)[0] in "CZ" else ch for ch in value if ch != "\x00"
-    )
-    text = " ".join(text.split())
-    if not text:
-        return None
-    if len(text) > MAX_LABEL_LENGTH:
-        text = text[: MAX_LABEL_LENGTH - 1] + "\u2026"
-    return text
+    text = " ".join(value.split())  # one label for "small", " small" and "small\n"
+    return safe_text(text, MAX_LABEL_LENGTH) or None
 
 
 def first_label(options: Mapping[str, Any] | None, keys: Sequence[str]) -> str | None:
@@ -99,15 +77,6 @@ def first_label(options: Mapping[str, Any] | None, keys: Sequence[str]) -> str |
         if label is not None:
             return label
     return None
-
-
-@dataclass(frozen=True)
-class LabelUsage:
-    """Sessions and server-hours of one profile or image."""
-
-    name: str
-    sessions: int
-    server_hours: float
 
 
 def cap_labels(
@@ -136,7 +105,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
     The same definition as ``statistics.quantiles(method="inclusive")``: one value is every
     percentile of itself; of two values 10 and 20 the median is 15 and the p90 19. None for
-    no values.
+    no values. Values already in order (the figures keep them so) are sorted in linear time.
     """
     if not values:
         return None
@@ -144,8 +113,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     position = (len(ordered) - 1) * q / 100.0
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
-    fraction = position - low
-    return ordered[low] + (ordered[high] - ordered[low]) * fraction
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def bucket_index(value: float, buckets: Sequence[tuple[str, str, float, float]]) -> int:
@@ -182,23 +150,6 @@ def month_bounds(month: int) -> tuple[datetime, datetime]:
     start = datetime(month // 100, month % 100, 1, tzinfo=timezone.utc)
     following = add_months(month, 1)
     return start, datetime(following // 100, following % 100, 1, tzinfo=timezone.utc)
-
-
-def split_by_month(start: datetime, end: datetime) -> list[tuple[int, datetime, datetime]]:
-    """The parts of [start, end) in each UTC month, as (YYYYMM, part start, part end)."""
-    start, end = as_utc(start), as_utc(end)
-    if end < start:
-        end = start
-    parts = []
-    month = month_of(start)
-    cursor = start
-    while True:
-        _first, following = month_bounds(month)
-        if end <= following:
-            parts.append((month, cursor, end))
-            return parts
-        parts.append((month, cursor, following))
-        cursor, month = following, add_months(month, 1)
 
 
 # -- session inference ----------------------------------------------------------------------
@@ -345,6 +296,66 @@ class MonthUsage:
     images: tuple[LabelUsage, ...] = ()
 
 
+#: (sessions started in the month, server-hours) per profile or image label.
+LabelTally = dict[str, list[float]]
+
+
+def month_part(
+    record: SessionRecord, start: datetime, end: datetime, now: datetime
+) -> tuple[bool, float, datetime] | None:
+    """The part of *record* within [start, end): (started in it, seconds, part end), or None
+    when it does not overlap. An open session runs until *now*."""
+    began = as_utc(record.started)
+    finish = max(as_utc(record.ended) if record.ended is not None else as_utc(now), began)
+    if began >= end or (began < start and finish <= start):
+        return None
+    part_end = min(finish, end)
+    return start <= began < end, (part_end - max(began, start)).total_seconds(), part_end
+
+
+def tally_labels(
+    tables: tuple[LabelTally, LabelTally], record: SessionRecord, started: bool, seconds: float
+) -> None:
+    """Add one session's part of a month to the (profiles, images) tallies."""
+    for table, label in zip(tables, (record.profile, record.image), strict=True):
+        entry = table.setdefault(label or NONE_LABEL, [0, 0.0])
+        entry[0] += started
+        entry[1] += seconds / 3600.0
+
+
+def usage_of_month(
+    month: int,
+    *,
+    sessions: int,
+    users: int,
+    seconds: float,
+    lengths: Sequence[float],
+    labels: tuple[LabelTally, LabelTally],
+    daily_peaks: Mapping[str, int] | None,
+    label_limit: int,
+) -> MonthUsage:
+    """The figures of *month* from its totals; *lengths* are the ended sessions' (minutes)."""
+    median, p90 = percentile(lengths, 50), percentile(lengths, 90)
+    peaks = {
+        day: count
+        for day, count in (daily_peaks or {}).items()
+        if day.startswith(month_label(month)) and count > 0
+    }
+    profiles, images = labels
+    return MonthUsage(
+        month=month_label(month),
+        sessions=sessions,
+        users_with_sessions=users,
+        server_hours=round(seconds / 3600.0, 3),
+        median_session_minutes=None if median is None else round(median, 2),
+        p90_session_minutes=None if p90 is None else round(p90, 2),
+        peak_concurrent_servers=max(peaks.values(), default=0),
+        daily_peaks=tuple(sorted(peaks.items())),
+        profiles=cap_labels({k: (int(v[0]), v[1]) for k, v in profiles.items()}, label_limit),
+        images=cap_labels({k: (int(v[0]), v[1]) for k, v in images.items()}, label_limit),
+    )
+
+
 def month_usage(
     records: Iterable[SessionRecord],
     month: int,
@@ -354,50 +365,32 @@ def month_usage(
     label_limit: int = 20,
 ) -> MonthUsage:
     """The figures of *month* from the sessions that overlap it; open ones run until *now*."""
-    now = as_utc(now)
     start, end = month_bounds(month)
     sessions = 0
     users: set[int] = set()
     seconds = 0.0
     lengths: list[float] = []
-    profiles: dict[str, list[float]] = {}
-    images: dict[str, list[float]] = {}
+    labels: tuple[LabelTally, LabelTally] = ({}, {})
     for record in records:
-        began = as_utc(record.started)
-        finish = as_utc(record.ended) if record.ended is not None else now
-        finish = max(finish, began)
-        if began >= end or (began < start and finish <= start):
+        part = month_part(record, start, end, now)
+        if part is None:
             continue
-        part_start, part_end = max(began, start), min(finish, end)
-        started_here = start <= began < end
-        part = (part_end - part_start).total_seconds()
+        started_here, part_seconds, part_end = part
         sessions += started_here
         users.add(record.user_id)
-        seconds += part
+        seconds += part_seconds
         if record.ended is not None or part_end == end:
-            lengths.append(part / 60.0)
-        for table, label in ((profiles, record.profile), (images, record.image)):
-            entry = table.setdefault(label or NONE_LABEL, [0, 0.0])
-            entry[0] += started_here
-            entry[1] += part / 3600.0
-    peaks = {
-        day: count
-        for day, count in (daily_peaks or {}).items()
-        if day.startswith(month_label(month)) and count > 0
-    }
-    median = percentile(lengths, 50)
-    p90 = percentile(lengths, 90)
-    return MonthUsage(
-        month=month_label(month),
+            lengths.append(part_seconds / 60.0)
+        tally_labels(labels, record, started_here, part_seconds)
+    return usage_of_month(
+        month,
         sessions=sessions,
-        users_with_sessions=len(users),
-        server_hours=round(seconds / 3600.0, 3),
-        median_session_minutes=None if median is None else round(median, 2),
-        p90_session_minutes=None if p90 is None else round(p90, 2),
-        peak_concurrent_servers=max(peaks.values(), default=0),
-        daily_peaks=tuple(sorted(peaks.items())),
-        profiles=cap_labels({k: (int(v[0]), v[1]) for k, v in profiles.items()}, label_limit),
-        images=cap_labels({k: (int(v[0]), v[1]) for k, v in images.items()}, label_limit),
+        users=len(users),
+        seconds=seconds,
+        lengths=lengths,
+        labels=labels,
+        daily_peaks=daily_peaks,
+        label_limit=label_limit,
     )
 
 
@@ -426,11 +419,6 @@ class UsageFigures:
         return MonthUsage(label)
 
 
-def days_since(then: datetime, now: datetime) -> float:
-    """Days from *then* to *now* (never negative)."""
-    return max(0.0, (as_utc(now) - as_utc(then)) / timedelta(days=1))
-
-
 @dataclass(frozen=True)
 class LabelKeys:
     """Which user_options keys give a session's profile and image."""
@@ -441,21 +429,6 @@ class LabelKeys:
     def labels(self, options: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
         """(profile, image) of a server's user_options."""
         return first_label(options, self.profile), first_label(options, self.image)
-
-
-def user_seconds(records: Iterable[SessionRecord], month: int, now: datetime) -> dict[int, float]:
-    """Server-seconds per user id within *month* (open sessions run until *now*)."""
-    start, end = month_bounds(month)
-    now = as_utc(now)
-    totals: dict[int, float] = {}
-    for record in records:
-        began = as_utc(record.started)
-        finish = max(as_utc(record.ended) if record.ended is not None else now, began)
-        if began >= end or (began < start and finish <= start):
-            continue
-        part = (min(finish, end) - max(began, start)).total_seconds()
-        totals[record.user_id] = totals.get(record.user_id, 0.0) + part
-    return totals
 
 
 @dataclass(frozen=True)
@@ -473,16 +446,14 @@ def user_months(
 ) -> dict[int, UserMonth]:
     """Per user id, what the per-user table shows for *month* (open sessions run to *now*)."""
     start, end = month_bounds(month)
-    now = as_utc(now)
     found: dict[int, list[Any]] = {}
     for record in records:
-        began = as_utc(record.started)
-        finish = max(as_utc(record.ended) if record.ended is not None else now, began)
-        if began >= end or (began < start and finish <= start):
+        part = month_part(record, start, end, now)
+        if part is None:
             continue
         entry = found.setdefault(record.user_id, [0, 0.0, None, 0])
-        entry[0] += start <= began < end
-        entry[1] += (min(finish, end) - max(began, start)).total_seconds()
+        entry[0] += part[0]
+        entry[1] += part[1]
         if record.ended is None:
             entry[3] += 1
         elif entry[2] is None or as_utc(record.ended) > entry[2]:
@@ -510,7 +481,7 @@ class MonthAccumulator:
         self._sessions = 0
         self._seconds = 0.0
         self._lengths: list[float] = []
-        self._labels: tuple[dict[str, list[float]], dict[str, list[float]]] = ({}, {})
+        self._labels: tuple[LabelTally, LabelTally] = ({}, {})
         #: per user id: [sessions started, seconds, last end] of their ended sessions
         self._closed_users: dict[int, list[Any]] = {}
         self._view: dict[int, UserMonth] = {}
@@ -518,13 +489,7 @@ class MonthAccumulator:
         self._open_users: set[int] = set()
 
     def _part(self, record: SessionRecord, now: datetime) -> tuple[bool, float, datetime] | None:
-        began = as_utc(record.started)
-        finish = max(as_utc(record.ended) if record.ended is not None else now, began)
-        if began >= self.end or (began < self.start and finish <= self.start):
-            return None
-        part_end = min(finish, self.end)
-        seconds = (part_end - max(began, self.start)).total_seconds()
-        return self.start <= began < self.end, seconds, part_end
+        return month_part(record, self.start, self.end, now)
 
     def put(self, session_id: int, record: SessionRecord | None) -> bool:
         """Take the current state of one session (None: it no longer counts in the month).
@@ -551,10 +516,7 @@ class MonthAccumulator:
         self._sessions += started_here
         self._seconds += seconds
         bisect.insort(self._lengths, seconds / 60.0)
-        for table, label in zip(self._labels, (record.profile, record.image), strict=True):
-            entry = table.setdefault(label or NONE_LABEL, [0, 0.0])
-            entry[0] += started_here
-            entry[1] += seconds / 3600.0
+        tally_labels(self._labels, record, started_here, seconds)
         user = self._closed_users.setdefault(record.user_id, [0, 0.0, None])
         user[0] += started_here
         user[1] += seconds
@@ -570,10 +532,10 @@ class MonthAccumulator:
         daily_peaks: Mapping[str, int] | None = None,
         label_limit: int = 20,
     ) -> MonthUsage:
-        now = as_utc(now)
         sessions, seconds = self._sessions, self._seconds
         users = set(self._closed_users)
-        labels = tuple({k: list(v) for k, v in table.items()} for table in self._labels)
+        profiles, images = ({k: list(v) for k, v in table.items()} for table in self._labels)
+        labels = (profiles, images)
         extra_lengths = []
         for record in self.open.values():
             part = self._part(record, now)
@@ -585,29 +547,16 @@ class MonthAccumulator:
             users.add(record.user_id)
             if part_end == self.end:
                 extra_lengths.append(part_seconds / 60.0)
-            for table, label in zip(labels, (record.profile, record.image), strict=True):
-                entry = table.setdefault(label or NONE_LABEL, [0, 0.0])
-                entry[0] += started_here
-                entry[1] += part_seconds / 3600.0
-        lengths = sorted(self._lengths + extra_lengths) if extra_lengths else self._lengths
-        median, p90 = percentile_sorted(lengths, 50), percentile_sorted(lengths, 90)
-        peaks = {
-            day: count
-            for day, count in (daily_peaks or {}).items()
-            if day.startswith(month_label(self.month)) and count > 0
-        }
-        profiles, images = labels
-        return MonthUsage(
-            month=month_label(self.month),
+            tally_labels(labels, record, started_here, part_seconds)
+        return usage_of_month(
+            self.month,
             sessions=sessions,
-            users_with_sessions=len(users),
-            server_hours=round(seconds / 3600.0, 3),
-            median_session_minutes=None if median is None else round(median, 2),
-            p90_session_minutes=None if p90 is None else round(p90, 2),
-            peak_concurrent_servers=max(peaks.values(), default=0),
-            daily_peaks=tuple(sorted(peaks.items())),
-            profiles=cap_labels({k: (int(v[0]), v[1]) for k, v in profiles.items()}, label_limit),
-            images=cap_labels({k: (int(v[0]), v[1]) for k, v in images.items()}, label_limit),
+            users=len(users),
+            seconds=seconds,
+            lengths=self._lengths + extra_lengths,
+            labels=labels,
+            daily_peaks=daily_peaks,
+            label_limit=label_limit,
         )
 
     def users(self, now: datetime) -> tuple[dict[int, UserMonth], set[int]]:
@@ -641,13 +590,3 @@ class MonthAccumulator:
         self._dirty = set()
         self._open_users = set(open_now)
         return self._view, changed
-
-
-def percentile_sorted(ordered: Sequence[float], q: float) -> float | None:
-    """:func:`percentile` of values already in ascending order."""
-    if not ordered:
-        return None
-    position = (len(ordered) - 1) * q / 100.0
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from ..core.format import month_name
 from ..core.snapshot import MonthCount
-from ..core.text import month_name
 
 #: (basis, legend label, fill colour) in drawing order within each month.
 SERIES: tuple[tuple[str, str, str], ...] = (
@@ -58,39 +58,18 @@ def _attrs(**values: object) -> str:
     )
 
 
-def mau_chart_svg(
-    months: Sequence[MonthCount],
-    *,
-    chart_id: str = "mau-chart",
-    layout: Layout | None = None,
-) -> str:
-    """A grouped bar chart of *months* (oldest first) on both bases, as an SVG element.
-
-    Bar heights are proportional to the counts (``count / axis_top * plot_height``). The chart
-    is an image with a title and a description for assistive technology; every bar has its
-    own ``<title>`` so hovering or reading it gives the exact figures.
-    """
-    layout = layout or Layout()
-    top_value = axis_maximum(max([0, *(max(m.login, m.server) for m in months)]))
-    scale = layout.plot_height / top_value
-    baseline = layout.top + layout.plot_height
-    slot = layout.plot_width / max(1, len(months))
-    bar_width = slot * 0.36
+def _svg_open(
+    chart_id: str, css_class: str, layout: Layout, title: str, description: str
+) -> list[str]:
+    """The opening ``<svg>`` of a chart, with its title and description for assistive
+    technology (both escaped)."""
     title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
-    if months:
-        span = f"{short_month(months[0].month)} to {short_month(months[-1].month)}"
-    else:
-        span = "no months"
-    description = "; ".join(
-        f"{short_month(m.month)}: {m.login} logged in, {m.server} started a server" for m in months
-    )
-
-    parts = [
+    return [
         "<svg "
         + _attrs(
             xmlns="http://www.w3.org/2000/svg",
             id=chart_id,
-            class_="mau-chart",
+            class_=css_class,
             role="img",
             aria_labelledby=f"{title_id} {desc_id}",
             viewBox=f"0 0 {layout.width} {layout.height}",
@@ -100,11 +79,16 @@ def mau_chart_svg(
             font_size="12",
         )
         + ">",
-        f'<title id="{title_id}">{escape(f"Monthly active users, {span}")}</title>',
+        f'<title id="{title_id}">{escape(title)}</title>',
         f'<desc id="{desc_id}">{escape(description or "No data yet.")}</desc>',
     ]
 
-    # Horizontal grid lines and axis labels at fifths of the axis.
+
+def _grid(layout: Layout, top_value: int) -> list[str]:
+    """Horizontal grid lines and axis labels at fifths of the axis."""
+    scale = layout.plot_height / top_value
+    baseline = layout.top + layout.plot_height
+    parts = []
     for step in range(6):
         value = top_value * step / 5
         y = baseline - value * scale
@@ -126,6 +110,53 @@ def mau_chart_svg(
             + _attrs(x=layout.left - 6, y=f"{y + 4:.2f}", text_anchor="end", fill="currentColor")
             + f">{escape(label)}</text>"
         )
+    return parts
+
+
+def _axis_label(layout: Layout, x: float, row: int, text: str, **extra: object) -> str:
+    """A label under the plot, centred on *x*, on line *row* (1 or 2)."""
+    baseline = layout.top + layout.plot_height
+    return (
+        "<text "
+        + _attrs(
+            x=f"{x:.2f}",
+            y=baseline + 16 * row,
+            text_anchor="middle",
+            fill="currentColor",
+            **extra,
+        )
+        + f">{escape(text)}</text>"
+    )
+
+
+def mau_chart_svg(
+    months: Sequence[MonthCount],
+    *,
+    chart_id: str = "mau-chart",
+    layout: Layout | None = None,
+) -> str:
+    """A grouped bar chart of *months* (oldest first) on both bases, as an SVG element.
+
+    Bar heights are proportional to the counts (``count / axis_top * plot_height``). The chart
+    is an image with a title and a description for assistive technology; every bar has its
+    own ``<title>`` so hovering or reading it gives the exact figures.
+    """
+    layout = layout or Layout()
+    top_value = axis_maximum(max([0, *(max(m.login, m.server) for m in months)]))
+    scale = layout.plot_height / top_value
+    baseline = layout.top + layout.plot_height
+    slot = layout.plot_width / max(1, len(months))
+    bar_width = slot * 0.36
+    if months:
+        span = f"{short_month(months[0].month)} to {short_month(months[-1].month)}"
+    else:
+        span = "no months"
+    description = "; ".join(
+        f"{short_month(m.month)}: {m.login} logged in, {m.server} started a server" for m in months
+    )
+    parts = _svg_open(
+        chart_id, "mau-chart", layout, f"Monthly active users, {span}", description
+    ) + _grid(layout, top_value)
 
     for index, month in enumerate(months):
         x0 = layout.left + index * slot + (slot - 2 * bar_width) / 2
@@ -149,28 +180,10 @@ def mau_chart_svg(
                 "</title></rect>"
             )
         name, year = short_month(month.month).split()
-        parts.append(
-            "<text "
-            + _attrs(
-                x=f"{layout.left + index * slot + slot / 2:.2f}",
-                y=baseline + 16,
-                text_anchor="middle",
-                fill="currentColor",
-            )
-            + f">{escape(name)}</text>"
-        )
+        centre = layout.left + index * slot + slot / 2
+        parts.append(_axis_label(layout, centre, 1, name))
         if index == 0 or month.month.endswith("-01"):
-            parts.append(
-                "<text "
-                + _attrs(
-                    x=f"{layout.left + index * slot + slot / 2:.2f}",
-                    y=baseline + 32,
-                    text_anchor="middle",
-                    fill="currentColor",
-                    fill_opacity="0.7",
-                )
-                + f">{escape(year)}</text>"
-            )
+            parts.append(_axis_label(layout, centre, 2, year, fill_opacity="0.7"))
 
     # Legend, top left.
     x = layout.left
@@ -214,47 +227,10 @@ def histogram_svg(
     baseline = layout.top + layout.plot_height
     slot = layout.plot_width / max(1, len(bars))
     bar_width = slot * 0.6
-    title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
     description = "; ".join(f"{bar.label}: {bar.count:,} {unit}" for bar in bars)
-    parts = [
-        "<svg "
-        + _attrs(
-            xmlns="http://www.w3.org/2000/svg",
-            id=chart_id,
-            class_="mau-chart usage-histogram",
-            role="img",
-            aria_labelledby=f"{title_id} {desc_id}",
-            viewBox=f"0 0 {layout.width} {layout.height}",
-            width="100%",
-            preserveAspectRatio="xMidYMid meet",
-            font_family="system-ui, sans-serif",
-            font_size="12",
-        )
-        + ">",
-        f'<title id="{title_id}">{escape(title)}</title>',
-        f'<desc id="{desc_id}">{escape(description or "No data yet.")}</desc>',
-    ]
-    for step in range(6):
-        value = top_value * step / 5
-        y = baseline - value * scale
-        label = f"{value:g}" if value != int(value) else f"{int(value):,}"
-        parts.append(
-            "<line "
-            + _attrs(
-                x1=layout.left,
-                x2=layout.width - layout.right,
-                y1=f"{y:.2f}",
-                y2=f"{y:.2f}",
-                stroke="currentColor",
-                stroke_opacity="0.15" if step else "0.6",
-            )
-            + "/>"
-        )
-        parts.append(
-            "<text "
-            + _attrs(x=layout.left - 6, y=f"{y + 4:.2f}", text_anchor="end", fill="currentColor")
-            + f">{escape(label)}</text>"
-        )
+    parts = _svg_open(chart_id, "mau-chart usage-histogram", layout, title, description) + _grid(
+        layout, top_value
+    )
     for index, bar in enumerate(bars):
         x = layout.left + index * slot + (slot - bar_width) / 2
         height = bar.count * scale
@@ -283,15 +259,6 @@ def histogram_svg(
             )
             + f">{bar.count:,}</text></a>"
         )
-        parts.append(
-            "<text "
-            + _attrs(
-                x=f"{layout.left + index * slot + slot / 2:.2f}",
-                y=baseline + 16,
-                text_anchor="middle",
-                fill="currentColor",
-            )
-            + f">{escape(bar.label)}</text>"
-        )
+        parts.append(_axis_label(layout, layout.left + index * slot + slot / 2, 1, bar.label))
     parts.append("</svg>")
     return "".join(parts)

@@ -15,9 +15,9 @@ from tornado import web
 
 from ..core.clock import as_utc
 from ..core.events import CHECKLIST_KEYS, Event, EventFields, EventInvalid, FormState, parse_form
+from ..settings import OnboardingEmail
 from .eventviews import FORM_FIELDS, events_namespace
 from .handlers import LandingHandler
-from .settings import OnboardingEmail, StandardLinks
 from .templating import build_environment
 
 
@@ -114,7 +114,7 @@ def routes(service) -> list:
     kwargs = {
         "service": service,
         "env": build_environment(app.template_paths, app.data_files_path),
-        "links": StandardLinks(parent=app),
+        "links": service.links,
         "email": OnboardingEmail(parent=app),
     }
     return [

@@ -23,25 +23,24 @@ from tornado.log import app_log
 
 from ..core.checklist import Meeting, OnboardingRecord, build_checklist, manual_keys, progress
 from ..core.clock import as_utc
+from ..core.format import basis_verb, month_name
 from ..core.links import Link, resolve_links
-from ..core.report import Report, ReportDataError, build_report, report_data, report_section
+from ..core.monthly import Report, build_report, report_data
 from ..core.rules import add_months, month_label, month_of, parse_month
 from ..core.snapshot import Snapshot
-from ..core.status import status_document
-from ..core.summary import (
+from ..core.summary_email import (
     MAILTO_MAX_LENGTH,
     SummaryEmail,
     mailto_link,
     progress_sentence,
     summary_email,
 )
-from ..core.text import basis_verb, month_name
 from ..pdf import PDFRenderer
 from ..service.handlers import BaseHandler
 from ..service.store import UsageQuery
+from ..settings import OnboardingEmail, StandardLinks
 from .chart import mau_chart_svg
 from .eventviews import events_namespace
-from .settings import OnboardingEmail, StandardLinks
 from .templating import NavService, build_environment, hub_page_namespace, render_page
 from .usage import (
     TableArgs,
@@ -512,23 +511,11 @@ def hub_name(hub_url: str) -> str:
     return urlsplit(hub_url).hostname or hub_url
 
 
-def hub_report(snapshot: Snapshot, links: StandardLinks, hub_url: str, month: str) -> Report:
-    """The report of *month* from the snapshot, built as the collector builds it: from the
-    status document and its ``report`` section."""
-    document = status_document(snapshot, hub_url=hub_url)
-    document["report"] = status_report_section(snapshot, links, hub_url)
+def hub_report(service: Any, hub_url: str, month: str) -> Report:
+    """The report of *month* from the status document the service serves now, built as the
+    collector builds it from the same document."""
+    document = service.status_document(hub_url)
     return build_report(document, month, hub_name=hub_name(hub_url), hub_url=hub_url)
-
-
-def status_report_section(snapshot: Snapshot, links: StandardLinks, hub_url: str) -> dict:
-    """The ``report`` section of the status document, from the link settings."""
-    return report_section(
-        snapshot,
-        resolve_links(links.link_settings(), hub_url),
-        tier=links.tier,
-        support_email=links.support_email,
-        response_time=links.response_time,
-    )
 
 
 class ReportHandler(PageHandler):
@@ -552,11 +539,7 @@ class ReportHandler(PageHandler):
         snapshot = service.current_snapshot()
         if month > month_of(snapshot.generated_at):
             raise web.HTTPError(404, "no report for a month that has not begun")
-        try:
-            report = hub_report(snapshot, self.links, self.hub_url, month_label(month))
-        except ReportDataError as error:
-            app_log.error("Could not build the report of %s: %s", month_label(month), error)
-            raise web.HTTPError(500) from None
+        report = hub_report(service, self.hub_url, month_label(month))
         if pdf:
             data = report_data(report)
             body = await asyncio.to_thread(
@@ -587,16 +570,12 @@ def routes(service) -> list:
     app = service.app
     env = build_environment(app.template_paths, app.data_files_path)
     prefix = app.service_prefix
-    links = StandardLinks(parent=app)
     kwargs = {
         "service": service,
         "env": env,
-        "links": links,
+        "links": service.links,
         "email": OnboardingEmail(parent=app),
     }
-    service.status_sections["report"] = lambda snapshot, hub_url: status_report_section(
-        snapshot, links, hub_url
-    )
     report_kwargs = {**kwargs, "renderer": PDFRenderer()}
     found = [
         web.url(prefix, LandingHandler, kwargs, name="onboarding-landing"),

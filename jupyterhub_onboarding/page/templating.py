@@ -19,7 +19,6 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 
-from ..core.text import format_count, format_money, format_utc
 from ..datafiles import find_data_files_path, template_environment
 
 #: The standalone layout, below our templates directory, searched after the hub's templates.
@@ -68,11 +67,7 @@ def build_environment(
     if hub_templates is not None:
         loaders.append(FileSystemLoader(str(hub_templates)))
     loaders.append(FileSystemLoader(str(ours / STANDALONE_DIR)))
-    env = template_environment(ChoiceLoader(loaders))
-    env.filters["money"] = format_money
-    env.filters["utc"] = format_utc
-    env.filters["count"] = format_count
-    return env
+    return template_environment(ChoiceLoader(loaders))
 
 
 def layout_source(env: Environment) -> str:

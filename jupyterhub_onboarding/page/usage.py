@@ -18,9 +18,9 @@ from markupsafe import Markup
 from tornado import web
 
 from ..core.clock import isoformat
+from ..core.format import month_name
 from ..core.rules import add_months, month_label, month_of, parse_month
 from ..core.snapshot import Snapshot
-from ..core.text import month_name
 from ..core.usage import LAST_LOGIN_BUCKETS, SERVER_MINUTES_BUCKETS, MonthUsage
 from ..service.store import USAGE_SORTS, UsageQuery, UsageRow
 from .chart import HistogramBar, histogram_svg
@@ -245,24 +245,16 @@ def usage_section(
     current = month_of(snapshot.generated_at)
     usage = snapshot.usage
     lists = prefix + "usage/users"
-    last_login_bars = [
-        HistogramBar(
-            key,
-            label,
-            usage.last_login_distribution.get(key, 0),
-            _link(lists, bucket=f"last_login:{key}"),
+    last_login_bars, minutes_bars = (
+        [
+            HistogramBar(key, label, counts.get(key, 0), _link(lists, bucket=f"{kind}:{key}"))
+            for key, label, *_ in BUCKET_KINDS[kind]
+        ]
+        for kind, counts in (
+            ("last_login", usage.last_login_distribution),
+            ("server_minutes", usage.server_minutes_distribution),
         )
-        for key, label, *_ in LAST_LOGIN_BUCKETS
-    ]
-    minutes_bars = [
-        HistogramBar(
-            key,
-            label,
-            usage.server_minutes_distribution.get(key, 0),
-            _link(lists, bucket=f"server_minutes:{key}"),
-        )
-        for key, label, *_ in SERVER_MINUTES_BUCKETS
-    ]
+    )
     previous = add_months(current, -1)
     this_month = month_name(month_label(current))
     ns: dict[str, Any] = {

@@ -12,8 +12,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuth
 from tornado import web
 
 from .. import __version__
-from ..core.events import upcoming_document
-from ..core.status import status_document
+from ..core.status.write import to_json
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-\[\]:]{1,255}$")
 
@@ -141,17 +140,12 @@ class APIHandler(BaseHandler):
 
 
 class StatusHandler(APIHandler):
-    """``GET api/v1/status``: first value, MAU, billing and tracker health, no usernames."""
+    """``GET api/v1/status``: the whole status document (``docs/status.schema.json``), no
+    usernames."""
 
     def get(self) -> None:
         self.require_access()
-        service = self.service
-        snapshot = service.current_snapshot()
-        document = status_document(snapshot, hub_url=self.hub_url, record=service.onboarding_record)
-        for key, section in service.status_sections.items():
-            document[key] = section(snapshot, self.hub_url)
-        document["events"] = {"upcoming": upcoming_document(service.events, service.clock())}
-        self.write_json(document)
+        self.write_json(to_json(self.service.status_document(self.hub_url)))
 
 
 class HealthHandler(APIHandler):

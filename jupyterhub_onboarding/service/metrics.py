@@ -27,10 +27,18 @@ from tornado.web import URLSpec
 
 from .. import __version__
 from ..core.clock import Clock, as_utc, latest
-from ..core.events import Event, next_event
+from ..core.events import Event
 from ..core.pollstats import PollStats
 from ..core.rules import BASES, ROLLING_WINDOWS
 from ..core.snapshot import Snapshot
+from ..core.status.model import Usage
+from ..core.status.write import (
+    billing_section,
+    events_section,
+    first_value_section,
+    mau_section,
+    usage_section,
+)
 from .handlers import APIHandler
 
 PREFIX = "jupyterhub_onboarding_"
@@ -202,17 +210,15 @@ class OnboardingCollector(Collector):
         yield from self._event_families(now)
 
     def _event_families(self, now: datetime) -> Iterator[Metric]:
-        """The next planned event's start, size and readiness (nothing while none is planned)."""
-        upcoming = next_event(self._events(), now)
-        if upcoming is None:
+        """The next planned event's start, size and readiness (nothing while none is planned):
+        the first of the status document's ``events.upcoming``."""
+        upcoming = events_section(self._events(), now).upcoming
+        if not upcoming:
             return
-        yield _family(
-            "gauge", "next_event_start_timestamp_seconds", value=upcoming.start.timestamp()
-        )
-        yield _family("gauge", "next_event_expected_attendees", value=upcoming.expected_attendees)
-        yield _family(
-            "gauge", "next_event_checklist_complete", value=int(upcoming.checklist_complete)
-        )
+        event = upcoming[0]
+        yield _family("gauge", "next_event_start_timestamp_seconds", value=event.start.timestamp())
+        yield _family("gauge", "next_event_expected_attendees", value=event.expected_attendees)
+        yield _family("gauge", "next_event_checklist_complete", value=int(event.ready))
 
     def _tracker_families(
         self, snapshot: Snapshot | None, stats: PollStats, now: datetime
@@ -240,37 +246,37 @@ class OnboardingCollector(Collector):
         yield _family("counter", "poll_errors_total", value=stats.errors_total)
 
     def _snapshot_families(self, snapshot: Snapshot) -> Iterator[Metric]:
-        settings = snapshot.settings
-        yield _family("gauge", "users_logged_in", value=snapshot.users_logged_in)
-        yield _family("gauge", "first_value_threshold", value=settings.first_value_threshold)
-        yield _family("gauge", "first_value_achieved", value=int(snapshot.achieved))
-        if snapshot.achieved_at is not None:
+        """The figures the status document also has, read from its sections."""
+        first_value = first_value_section(snapshot)
+        yield _family("gauge", "users_logged_in", value=first_value.users_logged_in)
+        yield _family("gauge", "first_value_threshold", value=first_value.threshold)
+        yield _family("gauge", "first_value_achieved", value=int(first_value.achieved))
+        if first_value.achieved_at is not None:
             yield _family(
-                "gauge",
-                "first_value_timestamp_seconds",
-                value=as_utc(snapshot.achieved_at).timestamp(),
+                "gauge", "first_value_timestamp_seconds", value=first_value.achieved_at.timestamp()
             )
         yield _family(
-            "gauge", "live_since_timestamp_seconds", value=as_utc(settings.live_since).timestamp()
+            "gauge", "live_since_timestamp_seconds", value=first_value.live_since.timestamp()
         )
 
-        mau = _family("gauge", "monthly_active_users", labels=["basis"])
-        counts = {"login": snapshot.mau_login, "server": snapshot.mau_server}
+        mau = mau_section(snapshot)
+        family = _family("gauge", "monthly_active_users", labels=["basis"])
+        counts = {"login": mau.login, "server": mau.server}
         for basis in BASES:
-            mau.add_metric([basis], counts[basis])
-        yield mau
+            family.add_metric([basis], counts[basis])
+        yield family
 
         active = _family("gauge", "active_users", labels=["period"])
         for period in ROLLING_WINDOWS:
             active.add_metric([period], snapshot.rolling.get(period, 0))
         yield active
 
-        yield _family("gauge", "estimated_usage_fee_dollars", value=snapshot.estimated_usage_fee)
-        yield _family("gauge", "check_in_due", value=int(snapshot.check_in_due))
-        yield from self._usage_families(snapshot)
+        billing = billing_section(snapshot)
+        yield _family("gauge", "estimated_usage_fee_dollars", value=billing.estimated_usage_fee)
+        yield _family("gauge", "check_in_due", value=int(first_value.check_in_due))
+        yield from self._usage_families(usage_section(snapshot))
 
-    def _usage_families(self, snapshot: Snapshot) -> Iterator[Metric]:
-        usage = snapshot.usage_month
+    def _usage_families(self, usage: Usage) -> Iterator[Metric]:
         yield _family("gauge", "monthly_sessions", value=usage.sessions)
         yield _family("gauge", "monthly_server_hours", value=usage.server_hours)
         yield _family(

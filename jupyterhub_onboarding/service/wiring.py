@@ -19,9 +19,13 @@ from ..core.checklist import Meeting, OnboardingRecord
 from ..core.clock import as_utc, isoformat, parse_iso
 from ..core.events import SIZING_DAYS, Event, window_actual
 from ..core.hubmodel import UserSeen
+from ..core.links import resolve_links
 from ..core.pollstats import PollStats
 from ..core.snapshot import Aggregates, Settings, Snapshot, build_snapshot
+from ..core.status.model import StatusDocument
+from ..core.status.write import build_status, report_section
 from ..retry import RetryPolicy
+from ..settings import StandardLinks
 from .events import routes as event_routes
 from .handlers import NotFoundHandler, core_routes
 from .hubclient import HubClient
@@ -105,9 +109,8 @@ class OnboardingService:
         self.events: list[Event] = []
         self.events_peak: int | None = None
         self.settings = self._settings(as_utc(self.clock()))
-        #: More sections of the status document by key, each built from the snapshot and the
-        #: hub's URL (the page adds ``report``); aggregates and configuration only.
-        self.status_sections: dict[str, Callable[[Snapshot, str], Any]] = {}
+        #: The hub's standard links, tier and support, for the status API and the pages.
+        self.links = StandardLinks(parent=app)
         self.web_app = self.make_web_app()
 
     # -- configuration derived at start ---------------------------------------------------
@@ -291,6 +294,26 @@ class OnboardingService:
     def current_snapshot(self) -> Snapshot:
         """The figures now: cheap, from the last aggregates; never touches hub or database."""
         return build_snapshot(self.aggregates, self.settings, self.tracker.state, self.clock())
+
+    def status_document(self, hub_url: str) -> StatusDocument:
+        """The whole status document now, every section built here (*hub_url* is the hub's
+        URL as the request shows it, for when the configuration gives none)."""
+        snapshot = self.current_snapshot()
+        links = self.links
+        report = report_section(
+            snapshot,
+            resolve_links(links.link_settings(), hub_url),
+            tier=links.tier,
+            support_email=links.support_email,
+            response_time=links.response_time,
+        )
+        return build_status(
+            snapshot,
+            record=self.onboarding_record,
+            report=report,
+            events=self.events,
+            hub_url=hub_url,
+        )
 
     # -- web ------------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from jupyterhub_onboarding.collector.hubsfile import (
     load_hubs,
     read_token,
 )
-from jupyterhub_onboarding.collector.report import COLUMNS, build_row
+from jupyterhub_onboarding.collector.rows import COLUMNS, build_row
 from jupyterhub_onboarding.collector.store import (
     collect_hub_rows,
     collect_runs,
@@ -318,7 +318,7 @@ async def test_every_hub_gets_a_row_within_the_timeout_budget(stand_in):
     assert rows["e500"].error == "HTTP 500 (2 attempts)"
     assert rows["e401"].error.startswith("HTTP 401: token refused")
     assert rows["garbage"].error == "malformed JSON"
-    assert rows["shape"].error == "wrong JSON shape: missing first_value.achieved_at"
+    assert rows["shape"].error == "wrong JSON shape: missing generated_at"
     assert rows["hang"].error == "timed out after 0.5 s"
     assert rows["redirect"].error == "HTTP 302: redirected; check the status URL"
     assert rows["down"].error == "connection refused (2 attempts)"

@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import MetaData, create_engine, insert, inspect, select, text
 
-from jupyterhub_onboarding.collector.report import Row
+from jupyterhub_onboarding.collector.rows import Row
 from jupyterhub_onboarding.collector.store import (
     VERSION_TABLE,
     RunStore,

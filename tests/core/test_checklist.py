@@ -13,7 +13,7 @@ from jupyterhub_onboarding.core.checklist import (
     progress,
 )
 from jupyterhub_onboarding.core.snapshot import Aggregates, Settings, TrackerState, build_snapshot
-from jupyterhub_onboarding.core.status import onboarding_section
+from jupyterhub_onboarding.core.status.write import onboarding_section, to_json
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -122,8 +122,8 @@ def test_the_status_section_carries_meeting_access_and_progress_without_names():
         meeting=Meeting(date(2026, 11, 19), True, "secret-admin-name", NOW),
     )
     reached = NOW - timedelta(days=1)
-    section = onboarding_section(
-        snapshot(users_logged_in=5, nth_seen_at={"login": reached}), record
+    section = to_json(
+        onboarding_section(snapshot(users_logged_in=5, nth_seen_at={"login": reached}), record)
     )
     assert section == {
         "meeting_date": "2026-11-19",
@@ -133,5 +133,5 @@ def test_the_status_section_carries_meeting_access_and_progress_without_names():
         "checklist_total": 14,
     }
     assert "secret-admin-name" not in repr(section)
-    empty = onboarding_section(snapshot(), None)
+    empty = to_json(onboarding_section(snapshot(), None))
     assert empty["meeting_date"] is None and empty["hub_access_confirmed"] is None

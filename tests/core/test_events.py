@@ -23,10 +23,10 @@ from jupyterhub_onboarding.core.events import (
     parse_local,
     sizing_hint,
     to_local,
-    upcoming_document,
     window_actual,
     zone,
 )
+from jupyterhub_onboarding.core.status.write import events_section, to_json
 
 NOW = datetime(2027, 2, 1, 12, 0, tzinfo=timezone.utc)
 UTC = timezone.utc
@@ -197,8 +197,10 @@ def test_next_event_skips_cancelled_and_ended_ones():
 
 
 def test_status_document_of_upcoming_events_has_no_notes_or_contact():
-    doc = upcoming_document(
-        [event(notes="secret", contact="phone", checklist=frozenset({"image"}))], NOW
+    doc = to_json(
+        events_section(
+            [event(notes="secret", contact="phone", checklist=frozenset({"image"}))], NOW
+        ).upcoming
     )
     assert doc[0]["checklist"] == {
         "resources": False,

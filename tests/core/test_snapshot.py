@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
+from jupyterhub_onboarding.core.checklist import OnboardingRecord
 from jupyterhub_onboarding.core.snapshot import (
     Aggregates,
     MonthCount,
@@ -9,7 +10,7 @@ from jupyterhub_onboarding.core.snapshot import (
     TrackerState,
     build_snapshot,
 )
-from jupyterhub_onboarding.core.status import status_document
+from jupyterhub_onboarding.core.status.write import build_status, report_section, to_json
 
 UTC = timezone.utc
 LIVE = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -94,6 +95,15 @@ def test_stale_after_no_success():
     assert not snap(now, tracker=TrackerState(last_success_at=now - timedelta(minutes=14))).stale
 
 
+def status_document(snapshot, hub_url=None):
+    """The JSON the status handler serves for *snapshot* (no links, no events)."""
+    report = report_section(snapshot, (), tier="essential", support_email="", response_time="")
+    model = build_status(
+        snapshot, record=OnboardingRecord(), report=report, events=(), hub_url=hub_url
+    )
+    return to_json(model)
+
+
 def test_status_document_fields_and_no_names():
     s = snap(
         LIVE + timedelta(days=2),
@@ -157,7 +167,13 @@ def test_status_document_usage_section_current_month_and_history():
         {"name": "none", "sessions": 1, "server_hours": 1.25},
     ]
     assert doc["images"] == []
-    assert doc["last_login_distribution"] == {"under_1d": 2, "1d_7d": 0}
+    assert doc["last_login_distribution"] == {
+        "under_1d": 2,
+        "1d_7d": 0,
+        "7d_30d": 0,
+        "30d_90d": 0,
+        "over_90d": 0,
+    }
     assert [entry["month"] for entry in doc["history"]] == ["2026-10", "2026-11"]
     assert doc["history"][0]["peak_concurrent_servers"] == 2
     assert s.usage_previous_month.sessions == 3

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from jupyterhub_onboarding.core.links import Link, LinkSettings, resolve_links
-from jupyterhub_onboarding.core.summary import (
+from jupyterhub_onboarding.core.summary_email import (
     MAILTO_MAX_LENGTH,
     SummaryEmail,
     greeting,

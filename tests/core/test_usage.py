@@ -20,10 +20,10 @@ from jupyterhub_onboarding.core.usage import (
     first_label,
     infer_sessions,
     month_bounds,
+    month_part,
     month_usage,
     percentile,
     session_end,
-    split_by_month,
 )
 
 UTC = timezone.utc
@@ -45,15 +45,20 @@ def test_session_crossing_a_month_boundary_is_split_at_it():
     start = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
     end = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)
     boundary = datetime(2026, 12, 1, tzinfo=UTC)
-    assert split_by_month(start, end) == [(202611, start, boundary), (202612, boundary, end)]
+    record = SessionRecord(1, start, end)
+    assert month_part(record, *month_bounds(202611), end) == (True, 3600.0, boundary)
+    assert month_part(record, *month_bounds(202612), end) == (False, 1800.0, end)
 
 
 def test_session_over_three_months_and_one_within_a_month():
-    start = datetime(2026, 11, 30, tzinfo=UTC)
-    parts = split_by_month(start, datetime(2027, 1, 2, tzinfo=UTC))
-    assert [p[0] for p in parts] == [202611, 202612, 202701]
-    assert split_by_month(T0, T0 + MIN) == [(202611, T0, T0 + MIN)]
-    assert split_by_month(T0, T0) == [(202611, T0, T0)]
+    long = SessionRecord(1, datetime(2026, 11, 30, tzinfo=UTC), datetime(2027, 1, 2, tzinfo=UTC))
+    parts = {m: month_part(long, *month_bounds(m), T0) for m in (202610, 202611, 202612, 202701)}
+    assert parts[202610] is None
+    assert [part[1] / 86400 for part in list(parts.values())[1:]] == [1.0, 31.0, 1.0]
+    short = SessionRecord(1, T0, T0 + MIN)
+    assert month_part(short, *month_bounds(202611), T0) == (True, 60.0, T0 + MIN)
+    # an open session runs until now
+    assert month_part(SessionRecord(1, T0, None), *month_bounds(202611), T0 + MIN)[1] == 60.0
 
 
 def test_month_figures_split_hours_and_lengths_at_the_boundary():
@@ -193,7 +198,7 @@ def test_named_servers_are_separate_sessions():
 
 def test_labels_are_short_printable_and_bounded():
     assert clean_label("  small\n") == "small"
-    assert clean_label("a\x00b\u202ec") == "ab c"
+    assert clean_label("a\x00b\u202ec") == "a\ufffdb\ufffdc"  # the one rule: a visible mark
     assert clean_label("") is None and clean_label(None) is None and clean_label(True) is None
     assert clean_label({"x": 1}) is None
     assert clean_label(4) == "4"

@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 from jinja2 import FileSystemLoader, StrictUndefined
 
+from jupyterhub_onboarding.core.checklist import OnboardingRecord
 from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
 from jupyterhub_onboarding.core.links import Link
-from jupyterhub_onboarding.core.report import build_report, report_data, report_section
+from jupyterhub_onboarding.core.monthly import build_report, report_data
 from jupyterhub_onboarding.core.rules import CountingRules
 from jupyterhub_onboarding.core.snapshot import Settings, TrackerState, build_snapshot
-from jupyterhub_onboarding.core.status import status_document
+from jupyterhub_onboarding.core.status.read import read_status
+from jupyterhub_onboarding.core.status.write import build_status, report_section, to_json
 from jupyterhub_onboarding.datafiles import find_data_files_path, template_environment
 from jupyterhub_onboarding.pdf import PDFRenderer
 from jupyterhub_onboarding.service.store import Store
@@ -78,8 +80,7 @@ def seeded_document(tmp_path: Path, links: list[Link] | None = None, **section) 
         store.close()
     settings = Settings(hub_url="https://hub.example.org", live_since=LIVE, first_value_threshold=3)
     snapshot = build_snapshot(aggregates, settings, TrackerState(last_success_at=NOW), NOW)
-    document = status_document(snapshot)
-    document["report"] = report_section(
+    report = report_section(
         snapshot,
         links
         or [
@@ -91,7 +92,7 @@ def seeded_document(tmp_path: Path, links: list[Link] | None = None, **section) 
         support_email=section.get("support_email", "support@example.org"),
         response_time=section.get("response_time", "1 business day"),
     )
-    return document
+    return to_json(build_status(snapshot, record=OnboardingRecord(), report=report, events=()))
 
 
 def pdf_text(path: Path) -> str:
@@ -102,26 +103,28 @@ def pdf_text(path: Path) -> str:
 
 def test_the_report_model_has_the_seeded_figures(tmp_path):
     document = seeded_document(tmp_path)
-    report = build_report(document, "2026-11", hub_name="hub.example.org")
+    report = build_report(read_status(document), "2026-11", hub_name="hub.example.org")
     f, p = report.figures, report.previous
-    assert (f.mau_login, f.new_users, p.mau_login, p.new_users) == (2, 1, 3, 3)
-    assert (f.sessions, f.server_hours, f.peak_concurrent_servers) == (3, 2.5, 2)
-    assert f.peak_day == "2026-11-14" and f.median_session_minutes == 30.0
-    assert (p.sessions, p.server_hours) == (1, 2.0)
+    assert (f.mau.login, f.new_users, p.mau.login, p.new_users) == (2, 1, 3, 3)
+    assert (f.usage.sessions, f.usage.server_hours, f.usage.peak_concurrent_servers) == (3, 2.5, 2)
+    assert str(f.details.peak_day) == "2026-11-14" and f.usage.median_session_minutes == 30.0
+    assert (p.usage.sessions, p.usage.server_hours) == (1, 2.0)
     assert report.first_value_date == "2026-10-05" and report.days_to_first_value == 4.38
     assert report.fee_total == 20.0 and report.previous_fee == 30.0
     assert report.month_to_date
     assert "MAU (login) fell 33% from October" in report.observations
     assert "Peak of 2 concurrent servers on 11-14" in report.observations
     assert "Most used profile: small (3 sessions)" in report.observations
-    october = build_report(document, "2026-10", hub_name="h")
-    assert not october.month_to_date and october.figures.profiles[0].name == "large"
+    october = build_report(read_status(document), "2026-10", hub_name="h")
+    assert not october.month_to_date and october.figures.details.profiles[0].name == "large"
 
 
 @needs_poppler
 @pytest.mark.parametrize("paper, size", [("a4", "(A4)"), ("letter", "612 x 792 pts (letter)")])
 def test_the_pdf_shows_the_figures_on_pages_with_embedded_fonts(tmp_path, paper, size):
-    report = build_report(seeded_document(tmp_path), "2026-11", hub_name="hub.example.org")
+    report = build_report(
+        read_status(seeded_document(tmp_path)), "2026-11", hub_name="hub.example.org"
+    )
     path = tmp_path / "report.pdf"
     path.write_bytes(PDFRenderer().render("report.typ", report_data(report), page_size=paper))
     text = pdf_text(path)
@@ -171,7 +174,7 @@ def test_hostile_names_labels_and_link_texts_stay_text(tmp_path, hostile):
     for entry in document["report"]["months"]:
         for label in entry["profiles"]:
             label["name"] = hostile
-    report = build_report(document, "2026-11", hub_name=hostile)
+    report = build_report(read_status(document), "2026-11", hub_name=hostile)
     path = tmp_path / "hostile.pdf"
     path.write_bytes(PDFRenderer().render("report.typ", report_data(report)))
     flat = " ".join(pdf_text(path).split())
@@ -190,7 +193,9 @@ def test_one_renderer_makes_many_pdfs(tmp_path):
     document = seeded_document(tmp_path)
     renderer = PDFRenderer()
     pdfs = [
-        renderer.render("report.typ", report_data(build_report(document, month, hub_name="h")))
+        renderer.render(
+            "report.typ", report_data(build_report(read_status(document), month, hub_name="h"))
+        )
         for month in ("2026-11", "2026-10", "2026-11")
     ]
     assert all(pdf.startswith(b"%PDF-") for pdf in pdfs)

@@ -24,7 +24,7 @@ PROBE = textwrap.dedent(
     import jupyterhub_onboarding
     from jupyterhub_onboarding.app import Onboarding
     from jupyterhub_onboarding.core.links import resolve_links
-    from jupyterhub_onboarding.page.settings import StandardLinks
+    from jupyterhub_onboarding.settings import StandardLinks
     from jupyterhub_onboarding.page.handlers import landing_namespace
     from jupyterhub_onboarding.core.snapshot import (
         Aggregates, Settings, TrackerState, build_snapshot,

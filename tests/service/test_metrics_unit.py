@@ -499,5 +499,7 @@ def test_hostile_profile_names_stay_one_escaped_label_value():
     text = scrape(replace(base, usage=UsageFigures(months=(month,))))
     families = {f.name: f for f in text_string_to_metric_families(text)}
     (sample,) = families[P + "monthly_profile_sessions"].samples
-    assert sample.labels == {"profile": hostile}
+    # the line break became a visible mark when the label was made; the quotes and braces
+    # are escaped by the exposition
+    assert sample.labels == {"profile": 'x"} 1\ufffdevil{a="'}
     assert "evil" not in {f.name for f in families.values()}

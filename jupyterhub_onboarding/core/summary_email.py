@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from .format import basis_verb
 from .links import Link
 from .snapshot import Snapshot
-from .text import basis_verb
 
 SUBJECT = "Your 2i2c JupyterHub Onboarding Summary"
 
@@ -108,6 +108,73 @@ def progress_sentence(snapshot: Snapshot) -> str:
     return f"{done} of {threshold} users {'has' if done == 1 else 'have'} {verb}"
 
 
+#: What each placeholder of the email stands for, and the setting that fills it.
+FILLED_BY = {
+    "hub_url": ("The hub's URL", "Onboarding.public_url"),
+    "support_email": ("The support email address", "StandardLinks.support_email"),
+    "first_invoice": ("When the first invoice arrives", "OnboardingEmail.first_invoice"),
+    "sender_name": ("The account manager who signs the email", "OnboardingEmail.account_manager"),
+}
+
+
+def _addressee_missing(contact: str, community_name: str, customer_email: str) -> list[Missing]:
+    """Who the email greets and who it goes to, when neither is configured."""
+    missing = []
+    if is_unset(contact) and is_unset(community_name):
+        missing.append(
+            Missing(
+                "Who the email greets (the contact person, or the community)",
+                "OnboardingEmail.contact_name or OnboardingEmail.community_name",
+                "Hello,",
+            )
+        )
+    if is_unset(customer_email):
+        missing.append(
+            Missing(
+                "The customer's email address, for the mail app's To field",
+                "OnboardingEmail.customer_email",
+                "no recipient",
+            )
+        )
+    return missing
+
+
+def _link_lines(links: Sequence[Link], missing: list[Missing]) -> list[str]:
+    """One line per standard link set up; the others are left out and listed in *missing*."""
+    by_key = {link.key: link for link in links}
+    lines = []
+    for key, label in EMAIL_LINKS:
+        link = by_key.get(key)
+        if link is None:
+            continue  # a tier guide for another tier
+        if link.url:
+            lines.append(f"- {label}: {link.url}")
+        else:
+            missing.append(Missing(f"The {label} link", f"StandardLinks.{key}", "left out"))
+    return lines
+
+
+def _next_steps(snapshot: Snapshot | None, threshold: int) -> list[str]:
+    """First value reached, or what it takes and how far the hub is."""
+    verb = basis_verb("login")
+    if snapshot is not None:
+        threshold = snapshot.settings.first_value_threshold
+        verb = basis_verb(snapshot.settings.first_value_basis)
+    if snapshot is not None and snapshot.achieved:
+        return [
+            f"Your hub reached its moment of first value on "
+            f"{snapshot.achieved_at:%Y-%m-%d}: {threshold} users have {verb}. "
+            "Keep inviting your community members to the hub!"
+        ]
+    lines = [
+        "Start inviting your community members to the hub! We consider your hub "
+        f'successful when {threshold} users have {verb} ("moment of first value").'
+    ]
+    if snapshot is not None:
+        lines.append(f"So far, {progress_sentence(snapshot)}.")
+    return lines
+
+
 def summary_email(
     snapshot: Snapshot | None,
     links: Sequence[Link],
@@ -130,41 +197,18 @@ def summary_email(
     Items the service cannot know unless configured stay as bracketed placeholders, links
     not set up are left out, and both are listed in the result's ``missing``.
     """
-    missing: list[Missing] = []
-    by_key = {link.key: link for link in links}
     contact = contact_name if not is_unset(contact_name) else customer_name
-    if is_unset(contact) and is_unset(community_name):
-        missing.append(
-            Missing(
-                "Who the email greets (the contact person, or the community)",
-                "OnboardingEmail.contact_name or OnboardingEmail.community_name",
-                "Hello,",
-            )
-        )
-    if is_unset(customer_email):
-        missing.append(
-            Missing(
-                "The customer's email address, for the mail app's To field",
-                "OnboardingEmail.customer_email",
-                "no recipient",
-            )
-        )
+    missing = _addressee_missing(contact, community_name, customer_email)
 
-    def filled(key: str, value: str, what: str, setting: str) -> str:
+    def filled(key: str, value: str) -> str:
         if not is_unset(value):
             return value.strip()
-        missing.append(Missing(what, setting, PLACEHOLDERS[key]))
+        missing.append(Missing(*FILLED_BY[key], PLACEHOLDERS[key]))
         return PLACEHOLDERS[key]
 
-    hub = filled(
-        "hub_url",
-        hub_url.rstrip("/") + "/" if hub_url else "",
-        "The hub's URL",
-        "Onboarding.public_url",
-    )
-    session = "the onboarding session"
-    if not is_unset(community_name):
-        session = f"the {_without_article(community_name)} onboarding session"
+    hub = filled("hub_url", hub_url.rstrip("/") + "/" if hub_url else "")
+    community = "" if is_unset(community_name) else _without_article(community_name)
+    session = f"the {community} onboarding session" if community else "the onboarding session"
     lines = [
         greeting(contact, community_name),
         "",
@@ -174,32 +218,15 @@ def summary_email(
         f"Your hub is live at: {hub}",
         "",
         "🔗 Important Links",
-    ]
-    for key, label in EMAIL_LINKS:
-        link = by_key.get(key)
-        if link is None:
-            continue  # a tier guide for another tier
-        if link.url:
-            lines.append(f"- {label}: {link.url}")
-        else:
-            missing.append(Missing(f"The {label} link", f"StandardLinks.{key}", "left out"))
-    support = filled(
-        "support_email", support_email, "The support email address", "StandardLinks.support_email"
-    )
-    lines += [
+        *_link_lines(links, missing),
         "",
         "💬 Support",
-        f"If you have any questions or need assistance, email us at: {support}",
+        "If you have any questions or need assistance, email us at: "
+        + filled("support_email", support_email),
         "Please include your hub URL and a description of the issue.",
+        *([f"Expected response time: {response_time}."] if response_time else []),
     ]
-    if response_time:
-        lines.append(f"Expected response time: {response_time}.")
-    invoice = filled(
-        "first_invoice",
-        first_invoice,
-        "When the first invoice arrives",
-        "OnboardingEmail.first_invoice",
-    )
+    invoice = filled("first_invoice", first_invoice)
     lines += [
         "",
         "📊 Billing",
@@ -209,42 +236,14 @@ def summary_email(
         "You can monitor both metrics in the dashboards we reviewed.",
         "",
         "🎯 Next Steps",
-    ]
-    verb = basis_verb("login")
-    if snapshot is not None:
-        threshold = snapshot.settings.first_value_threshold
-        verb = basis_verb(snapshot.settings.first_value_basis)
-    if snapshot is not None and snapshot.achieved:
-        lines.append(
-            f"Your hub reached its moment of first value on "
-            f"{snapshot.achieved_at:%Y-%m-%d}: {threshold} users have {verb}. "
-            "Keep inviting your community members to the hub!"
-        )
-    else:
-        lines.append(
-            "Start inviting your community members to the hub! We consider your hub "
-            f'successful when {threshold} users have {verb} ("moment of first value").'
-        )
-        if snapshot is not None:
-            lines.append(f"So far, {progress_sentence(snapshot)}.")
-    sender = filled(
-        "sender_name",
-        sender_name,
-        "The account manager who signs the email",
-        "OnboardingEmail.account_manager",
-    )
-    lines += [
+        *_next_steps(snapshot, threshold),
         "",
         "We're here to support you every step of the way.",
         "",
         "Best regards,",
-        sender,
-        *([sender_title] if sender_title else []),
-        "",
     ]
-    subject = SUBJECT
-    if not is_unset(community_name):
-        subject = f"{SUBJECT}: {_without_article(community_name)}"
+    lines += [filled("sender_name", sender_name), *([sender_title] if sender_title else []), ""]
+    subject = f"{SUBJECT}: {community}" if community else SUBJECT
     return SummaryEmail(subject, "\n".join(lines), tuple(missing))
 
 

@@ -1,0 +1,299 @@
+"""The collector's outputs of one run: a terminal table, CSV, JSON and a static HTML page,
+all from the same rows (``rows.py``) and formatted through ``core.format``, so they agree.
+
+Pure: text in, text out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+
+from ..core.clock import parse_iso
+from ..core.format import days, decimal, fee, format_utc, number, yes_no
+from ..datafiles import find_data_files_path, template_environment
+from .rows import COLUMNS, EVENT_WINDOW_DAYS, HubEvent, Row, totals
+
+#: A spreadsheet treats a cell starting with one of these as a formula, also after spaces
+#: (a tab or CR, the other formula starts, never reaches a cell: rows replace them).
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value)
+    if text.lstrip().startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def to_csv(rows: Sequence[Row]) -> str:
+    """One line per hub, the columns of ``COLUMNS``; empty cells for unknown figures.
+
+    Booleans are ``true``/``false``. Text that a spreadsheet would run as a formula
+    (starting with ``= + - @``, also after spaces of any kind) is prefixed with ``'``.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(value) for value in row.as_dict().values()])
+    return out.getvalue()
+
+
+def to_json(
+    rows: Sequence[Row],
+    *,
+    month: str | None,
+    generated_at: str,
+    events: Sequence[HubEvent] = (),
+) -> str:
+    """The report as one JSON document: the events ahead, the rows, their totals, the month
+    and the time."""
+    document = {
+        "generated_at": generated_at,
+        "month": month,
+        "events": [event.as_dict() for event in events],
+        "hubs": [row.as_dict() for row in rows],
+        "totals": asdict(totals(rows)),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+TABLE_HEADINGS = (
+    "hub",
+    "action",
+    "first value",
+    "days",
+    "check-in due",
+    "MAU login",
+    "MAU server",
+    "30d",
+    "sessions",
+    "server h",
+    "median min",
+    "peak",
+    "fee",
+    "next event",
+    "starts (UTC)",
+    "in days",
+    "expected",
+    "checklist",
+    "stale",
+    "version",
+    "error",
+)
+
+
+def when(instant: str | datetime | None) -> str:
+    """``2026-12-03T09:00:00Z`` -> ``2026-12-03 09:00`` (the column says UTC)."""
+    if not instant:
+        return ""
+    return format_utc(parse_iso(instant) if isinstance(instant, str) else instant, zone=False)
+
+
+def checklist_text(done: int | None, total: int | None) -> str:
+    return "" if done is None or total is None else f"{done}/{total}"
+
+
+def first_value_text(row: Row) -> str:
+    if row.first_value_achieved:
+        return row.first_value_date or "yes"
+    return "" if row.first_value_achieved is None else "not yet"
+
+
+def _table_cells(row: Row) -> list[str]:
+    return [
+        _shorten(row.hub, 32),
+        row.action or "ok",
+        first_value_text(row),
+        days(row.days_to_first_value),
+        yes_no(row.check_in_due),
+        number(row.mau_login),
+        number(row.mau_server),
+        number(row.active_30d),
+        number(row.sessions),
+        decimal(row.server_hours),
+        decimal(row.median_session_minutes),
+        number(row.peak_concurrent_servers),
+        fee(row.estimated_usage_fee, row.currency),
+        _shorten(row.next_event_title or "", 24),
+        when(row.next_event_start),
+        days(row.next_event_days_until),
+        number(row.next_event_expected_attendees),
+        checklist_text(row.next_event_checklist_done, row.next_event_checklist_total),
+        yes_no(row.tracker_stale),
+        _shorten(row.service_version or "", 12),
+        _shorten(row.error or "", 60),
+    ]
+
+
+EVENT_HEADINGS = (
+    "hub",
+    "event",
+    "kind",
+    "starts (UTC)",
+    "ends",
+    "in days",
+    "expected",
+    "checklist",
+)
+
+
+def _columns(headings: Sequence[str], body: Sequence[Sequence[str]], numeric: set[int]) -> Any:
+    """The widths of a plain-text table and a function formatting one of its lines."""
+    widths = [
+        max(len(heading), *(len(cells[i]) for cells in body)) for i, heading in enumerate(headings)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return widths, line
+
+
+def _event_lines(events: Sequence[HubEvent]) -> list[str]:
+    title = f"Events in the next {EVENT_WINDOW_DAYS} days"
+    if not events:
+        return [f"{title}: none", ""]
+    body = [
+        [
+            _shorten(item.hub, 32),
+            _shorten(item.event.title, 40),
+            _shorten(item.event.kind, 12),
+            when(item.event.start),
+            when(item.event.end),
+            days(item.event.days_until),
+            number(item.event.expected_attendees),
+            checklist_text(item.event.checklist_done, item.event.checklist_total)
+            + ("" if item.event.ready else " (not ready)"),
+        ]
+        for item in events
+    ]
+    widths, line = _columns(EVENT_HEADINGS, body, {5, 6})
+    rule = "  ".join("-" * width for width in widths)
+    return [f"{title}:", line(EVENT_HEADINGS), rule, *(line(cells) for cells in body), ""]
+
+
+def to_table(
+    rows: Sequence[Row],
+    *,
+    month: str | None,
+    generated_at: str,
+    events: Sequence[HubEvent] = (),
+) -> str:
+    """A plain-text table for a terminal: the events ahead, then the hubs and a totals line."""
+    body = [_table_cells(row) for row in rows]
+    summary = totals(rows)
+    fee_text = ", ".join(
+        fee(amount, currency) for currency, amount in summary.estimated_usage_fee.items()
+    )
+    body.append(
+        [
+            f"TOTAL ({summary.hubs} hubs)",
+            f"{summary.failed} failed",
+            f"{summary.first_value_achieved} achieved",
+            "",
+            number(summary.check_in_due),
+            number(summary.mau_login),
+            number(summary.mau_server),
+            number(summary.active_30d),
+            number(summary.sessions),
+            decimal(summary.server_hours),
+            "",
+            "",
+            fee_text,
+            "",
+            "",
+            "",
+            "",
+            "",
+            number(summary.tracker_stale),
+            "",
+            "",
+        ]
+    )
+    widths, line = _columns(TABLE_HEADINGS, body, {3, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17})
+    title = f"Onboarding report, month {month or 'current'}, generated {generated_at}"
+    rule = "  ".join("-" * width for width in widths)
+    lines = [title, "", *_event_lines(events), line(TABLE_HEADINGS), rule]
+    lines += [line(cells) for cells in body[:-1]]
+    lines += [rule, line(body[-1])]
+    return "\n".join(lines) + "\n"
+
+
+@cache
+def _html_template() -> jinja2.Template:
+    environment = template_environment(
+        jinja2.FileSystemLoader(find_data_files_path() / "templates"),
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.globals.update(
+        first_value=first_value_text,
+        when=when,
+        checklist=checklist_text,
+        tracker=lambda row: {None: "", True: "stale", False: "ok"}[row.tracker_stale],
+        link=lambda url: urlsplit(url).scheme in ("http", "https"),
+    )
+    return environment.get_template("collector-report.html")
+
+
+def to_html(
+    rows: Sequence[Row],
+    *,
+    month: str | None,
+    generated_at: str,
+    events: Sequence[HubEvent] = (),
+) -> str:
+    """A self-contained HTML page (inline CSS, no scripts, no external resources)."""
+    return _html_template().render(
+        rows=rows,
+        totals=totals(rows),
+        month=month,
+        generated_at=generated_at,
+        events=events,
+        event_window_days=EVENT_WINDOW_DAYS,
+    )
+
+
+WRITERS = {"table": to_table, "json": to_json, "html": to_html}
+
+
+def render(
+    fmt: str,
+    rows: Sequence[Row],
+    *,
+    month: str | None,
+    generated_at: str,
+    events: Sequence[HubEvent] = (),
+) -> str:
+    """The report in format *fmt* (``table``, ``json``, ``csv`` or ``html``).
+
+    *events* (``hub_events``) come first in the table, JSON and HTML; the CSV stays one
+    line per hub, with the next event in its columns.
+    """
+    if fmt == "csv":
+        return to_csv(rows)
+    return WRITERS[fmt](rows, month=month, generated_at=generated_at, events=events)
