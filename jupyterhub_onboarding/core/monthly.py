@@ -425,6 +425,10 @@ class Branding:
     provider_logo: tuple[str, bytes] | None = None
 
 
+#: A report without community or provider names.
+NO_BRANDING = Branding()
+
+
 def build_report(
     document: StatusDocument,
     month: str,
@@ -432,7 +436,7 @@ def build_report(
     hub_name: str,
     hub_url: str | None = None,
     fallback_tiers: Sequence[tuple[int | None, float]] = fees.DEFAULT_TIERS,
-    branding: Branding = Branding(),
+    branding: Branding = NO_BRANDING,
 ) -> Report:
     """The report of *month* (``YYYY-MM``) from one hub's status *document*.
 

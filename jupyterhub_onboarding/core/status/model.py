@@ -46,6 +46,10 @@ MAX_LABEL = 64
 
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
+#: An event whose preparation checklist is incomplete this many days or fewer before its
+#: start needs attention: the collector's "Needs" names it (and the page warns).
+PREPARATION_DAYS = 14
+
 
 class FieldProblem(ValueError):
     """A value the model refuses: *field* names it within its object."""
@@ -389,6 +393,11 @@ class UpcomingEvent(Section):
     def ready(self) -> bool:
         """Every item of the preparation checklist is ticked."""
         return self.checklist_done == self.checklist_total
+
+    @property
+    def unprepared(self) -> bool:
+        """Not ready within its preparation lead time (PREPARATION_DAYS)."""
+        return not self.ready and self.days_until <= PREPARATION_DAYS
 
 
 @dataclass(frozen=True)
