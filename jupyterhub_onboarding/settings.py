@@ -317,8 +317,9 @@ class OnboardingEmail(Configurable):
     ).tag(config=True)
 
     signature_title = Unicode(
-        "Account Manager, 2i2c",
-        help="""The line under the signature.""",
+        "",
+        help="""The line under the signature, e.g. ``"Partnerships, Example Provider"``.
+        Empty: "Account Manager, " and the provider's name (``Onboarding.provider_name``).""",
     ).tag(config=True)
 
     first_invoice = Unicode(

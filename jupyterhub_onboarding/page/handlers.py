@@ -183,6 +183,10 @@ def summary_for(
     standard: StandardLinks,
     email: OnboardingEmail,
     threshold: int,
+    *,
+    provider_name: str = "2i2c",
+    meeting_date: date | None = None,
+    today: date | None = None,
 ) -> SummaryEmail:
     return summary_email(
         snapshot,
@@ -198,6 +202,9 @@ def summary_for(
         sender_name=email.account_manager,
         sender_title=email.signature_title,
         first_invoice=email.first_invoice,
+        provider_name=provider_name,
+        meeting_date=meeting_date,
+        today=today,
     )
 
 
@@ -488,6 +495,7 @@ class SummaryHandler(PageHandler):
     def summary(self) -> SummaryEmail:
         service = self.service
         snapshot = service.current_snapshot() if service.database_ready else None
+        meeting = service.onboarding_record.meeting
         return summary_for(
             snapshot,
             self.resolved_links(),
@@ -495,6 +503,9 @@ class SummaryHandler(PageHandler):
             self.links,
             self.email,
             service.app.first_value_threshold,
+            provider_name=service.app.provider_name,
+            meeting_date=meeting.held_on if meeting else None,
+            today=as_utc(service.clock()).date(),
         )
 
 
