@@ -51,11 +51,19 @@ def months() -> tuple[str, str]:
 
 
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs Debian's poppler-utils")
+def polled_since(status: dict, moment: datetime) -> bool:
+    """True when a poll that began after *moment* has been recorded."""
+    done = status["tracker"]["last_success_at"]
+    return done is not None and datetime.fromisoformat(done.replace("Z", "+00:00")) > moment
+
+
 def test_admin_downloads_this_and_last_months_report(hub, tmp_path):
-    status = hub.status()
     this, last = months()
     with closing(hub.login("admin")) as client:
         landing = client.get(hub.service_url)
+        # the report counts the admin's own login: compare it with a status polled after it
+        logged_in = datetime.now(timezone.utc)
+        status = hub.wait_for_status(lambda s: polled_since(s, logged_in))
         assert f'href="/services/onboarding/report/{this}"' in landing.text
         assert f'href="/services/onboarding/report/{last}"' in landing.text
         for month in (this, last):
