@@ -12,12 +12,12 @@ import subprocess
 from datetime import datetime, timezone
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, require_binary
+from harness.browser import chromium_context
+from harness.collector import make_event, make_status
 
 from jupyterhub_onboarding.collector.files import write_hub_files, write_summary
 from jupyterhub_onboarding.collector.rows import hub_events, order_rows, read_answer
 from jupyterhub_onboarding.collector.writers import render
-from tests.collect_fixtures import make_event, make_status
 
 NOW = datetime(2026, 12, 4, 14, 34, tzinfo=timezone.utc)
 MONTH = "2026-12"
@@ -96,6 +96,7 @@ def test_the_unprepared_exam_is_named_in_every_format(tmp_path):
     assert 'href="University-of-Example-Data-Science-2026-12.html"' in text
 
 
+@pytest.mark.integration  # pdftotext
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs poppler-utils")
 def test_the_summary_pdf_lists_the_events_and_names_the_need(tmp_path):
     answers = hubs()
@@ -115,26 +116,17 @@ def test_the_summary_pdf_lists_the_events_and_names_the_need(tmp_path):
 
 @pytest.mark.integration
 def test_the_html_table_fits_a_1280_px_window(tmp_path):
-    chromium = require_binary(CHROMIUM, "chromium")
-    from playwright.sync_api import sync_playwright
-
     answers = hubs()
     rows, files = write_hub_files(tmp_path, "html", answers, month=MONTH)
     summary = write_summary(
         tmp_path, "html", rows, month=MONTH, month_to_date=True,
         generated_at="2026-12-04T14:34:00Z", events=hub_events(answers), files=files,
     )  # fmt: skip
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(summary.as_uri())
-            page.wait_for_selector("table.hubs tbody tr")
-            width = page.evaluate(
-                "document.querySelector('table.hubs').getBoundingClientRect().right"
-            )
-            scroll = page.evaluate("document.documentElement.scrollWidth")
-            page.screenshot(path=str(tmp_path / "summary-1280.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium_context(tmp_path / "profile", viewport={"width": 1280, "height": 900}) as ctx:
+        page = ctx.new_page()
+        page.goto(summary.as_uri())
+        page.wait_for_selector("table.hubs tbody tr")
+        width = page.evaluate("document.querySelector('table.hubs').getBoundingClientRect().right")
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(tmp_path / "summary-1280.png"), full_page=True)
     assert width <= 1280 and scroll <= 1280, (width, scroll)
