@@ -284,6 +284,8 @@ class PageHandler(BaseHandler):
         message = error.log_message
         if not message:
             return None
+        if error.args:  # tornado's log_message is a format string for its args
+            message = message % error.args
         if status_code == 503:
             return message[0].upper() + message[1:] + "."
         return message
