@@ -158,6 +158,7 @@ def landing_namespace(
         ns["report_links"] = [
             (f"{month_name(month_label(m))} report", f"{service_prefix}report/{month_label(m)}")
             for m in (current, add_months(current, -1))
+            if m >= month_of(snapshot.settings.live_since)  # no report before going live
         ]
         settings = snapshot.settings
         ns.update(
