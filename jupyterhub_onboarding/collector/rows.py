@@ -54,7 +54,7 @@ COLUMNS: dict[str, str] = {
     "checklist_done": "Onboarding checklist items done (verified by the service or ticked off).",
     "checklist_total": "Onboarding checklist items in total.",
     "error": "Why the hub has no figures (empty when it answered).",
-    "unprepared_event": "The first event starting within 14 days whose preparation checklist "
+    "unprepared_event": "The first event starting within 7 days whose preparation checklist "
     "is incomplete: title, lead time and checklist; empty when there is none.",
     "needs": "What the hub needs, most urgent first (error, event not ready, check-in due, "
     "tracker stale), separated by '; '; empty when nothing.",

@@ -65,6 +65,9 @@ def test_the_unprepared_exam_is_named_in_every_format(tmp_path):
     assert rows[0].needs == NEEDS
     ready = next(row for row in rows if row.hub == "Climate Lab")
     assert ready.needs is None and ready.action == ""
+    # incomplete 9 days ahead: beyond the lead time of 7 days, listed but not a need
+    later = make_event(NOW, days_ahead=9, title="Final exam", checklist=("resources",))
+    assert read_answer("x", "u", status([later]), month=MONTH).row.needs is None
 
     table = render("table", rows, **kwargs)
     assert table.startswith("Onboarding report: December 2026, to date, generated 4 December")

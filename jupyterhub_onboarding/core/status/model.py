@@ -47,8 +47,9 @@ MAX_LABEL = 64
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 #: An event whose preparation checklist is incomplete this many days or fewer before its
-#: start needs attention: the collector's "Needs" names it (and the page warns).
-PREPARATION_DAYS = 14
+#: start needs attention: the collector's "Needs" names it, as the alert
+#: OnboardingEventNotReady fires (docs/prometheus/onboarding-rules.yaml), and the page warns.
+PREPARATION_DAYS = 7
 
 
 class FieldProblem(ValueError):
