@@ -1,4 +1,5 @@
-"""The admin landing page, the onboarding summary email and the 403 page.
+"""The admin pages' base handler and namespace, the checklist and meeting forms, the usage
+lists and CSV, the onboarding summary email, the monthly report and the 403 page.
 
 Rendering reads only what the service keeps in memory after each poll (the figures and the
 listed names): a page never waits on the hub or the database. Every page carries a
@@ -26,7 +27,7 @@ from ..core.clock import as_utc
 from ..core.format import basis_verb, month_name
 from ..core.links import Link, resolve_links
 from ..core.monthly import Report, build_report, report_data
-from ..core.rules import add_months, month_label, month_of, parse_month
+from ..core.rules import month_label, month_of, parse_month
 from ..core.snapshot import Snapshot
 from ..core.summary_email import (
     MAILTO_MAX_LENGTH,
@@ -40,7 +41,6 @@ from ..service.handlers import BaseHandler
 from ..service.store import UsageQuery
 from ..settings import OnboardingEmail, StandardLinks
 from .chart import mau_chart_svg
-from .eventviews import events_namespace
 from .templating import NavService, build_environment, hub_page_namespace, render_page
 from .usage import (
     TableArgs,
@@ -49,7 +49,6 @@ from .usage import (
     parse_bucket,
     table_namespace,
     usage_csv,
-    usage_namespace,
 )
 
 #: (group, heading) as the onboarding procedure walks through them.
@@ -112,7 +111,6 @@ def landing_namespace(
     support_email: str,
     response_time: str,
     service_prefix: str,
-    users: Sequence[Any] | None,
     threshold: int,
     record: OnboardingRecord | None = None,
     viewer_admin_at: datetime | None = None,
@@ -146,18 +144,15 @@ def landing_namespace(
         "meeting_default_date": (record.meeting.held_on if record.meeting else today),
         "xsrf_token": xsrf_token,
         "checklist_url": service_prefix + "checklist",
+        "onboarding_url": service_prefix + "onboarding",
+        "usage_url": service_prefix + "usage",
+        "reports_url": service_prefix + "reports",
         "meeting_url": service_prefix + "meeting",
-        "users": users,
         "landing_url": service_prefix,
         "summary_url": service_prefix + "summary",
         "summary_text_url": service_prefix + "summary.txt",
     }
     if snapshot is not None:
-        current = month_of(snapshot.generated_at)
-        ns["report_links"] = [
-            (f"{month_name(month_label(m))} report", f"{service_prefix}report/{month_label(m)}")
-            for m in (current, add_months(current, -1))
-        ]
         settings = snapshot.settings
         ns.update(
             threshold=settings.first_value_threshold,
@@ -310,41 +305,6 @@ class PageHandler(BaseHandler):
         self.finish(html)
 
 
-class LandingHandler(PageHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        self.require_admin()
-        await self.render_landing()
-
-    async def render_landing(self, status: int = 200, **extra: Any) -> None:
-        """The landing page; *extra* replaces parts of its namespace (an event form's state)."""
-        service = self.service
-        snapshot = service.current_snapshot() if service.database_ready else None
-        users = service.users_listed  # kept with the figures: no database wait here
-        links = self.resolved_links()
-        # the per-user usage table is one page read on the database thread
-        usage = await usage_namespace(self, snapshot)
-        self.set_status(status)
-        self.render_html(
-            "onboarding.html",
-            **landing_namespace(
-                snapshot,
-                links,
-                hub_url=self.hub_url,
-                support_email=self.links.support_email,
-                response_time=self.links.response_time,
-                service_prefix=self.prefix,
-                users=users,
-                threshold=service.app.first_value_threshold,
-                record=service.onboarding_record,
-                viewer_admin_at=as_utc(service.clock()),
-                xsrf_token=self.xsrf_token.decode("ascii"),
-            ),
-            **usage,
-            **{**events_namespace(self), **extra},
-        )
-
-
 class ChecklistHandler(PageHandler):
     """``POST checklist``: an admin ticks off (or undoes) an item the service cannot verify.
 
@@ -363,7 +323,7 @@ class ChecklistHandler(PageHandler):
             raise web.HTTPError(400, "A checklist item is either ticked or unticked.")
         await self.service.set_tick(item, action == "tick", str(self.current_user["name"]))
         self.service.log.info("Checklist item %s %sed", item, action)
-        self.redirect(f"{self.prefix}#item-{item}", status=303)
+        self.redirect(f"{self.prefix}onboarding#item-{item}", status=303)
 
 
 #: How far ahead of today a meeting date may be (time zones: the meeting's day may already
@@ -405,7 +365,7 @@ class MeetingHandler(PageHandler):
             Meeting(held, confirmed, str(self.current_user["name"]), now)
         )
         self.service.log.info("Onboarding meeting recorded")
-        self.redirect(f"{self.prefix}#meeting", status=303)
+        self.redirect(f"{self.prefix}onboarding#meeting", status=303)
 
 
 class UsageUsersHandler(PageHandler):
@@ -577,8 +537,11 @@ def routes(service) -> list:
         "email": OnboardingEmail(parent=app),
     }
     report_kwargs = {**kwargs, "renderer": PDFRenderer()}
+    # the first screen and the sub-pages build on the handlers here
+    from .landing import routes as section_routes
+
     found = [
-        web.url(prefix, LandingHandler, kwargs, name="onboarding-landing"),
+        *section_routes(prefix, kwargs),
         web.url(prefix + "summary", SummaryHandler, kwargs, name="onboarding-summary"),
         web.url(
             prefix + r"summary\.txt", SummaryTextHandler, kwargs, name="onboarding-summary-txt"

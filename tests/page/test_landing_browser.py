@@ -1,0 +1,199 @@
+"""The landing page by stage and its sub-pages, in a real hub and a real browser (Chromium) at
+1280 and 390 px, light and dark: a hub with three months of sessions, first value reached
+and a planned exam whose preparation checklist is incomplete."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from conftest import CHROMIUM, CHROMIUM_ARGS, require_binary
+from hubproc import PASSWORD, running_hub
+
+from jupyterhub_onboarding.core.events import EventFields
+from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
+from jupyterhub_onboarding.core.rules import CountingRules
+from jupyterhub_onboarding.service.store import Store
+
+pytestmark = pytest.mark.integration
+
+USERS = [f"user{index:02d}" for index in range(60)]
+#: The users of the oldest months only: in the 30-90 days bucket now.
+DORMANT = USERS[40:]
+LIVE_DAYS = 80
+WIDTHS = (1280, 390)
+
+
+def seed(service_dir: Path, now: datetime) -> None:
+    """Three months of logins and server sessions, and an exam in five days with one of its
+    preparation items ticked, written to the service's database before it starts."""
+    store = Store(f"sqlite:///{service_dir / 'jupyterhub_onboarding.sqlite'}")
+    store.upgrade()
+    rules = CountingRules()
+    for days_ago in range(LIVE_DAYS - 2, 0, -3):
+        start = now - timedelta(days=days_ago, hours=2)
+        active = [name for name in USERS if (days_ago > 35) or name not in DORMANT]
+        active = active[days_ago % 7 :: 3]
+        running = tuple(
+            UserSeen(
+                name,
+                False,
+                start,
+                (ServerSeen("", True, start, start, {"profile": "small"}),),
+            )
+            for name in active
+        )
+        store.record(running, start, rules)
+        end = start + timedelta(minutes=40 + days_ago)
+        store.record(tuple(UserSeen(u.name, False, end) for u in running), end, rules)
+    store.events.create(
+        EventFields(
+            title="Midterm exam",
+            kind="exam",
+            start=now + timedelta(days=5, hours=3),
+            end=now + timedelta(days=5, hours=5),
+            expected_attendees=120,
+            checklist=frozenset({"resources"}),
+        ),
+        now - timedelta(days=1),
+    )
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("landing-hub")
+    now = datetime.now(timezone.utc)
+    (workdir / "service").mkdir(parents=True)
+    seed(workdir / "service", now)
+    live_since = (now - timedelta(days=LIVE_DAYS)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    config = f'c.Onboarding.live_since = "{live_since}"\n'
+    with running_hub(workdir, service_config=config) as hub:
+        hub.wait_for_status(
+            lambda s: s["first_value"]["achieved"] and s["events"]["upcoming"], timeout=90
+        )
+        yield hub
+
+
+@pytest.fixture(scope="module")
+def context(hub, tmp_path_factory):
+    chromium = require_binary(CHROMIUM, "chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-landing")),
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 800},
+            timezone_id="Europe/Berlin",
+        )
+        page = context.new_page()
+        page.goto(hub.service_url)
+        page.wait_for_url(re.compile(r".*/hub/login.*"))
+        page.fill("#username_input", "admin")
+        page.fill("#password_input", PASSWORD)
+        page.click("#login_submit")
+        page.wait_for_url(hub.service_url)
+        page.close()
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def in_viewport(page, selector: str) -> bool:
+    """The element is drawn within the viewport without scrolling."""
+    return page.eval_on_selector(
+        selector,
+        "e => { const r = e.getBoundingClientRect();"
+        " return r.width > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }",
+    )
+
+
+def smallest_chart_text(page) -> float:
+    """The smallest rendered height in CSS pixels of any chart's text on the page."""
+    return page.evaluate(
+        "() => Math.min(...[...document.querySelectorAll('svg.chart text')]"
+        ".filter(t => t.textContent.trim()).map(t => t.getBoundingClientRect().height))"
+    )
+
+
+def show(page, url: str, width: int, scheme: str) -> None:
+    page.set_viewport_size({"width": width, "height": 800 if width > 500 else 844})
+    page.emulate_media(color_scheme=scheme)
+    page.goto(url)
+    page.wait_for_load_state("load")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_first_screen_shows_what_needs_doing(hub, context, artifacts, width):
+    page = context.new_page()
+    for scheme in ("light", "dark"):
+        show(page, hub.service_url, width, scheme)
+        page.screenshot(path=str(artifacts / f"landing-{width}-{scheme}.png"))
+        page.screenshot(path=str(artifacts / f"landing-{width}-{scheme}-full.png"), full_page=True)
+    for selector in ("#mau-billing", "#fee-estimate", "#next-event .event-title"):
+        assert in_viewport(page, selector), selector
+    assert in_viewport(page, "#next-event-warning")
+    assert "Not ready" in page.locator("#next-event-warning").inner_text()
+    assert page.locator("#next-event-lead").inner_text() == "in 5 days"
+    # after first value the milestone is not the headline
+    assert page.locator("#first-value").count() == 0
+    assert "First value reached on" in page.locator("#first-value-reached").inner_text()
+    # local time beside UTC, in the browser's zone
+    assert "Europe/Berlin" in page.locator("#data-freshness .local-time").first.inner_text()
+    if width == 1280:
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height <= 4500, height
+    page.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_chart_text_is_at_least_11_px(hub, context, artifacts, width):
+    page = context.new_page()
+    show(page, hub.service_url + "usage", width, "light")
+    assert page.locator("svg.chart").count() == 3
+    assert smallest_chart_text(page) >= 11
+    page.screenshot(path=str(artifacts / f"usage-{width}.png"), full_page=True)
+    page.close()
+
+
+def test_failed_event_submit_focuses_the_first_error_and_shows_all(hub, context, artifacts):
+    page = context.new_page()
+    show(page, hub.service_url + "events", 1280, "light")
+    page.fill("#event-title", "Workshop")
+    page.fill("#event-start", "2030-01-01T10:00")
+    page.fill("#event-end", "2030-01-01T09:00")
+    page.fill("#event-time-zone", "Mars/Olympus")
+    page.fill("#event-expected-attendees", "30")
+    page.click("#event-save")
+    page.wait_for_selector("#event-form-error")
+    assert page.url == hub.service_url + "events"
+    assert page.evaluate("document.activeElement.id") == "event-end"
+    assert in_viewport(page, "#event-end") and in_viewport(page, "#event-form-error")
+    assert page.locator("#event-end-error").inner_text() == "must be after the start"
+    assert "unknown time zone" in page.locator("#event-time_zone-error").inner_text()
+    page.screenshot(path=str(artifacts / "events-error-1280.png"))
+    page.close()
+
+
+def test_sub_pages_have_their_own_urls_and_the_report_picker(hub, context):
+    page = context.new_page()
+    show(page, hub.service_url, 1280, "light")
+    for key, path in (("usage", "usage"), ("events", "events"), ("onboarding", "onboarding")):
+        page.click(f"#section-tabs a[data-section='{key}']")
+        page.wait_for_url(hub.service_url + path)
+        assert page.locator("#section-tabs a[aria-current='page']").inner_text().lower() == key
+    page.click("#section-tabs a[data-section='reports']")
+    page.wait_for_url(hub.service_url + "reports")
+    months = page.locator("#report-list li").count()
+    assert months >= 3  # live for 80 days: three or four months
+    first_month = page.get_attribute("#report-month", "min")
+    page.fill("#report-month", first_month)
+    page.click("#report-picker button")
+    page.wait_for_url(hub.service_url + f"report/{first_month}")
+    page.close()
