@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment
 from markupsafe import Markup
 from tornado import web
+from tornado.httputil import url_concat
 from tornado.log import app_log
 
 from ..core.checklist import Meeting, OnboardingRecord, build_checklist, manual_keys, progress
@@ -231,6 +232,13 @@ class PageHandler(BaseHandler):
         self.set_security_headers(policy)
         self.finish(html)
 
+    def send_csv(self, text: str, filename: str) -> None:
+        """*text* as a CSV file to download (names in it: never cached, see below)."""
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.set_security_headers("default-src 'none'; frame-ancestors 'none'")
+        self.finish(text)
+
     def set_security_headers(self, policy: str) -> None:
         self.set_header("Content-Security-Policy", policy)
         # The pages show usernames: never keep them in a shared cache.
@@ -369,23 +377,34 @@ class MeetingHandler(PageHandler):
 
 
 class UsageUsersHandler(PageHandler):
-    """``usage/users?bucket=KIND:KEY``: the counted users of one histogram bucket, paged."""
+    """``usage/users?bucket=KIND:KEY``: the counted users of one histogram bucket, paged;
+    ``usage/users.csv?bucket=KIND:KEY``: all of them as CSV. A last-login bucket lists each
+    user's last session end and most used profile over all their sessions."""
 
     @web.authenticated
-    async def get(self) -> None:
+    async def get(self, as_csv: str | None = None) -> None:
         self.require_admin()
         service = self.service
         if not service.database_ready:
             raise web.HTTPError(503)
         snapshot = service.current_snapshot()
-        kind, key = parse_bucket(self.get_argument("bucket", ""))
+        bucket = self.get_argument("bucket", "")
+        kind, key = parse_bucket(bucket)
+        lifetime = kind == "last_login"
         # a last-login bucket lists the most recent logins first (an index range scan)
-        default_sort = "last_login" if kind == "last_login" else "server_hours"
+        default_sort = "last_login" if lifetime else "server_hours"
         args = TableArgs(self.get_argument, month_of(snapshot.generated_at), default_sort)
-        rows, total = await load_rows(service, args.query(snapshot, bucket=(kind, key)))
+        if as_csv:
+            query = args.query(snapshot, bucket=(kind, key), lifetime=lifetime, limit=None)
+            store = service.store
+            text = await service.db(lambda: usage_csv(store.usage_rows(query)[0], lifetime))
+            self.send_csv(text, f"users-{kind}-{key}.csv")
+            return
+        query = args.query(snapshot, bucket=(kind, key), lifetime=lifetime)
+        rows, total = await load_rows(service, query)
         label = bucket_label(kind, key)
         month = month_name(month_label(args.month))
-        if kind == "last_login":
+        if lifetime:
             heading = f"Counted users whose last login was {label} ago"
         else:
             heading = f"Counted users with {label} of server time in {month}"
@@ -394,7 +413,10 @@ class UsageUsersHandler(PageHandler):
             page_title="Usage: " + label,
             heading=heading,
             landing_url=self.prefix,
+            usage_url=self.prefix + "usage",
             usage_table_month_name=month,
+            lifetime=lifetime,
+            bucket_csv_url=url_concat(self.prefix + "usage/users.csv", {"bucket": bucket}),
             **table_namespace(
                 args, rows, total, self.prefix + "usage/users", "", bucket=f"{kind}:{key}"
             ),
@@ -419,12 +441,7 @@ class UsageCSVHandler(PageHandler):
         )
         store = service.store
         text = await service.db(lambda: usage_csv(store.usage_rows(query)[0]))
-        self.set_header("Content-Type", "text/csv; charset=utf-8")
-        self.set_header(
-            "Content-Disposition", f'attachment; filename="usage-{month_label(month)}.csv"'
-        )
-        self.set_security_headers("default-src 'none'; frame-ancestors 'none'")
-        self.finish(text)
+        self.send_csv(text, f"usage-{month_label(month)}.csv")
 
 
 class SummaryHandler(PageHandler):
@@ -549,7 +566,12 @@ def routes(service) -> list:
         web.url(prefix + "checklist", ChecklistHandler, kwargs, name="onboarding-checklist"),
         web.url(prefix + "meeting", MeetingHandler, kwargs, name="onboarding-meeting"),
         web.url(prefix + r"usage\.csv", UsageCSVHandler, kwargs, name="onboarding-usage-csv"),
-        web.url(prefix + "usage/users", UsageUsersHandler, kwargs, name="onboarding-usage-users"),
+        web.url(
+            prefix + r"usage/users(\.csv)?",
+            UsageUsersHandler,
+            kwargs,
+            name="onboarding-usage-users",
+        ),
         web.url(
             prefix + r"report/([0-9]{4}-[0-9]{2})(\.pdf)?",
             ReportHandler,

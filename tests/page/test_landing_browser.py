@@ -159,6 +159,8 @@ def test_chart_text_is_at_least_11_px(hub, context, artifacts, width):
     assert page.locator("svg.chart").count() == 3
     assert smallest_chart_text(page) >= 11
     page.screenshot(path=str(artifacts / f"usage-{width}.png"), full_page=True)
+    for chart_id in ("mau-chart", "last-login-chart"):
+        page.locator(f"svg#{chart_id}").screenshot(path=str(artifacts / f"{chart_id}-{width}.png"))
     page.close()
 
 
@@ -176,6 +178,7 @@ def test_failed_event_submit_focuses_the_first_error_and_shows_all(hub, context,
     assert page.evaluate("document.activeElement.id") == "event-end"
     assert in_viewport(page, "#event-end") and in_viewport(page, "#event-form-error")
     assert page.locator("#event-end-error").inner_text() == "must be after the start"
+    assert page.input_value("#event-title") == "Workshop"  # what was typed is kept
     assert "unknown time zone" in page.locator("#event-time_zone-error").inner_text()
     page.screenshot(path=str(artifacts / "events-error-1280.png"))
     page.close()
@@ -196,4 +199,49 @@ def test_sub_pages_have_their_own_urls_and_the_report_picker(hub, context):
     page.fill("#report-month", first_month)
     page.click("#report-picker button")
     page.wait_for_url(hub.service_url + f"report/{first_month}")
+    page.close()
+
+
+def test_a_bucket_lists_lifetime_figures_and_downloads_as_csv(hub, context, artifacts):
+    page = context.new_page()
+    show(page, hub.service_url + "usage", 1280, "light")
+    page.click("svg#last-login-chart a[data-bucket='30d_90d'] rect")
+    page.wait_for_url(re.compile(r".*/usage/users\?bucket=last_login%3A30d_90d$"))
+    rows = page.locator("#bucket-users tbody tr")
+    assert rows.count() == len(DORMANT)
+    # dormant this month, but each ran a server before: the lifetime figures say when
+    for index in range(rows.count()):
+        row = rows.nth(index)
+        assert row.locator(".usage-sessions").inner_text() == "0"
+        ended = row.locator(".usage-last-end").inner_text()
+        assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", ended), ended
+        assert row.locator(".usage-profile").inner_text() == "small"
+    page.screenshot(path=str(artifacts / "bucket-30-90-days.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#bucket-csv")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].endswith("last_session_end_ever,most_used_profile_ever")
+    assert sorted(line.split(",")[0] for line in lines[1:]) == DORMANT
+    assert all(line.endswith(",small") for line in lines[1:])
+    page.close()
+
+
+def test_the_per_user_table_is_searched_and_filtered(hub, context):
+    page = context.new_page()
+    show(page, hub.service_url + "usage", 1280, "light")
+    page.fill("#usage-search", "USER1")
+    page.click("#usage-filter button")
+    page.wait_for_url(re.compile(r".*/usage\?q=USER1.*"))
+    names = page.locator("#usage-users-table .username").all_inner_texts()
+    assert sorted(names) == [name for name in USERS if name.startswith("user1")]  # any case
+    page.select_option("#usage-show", "with_sessions")
+    page.click("#usage-filter button")
+    page.wait_for_url(re.compile(r".*show=with_sessions.*"))
+    narrowed = page.locator("#usage-users-table .username").all_inner_texts()
+    sessions = page.locator("#usage-users-table .usage-sessions").all_inner_texts()
+    assert narrowed and set(narrowed) < set(names)
+    assert all(int(count) > 0 for count in sessions)
+    # the search stays in the sort links
+    href = page.get_attribute("#usage-users-table th[data-sort='name'] a", "href")
+    assert "q=USER1" in href and "show=with_sessions" in href
     page.close()

@@ -68,7 +68,8 @@ def onboarding(hub) -> dict:
 def test_a_post_without_xsrf_is_refused_and_changes_nothing(hub):
     before = onboarding(hub)
     with closing(hub.login("admin")) as client:
-        page_xsrf(client, hub.service_url)  # the xsrf cookie is set, but not sent in the form
+        # the xsrf cookie is set, but not sent in the form
+        page_xsrf(client, hub.service_url + "onboarding")
         tick = client.post(
             hub.service_url + "checklist",
             data={"item": "compute", "action": "tick"},
@@ -127,7 +128,7 @@ def test_a_non_admin_cannot_tick_or_record(hub):
 def test_bad_input_gets_a_clear_error_and_changes_nothing(hub, path, data, message):
     before = onboarding(hub)
     with closing(hub.login("admin")) as client:
-        xsrf = page_xsrf(client, hub.service_url)
+        xsrf = page_xsrf(client, hub.service_url + "onboarding")
         response = client.post(hub.service_url + path, data={**data, "_xsrf": xsrf})
     assert response.status_code == 400
     assert message in response.text and "Nothing was changed" in response.text
@@ -279,7 +280,7 @@ def test_the_viewing_admin_counts_before_the_next_poll_sees_them(tmp_path):
     with running_hub(tmp_path, poll_interval=3600) as slow:
         assert slow.status()["tracker"]["last_success_at"] is not None
         with closing(slow.login("admin")) as client:
-            html = client.get(slow.service_url).text
+            html = client.get(slow.service_url + "onboarding").text
     item = re.search(r'<li[^>]*id="item-admin_logged_in".*?</li>', html, re.S).group(0)
     assert "No administrator has logged in yet" not in item
     assert "You are logged in as an administrator." in item
