@@ -131,7 +131,7 @@ def test_the_pdf_shows_the_figures_on_pages_with_embedded_fonts(tmp_path, paper,
     flat = " ".join(text.split())
     assert "Usage report: November 2026" in flat and "month to date" in flat
     assert "MAU (login) 2 3 \u221233%" in flat and "New users 1 3" in flat
-    assert "Reached on 2026-10-05, 4.38 days after going live" in flat
+    assert "Reached on 2026-10-05, 4.4 days after going live" in flat
     assert "Sessions started 3" in flat and "Server-hours 2.5" in flat
     assert "Estimated usage fee $20.00" in flat and "1-10 2 $10.00 $20.00" in flat
     assert "Cloud costs pass through without markup" in flat
