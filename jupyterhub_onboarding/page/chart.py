@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from ..core.format import month_name
+from ..core.format import BASIS_COLOURS, basis_verb, month_name
 from ..core.snapshot import MonthCount
 
 #: (basis, legend label, fill colour) in drawing order within each month.
-SERIES: tuple[tuple[str, str, str], ...] = (
-    ("login", "Logged in", "#0d6efd"),
-    ("server", "Started a server", "#20c997"),
+SERIES: tuple[tuple[str, str, str], ...] = tuple(
+    (basis, basis_verb(basis).capitalize(), BASIS_COLOURS[basis]) for basis in ("login", "server")
 )
 
 

@@ -99,10 +99,13 @@ def form_namespace(state: FormState | None, events: list[Event], edit: str) -> d
                 if event.id == int(edit) and not event.cancelled:
                     state = FormState(values=form_values(event), event_id=event.id)
     values = {name: state.values.get(name, "") for name in (*FORM_FIELDS, "original_start")}
-    first_error = next((name for name in FORM_FIELDS if name in state.errors), None)
+    # in the form's order: the summary above the form lists them so, the first is focused
+    ordered = [name for name in FORM_FIELDS if name in state.errors]
+    ordered += [name for name in state.errors if name not in FORM_FIELDS]
+    first_error = ordered[0] if ordered else None
     return {
         "event_form": values,
-        "event_errors": dict(state.errors),
+        "event_errors": {name: state.errors[name] for name in ordered},
         "event_first_error": first_error,
         "event_form_id": state.event_id,
     }

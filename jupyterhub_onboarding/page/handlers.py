@@ -155,6 +155,11 @@ def landing_namespace(
     }
     if snapshot is not None:
         settings = snapshot.settings
+        # the chart starts at the month the hub went live: no row of zeros before it
+        live = month_label(month_of(settings.live_since))
+        chart = [m for m in snapshot.chart_months(12) if m.month >= live] or snapshot.chart_months(
+            1
+        )
         ns.update(
             threshold=settings.first_value_threshold,
             progress=progress_sentence(snapshot),
@@ -165,8 +170,8 @@ def landing_namespace(
                 (ROLLING_LABELS.get(period, f"Active in the last {period} (rolling)"), count)
                 for period, count in snapshot.rolling.items()
             ],
-            chart_months=snapshot.chart_months(12),
-            chart_svg=Markup(mau_chart_svg(snapshot.chart_months(12))),  # noqa: S704 - built escaped
+            chart_months=chart,
+            chart_svg=Markup(mau_chart_svg(chart)),  # noqa: S704 - built escaped
         )
     return ns
 

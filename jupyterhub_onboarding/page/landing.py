@@ -21,7 +21,7 @@ from tornado import web
 from ..core.clock import as_utc
 from ..core.events import PREPARATION_DAYS, needs_preparation
 from ..core.fees import usage_fee
-from ..core.format import basis_verb, days, month_name
+from ..core.format import basis_verb, days, days_away, month_name
 from ..core.links import Link
 from ..core.rules import add_months, month_label, month_of, parse_month
 from ..core.status.model import StatusDocument, UpcomingEvent
@@ -50,16 +50,6 @@ class NextEvent:
     warning: bool
 
 
-def lead_time_words(days_until: float) -> str:
-    """``6.2`` -> ``in 6 days``; under two days in hours; ``started`` once it runs."""
-    if days_until <= 0:
-        return "running now"
-    if days_until >= 2:
-        return f"in {int(days_until)} days"
-    hours = int(days_until * 24)
-    return f"in {hours} hours" if hours >= 1 else "within the hour"
-
-
 def next_event(document: StatusDocument) -> NextEvent | None:
     """The earliest planned event not yet ended, with a warning when it needs preparing."""
     if document.events is None or not document.events.upcoming:
@@ -67,7 +57,7 @@ def next_event(document: StatusDocument) -> NextEvent | None:
     event = document.events.upcoming[0]
     return NextEvent(
         event=event,
-        lead_time=lead_time_words(event.days_until),
+        lead_time=days_away(event.days_until),
         warning=needs_preparation(event.days_until, event.ready),
     )
 

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from tornado import web
 
 from ..core.clock import isoformat
-from ..core.format import month_name
+from ..core.format import duration, hours, month_name
 from ..core.rules import add_months, month_label, month_of, parse_month
 from ..core.snapshot import Snapshot
 from ..core.usage import LAST_LOGIN_BUCKETS, SERVER_MINUTES_BUCKETS, MonthUsage
@@ -103,8 +103,8 @@ def usage_csv(rows: Sequence[UsageRow], lifetime: bool = False) -> str:
     return out.getvalue()
 
 
-def format_minutes(value: float | None) -> str:
-    return "no ended session" if value is None else f"{value:,.1f} min"
+def session_length(minutes: float | None) -> str:
+    return duration(minutes, none="no ended session")
 
 
 @dataclass(frozen=True)
@@ -124,9 +124,9 @@ def figure_rows(current: MonthUsage, previous: MonthUsage) -> list[FigureRow]:
     return [
         each("sessions", "Sessions started", lambda v: f"{v:,}"),
         each("users_with_sessions", "Users with a session", lambda v: f"{v:,}"),
-        each("server_hours", "Server-hours (wall time running)", lambda v: f"{v:,.1f}"),
-        each("median_session_minutes", "Median session length", format_minutes),
-        each("p90_session_minutes", "90th percentile session length", format_minutes),
+        each("server_hours", "Server-hours (wall time running)", hours),
+        each("median_session_minutes", "Median session length", session_length),
+        each("p90_session_minutes", "90th percentile session length", session_length),
         each(
             "peak_concurrent_servers",
             "Peak concurrent servers (the most running at one poll)",

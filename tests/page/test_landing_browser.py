@@ -140,7 +140,7 @@ def test_first_screen_shows_what_needs_doing(hub, context, artifacts, width):
         assert in_viewport(page, selector), selector
     assert in_viewport(page, "#next-event-warning")
     assert "Not ready" in page.locator("#next-event-warning").inner_text()
-    assert page.locator("#next-event-lead").inner_text() == "in 5 days"
+    assert page.locator("#next-event-lead").inner_text() == "In 5 days"
     # after first value the milestone is not the headline
     assert page.locator("#first-value").count() == 0
     assert "First value reached on" in page.locator("#first-value-reached").inner_text()

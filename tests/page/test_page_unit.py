@@ -598,3 +598,12 @@ def test_summary_page_lists_missing_settings_escaped_and_says_when_mailto_is_too
     ready = dict(ns, email=SummaryEmail("S", "body"), mailto="mailto:?subject=S&body=body")
     html, _ = render_page(env, "onboarding-summary.html", ready, "n0nce")
     assert 'id="summary-ready"' in html and 'href="mailto:?subject=S&amp;body=body"' in html
+
+
+def test_the_usage_chart_starts_at_the_month_the_hub_went_live(env):
+    # live since 2026-11-10: October's figures (counted before going live) are not drawn
+    html, _ = render_landing(env, make_snapshot(live_days_ago=10), section="usage")
+    assert set(re.findall(r'data-month="([0-9-]+)"', html)) == {"2026-11"}
+    earlier, _ = render_landing(env, make_snapshot(live_days_ago=60), section="usage")
+    assert {"2026-10", "2026-11"} <= set(re.findall(r'data-month="([0-9-]+)"', earlier))
+    assert "2026-08" not in set(re.findall(r'data-month="([0-9-]+)"', earlier))

@@ -111,7 +111,7 @@ def test_section_shows_the_month_beside_the_previous_one(env):
     ]
     assert 'data-figure="sessions"' in figures
     assert '<td class="text-end current">3</td><td class="text-end previous">7</td>' in figures
-    assert "20.0 min" in figures and "44.0 min" in figures
+    assert "20 min" in figures and "44 min" in figures  # durations as a person reads them
     assert "the most running at one poll" in figures
     assert "2026-11-20" in html  # the daily peaks
     assert 'href="/services/onboarding/usage.csv?month=2026-11"' in html
