@@ -27,6 +27,7 @@ from ..settings import (
     COMMON_ALIASES,
     COMMON_FLAGS,
     FeeTierSettings,
+    ProviderSettings,
     ReportSettings,
     above_zero,
     at_least,
@@ -38,7 +39,7 @@ from .rows import HubStatus, Row, hub_events, order_rows, read_answer
 from .writers import render
 
 
-class CollectApp(FeeTierSettings, ReportSettings, Application):
+class CollectApp(FeeTierSettings, ReportSettings, ProviderSettings, Application):
     """Poll the onboarding status API of many hubs and write one report."""
 
     name = "jupyterhub-onboarding-collect"

@@ -21,7 +21,8 @@ import jinja2
 
 from ..core import fees
 from ..core.format import decimal, fee, month_name, number
-from ..core.monthly import NoReport, Report, build_report, report_data
+from ..core.monthly import NoReport, Report, build_report
+from ..core.reportdata import report_data
 from ..core.safetext import safe_text
 from ..core.status.model import MAX_TEXT
 from ..datafiles import find_data_files_path, template_environment

@@ -160,10 +160,13 @@ def format_utc(value: datetime | None, with_time: bool = True, zone: bool = True
     return f"{text} UTC" if with_time and zone else text
 
 
-def long_date(value: date | None) -> str:
-    """``4 December 2026`` (a datetime is taken in UTC); empty when unknown."""
-    if value is None:
+def long_date(value: date | str | None) -> str:
+    """``4 December 2026`` (a datetime is taken in UTC, text is read as ``YYYY-MM-DD``);
+    empty when unknown."""
+    if not value:
         return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
     if isinstance(value, datetime):
         value = as_utc(value).date()
     return f"{value.day} {MONTH_NAMES[value.month - 1]} {value.year}"

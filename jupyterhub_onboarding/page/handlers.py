@@ -27,7 +27,8 @@ from ..core.checklist import Meeting, OnboardingRecord, build_checklist, manual_
 from ..core.clock import as_utc
 from ..core.format import basis_verb, month_name
 from ..core.links import Link, resolve_links
-from ..core.monthly import Report, build_report, report_data
+from ..core.monthly import NoReport, Report, build_report
+from ..core.reportdata import report_data
 from ..core.rules import month_label, month_of, parse_month
 from ..core.snapshot import Snapshot
 from ..core.summary_email import (
@@ -279,7 +280,7 @@ class PageHandler(BaseHandler):
         """The sentence an error page shows: the service's own message for a 503 (the hub
         not answering) or a 400 (what was wrong with a form), never an exception's text."""
         error = exc_info[1] if exc_info else None
-        if status_code not in (400, 503) or not isinstance(error, web.HTTPError):
+        if status_code not in (400, 404, 503) or not isinstance(error, web.HTTPError):
             return None
         message = error.log_message
         if not message:
@@ -493,11 +494,15 @@ def hub_name(hub_url: str) -> str:
     return urlsplit(hub_url).hostname or hub_url
 
 
-def hub_report(service: Any, hub_url: str, month: str) -> Report:
+def hub_report(service: Any, hub_url: str, month: str, community_name: str = "") -> Report:
     """The report of *month* from the status document the service serves now, built as the
-    collector builds it from the same document."""
+    collector builds it from the same document; NoReport for a month before the hub went
+    live."""
     document = service.status_document(hub_url)
-    return build_report(document, month, hub_name=hub_name(hub_url), hub_url=hub_url)
+    branding = service.app.report_branding(community_name)
+    return build_report(
+        document, month, hub_name=hub_name(hub_url), hub_url=hub_url, branding=branding
+    )
 
 
 class ReportHandler(PageHandler):
@@ -520,8 +525,13 @@ class ReportHandler(PageHandler):
             raise web.HTTPError(503)
         snapshot = service.current_snapshot()
         if month > month_of(snapshot.generated_at):
-            raise web.HTTPError(404, "no report for a month that has not begun")
-        report = hub_report(service, self.hub_url, month_label(month))
+            raise web.HTTPError(404, "There is no report of a month that has not begun.")
+        try:
+            report = hub_report(
+                service, self.hub_url, month_label(month), self.email.community_name
+            )
+        except NoReport as error:
+            raise web.HTTPError(404, "%s.", error) from None
         if pdf:
             data = report_data(report)
             body = await asyncio.to_thread(
@@ -540,7 +550,7 @@ class ReportHandler(PageHandler):
             return
         self.render_html(
             "onboarding-report.html",
-            page_title=f"Usage report {report.month}",
+            page_title=f"Usage report, {report.month_title}",
             report=report,
             pdf_url=f"{self.prefix}report/{report.month}.pdf",
             landing_url=self.prefix,

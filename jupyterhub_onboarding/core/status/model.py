@@ -27,7 +27,7 @@ from ..rules import BASES, ROLLING_WINDOWS
 from ..safetext import safe_text
 
 #: The schema version of the documents this release writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The version of documents without a ``schema_version`` (releases before it was added).
 FIRST_VERSION = 1
 
@@ -307,6 +307,26 @@ class MonthDetails(Section):
 
 
 @dataclass(frozen=True)
+class PreviousToDate(Section):
+    """The month before the current one counted only up to the same point of it (day and
+    time of day): what a month-to-date report compares with."""
+
+    until: datetime = field(
+        metadata=about(
+            "The end of the counted part: as far into the previous month as the document's "
+            "time is into its own month (at most that month's end)"
+        )
+    )
+    mau: MonthCount = field(
+        metadata=about("Distinct counted users active in the previous month up to until's day")
+    )
+    new_users: int = field(metadata=count("Counted users who first logged in before until"))
+    usage: UsageMonth = field(
+        metadata=about("Sessions started before until, server time up to it, peaks of its days")
+    )
+
+
+@dataclass(frozen=True)
 class ReportSection(Section):
     """What a monthly report needs beyond the other sections (configuration, aggregates)."""
 
@@ -322,6 +342,11 @@ class ReportSection(Section):
         metadata=about("Months with counted users' first logins")
     )
     months: tuple[MonthDetails, ...] = field(metadata=about())
+    previous_to_date: PreviousToDate | None = field(
+        metadata=about(
+            "The previous month up to the same point, for reports of a month to date", since=3
+        )
+    )
 
     def check(self) -> None:
         try:
