@@ -62,17 +62,35 @@ def next_event(document: StatusDocument) -> NextEvent | None:
     )
 
 
-def previous_month_figures(document: StatusDocument) -> tuple[str, int | None, float | None]:
-    """Last month's name, billing MAU and fee estimate (None when no month is recorded)."""
+@dataclass(frozen=True)
+class Comparison:
+    """Last month's billing MAU and fee estimate beside this month's, and what part of it."""
+
+    label: str
+    mau: int
+    fee: float
+
+
+def previous_month_figures(document: StatusDocument) -> Comparison | None:
+    """Last month up to the same day and time as now into this month (what a month to date
+    compares with), or the whole of last month when the document lacks that, or None
+    without figures of last month."""
     previous = month_label(add_months(parse_month(document.billing.month), -1))
     basis = document.billing.basis
-    for entry in document.mau.history:
-        if entry.month == previous:
-            mau = int(getattr(entry, basis))
-            tiers = document.report.fee_tiers if document.report else None
-            fee = usage_fee(mau, tiers) if tiers else usage_fee(mau)
-            return month_name(previous), mau, fee
-    return month_name(previous), None, None
+    report = document.report
+    tiers = report.fee_tiers if report else None
+    counted = None
+    if report is not None and report.previous_to_date is not None:
+        until = report.previous_to_date.until
+        counted = report.previous_to_date.mau
+        label = f"1\u2013{until.day} {month_name(previous)}"
+    else:
+        counted = next((entry for entry in document.mau.history if entry.month == previous), None)
+        label = f"{month_name(previous)} (the whole month)"
+    if counted is None:
+        return None
+    mau = int(getattr(counted, basis))
+    return Comparison(label, mau, usage_fee(mau, tiers) if tiers else usage_fee(mau))
 
 
 def first_screen(document: StatusDocument | None, now: datetime) -> dict[str, Any]:
@@ -81,7 +99,6 @@ def first_screen(document: StatusDocument | None, now: datetime) -> dict[str, An
         return {"status": None}
     first = document.first_value
     done = first.users_started_server if first.basis == "server" else first.users_logged_in
-    previous_name, previous_mau, previous_fee = previous_month_figures(document)
     onboarding = document.onboarding
     return {
         "status": document,
@@ -93,9 +110,7 @@ def first_screen(document: StatusDocument | None, now: datetime) -> dict[str, An
         ),
         "days_to_first_value": days(first.days_to_first_value),
         "billing_month_name": month_name(document.billing.month),
-        "previous_month_name": previous_name,
-        "previous_mau": previous_mau,
-        "previous_fee": previous_fee,
+        "previous": previous_month_figures(document),
         "next_event": next_event(document),
         "preparation_days": PREPARATION_DAYS,
         "open_items": (

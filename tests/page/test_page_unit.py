@@ -607,3 +607,43 @@ def test_the_usage_chart_starts_at_the_month_the_hub_went_live(env):
     earlier, _ = render_landing(env, make_snapshot(live_days_ago=60), section="usage")
     assert {"2026-10", "2026-11"} <= set(re.findall(r'data-month="([0-9-]+)"', earlier))
     assert "2026-08" not in set(re.findall(r'data-month="([0-9-]+)"', earlier))
+
+
+def test_the_first_screen_compares_this_month_with_the_same_days_of_the_last(env):
+    from dataclasses import replace
+
+    from jupyterhub_onboarding.core.monthtodate import MonthToDate, empty_month_to_date
+    from jupyterhub_onboarding.core.snapshot import MonthCount as Count
+
+    achieved = NOW - timedelta(days=2)
+    snapshot = make_snapshot(logged_in=6, achieved_at=achieved, live_days_ago=60)
+    empty = empty_month_to_date(NOW)
+    to_date = MonthToDate(
+        until=datetime(2026, 10, 20, 12, 0, tzinfo=timezone.utc),
+        mau=Count("2026-10", 12, 3),
+        new_users=0,
+        usage=empty.usage,
+    )
+    html, _ = render_landing(env, replace(snapshot, previous_to_date=to_date))
+    # 12 users (login basis) in October 1-20: $100 + 2 x $5
+    assert re.search(r'id="mau-previous">12 in 1\u201320 October 2026<', html)
+    assert re.search(r'id="fee-previous">\$110.00 in 1\u201320 October 2026<', html)
+    assert "(the whole month)" not in html and "beside 1\u201320 October 2026" in html
+
+
+def test_a_document_without_the_same_days_compares_with_the_whole_last_month():
+    from dataclasses import replace
+
+    from jupyterhub_onboarding.page.landing import previous_month_figures
+
+    snapshot = make_snapshot(live_days_ago=60)
+    report = report_section(
+        snapshot, standard_links(), tier="Basic", support_email="s@x.org", response_time="1 day"
+    )
+    document = build_status(
+        snapshot, record=OnboardingRecord(), report=report, events=(), hub_url=HUB
+    )
+    older = replace(document, report=replace(report, previous_to_date=None))
+    found = previous_month_figures(older)
+    assert (found.label, found.mau, found.fee) == ("October 2026 (the whole month)", 40, 250.0)
+    assert previous_month_figures(replace(older, mau=replace(older.mau, history=()))) is None

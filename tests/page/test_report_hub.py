@@ -6,13 +6,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from hubproc import running_hub
 
+from jupyterhub_onboarding.core.format import long_date
 from jupyterhub_onboarding.core.rules import add_months, month_label, month_of
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,10 @@ c.JupyterHub.load_roles.append({
     "groups": ["onboarding-viewers"],
 })
 """
+#: Live since the start of last month: last month's report is a closed month's.
+LIVE_SINCE = month_label(add_months(month_of(datetime.now(timezone.utc)), -1)) + "-01T00:00:00Z"
 SERVICE_CONFIG = f"""
+c.Onboarding.live_since = "{LIVE_SINCE}"
 c.Onboarding.first_value_threshold = 2
 c.Onboarding.report_page_size = "letter"
 c.StandardLinks.grafana_cost_url = "https://grafana.example.org/d/cost"
@@ -58,7 +62,8 @@ def test_admin_downloads_this_and_last_months_report(hub, tmp_path):
         # the admin counts too: compare the report with figures that include their login
         status = hub.wait_for_status(lambda s: s["mau"]["login"] >= 3)
         assert f'href="/services/onboarding/report/{this}"' in reports.text
-        # the hub went live this month: last month is not listed, but the picker reaches it
+        assert f'href="/services/onboarding/report/{last}"' in reports.text
+        # the month picker leads to a month's report
         picked = client.get(hub.service_url + f"reports?month={last}", follow_redirects=False)
         assert picked.status_code == 303
         assert picked.headers["location"] == f"/services/onboarding/report/{last}"
@@ -88,7 +93,8 @@ def test_admin_downloads_this_and_last_months_report(hub, tmp_path):
             if month == this:
                 mau = status["mau"]["login"]
                 assert "month to date" in flat
-                assert f"First value reached on {status['first_value']['achieved_at'][:10]}" in flat
+                reached = date.fromisoformat(status["first_value"]["achieved_at"][:10])
+                assert f"First value reached on {long_date(reached)}" in flat
                 assert f"<li><b>{mau}</b> MAU (logged in)</li>" in html.text
                 fee = f"${status['billing']['estimated_usage_fee']:,.2f}"
                 assert f"Estimated usage fee {fee}" in flat
