@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, require_binary
-from hubproc import PASSWORD, running_hub
+from harness.browser import chromium_context, log_in
+from harness.hub import running_hub
 
 from jupyterhub_onboarding.core.events import EventFields
 from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
@@ -79,30 +79,16 @@ def hub(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def context(hub, tmp_path_factory):
-    chromium = require_binary(CHROMIUM, "chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-landing")),
-            executable_path=chromium,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 800},
-            timezone_id="Europe/Berlin",
-        )
+    """The admin's browser, logged in on the service, in the Berlin time zone."""
+    with chromium_context(
+        tmp_path_factory.mktemp("chromium-landing"),
+        viewport={"width": 1280, "height": 800},
+        timezone_id="Europe/Berlin",
+    ) as context:
         page = context.new_page()
-        page.goto(hub.service_url)
-        page.wait_for_url(re.compile(r".*/hub/login.*"))
-        page.fill("#username_input", "admin")
-        page.fill("#password_input", PASSWORD)
-        page.click("#login_submit")
-        page.wait_for_url(hub.service_url)
+        log_in(page, hub)
         page.close()
-        try:
-            yield context
-        finally:
-            context.close()
+        yield context
 
 
 def in_viewport(page, selector: str) -> bool:
