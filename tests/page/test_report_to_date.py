@@ -127,6 +127,7 @@ def test_the_chart_starts_at_the_first_live_month(tmp_path):
     assert [bar.month for bar in report.chart] == ["2026-09", "2026-10", "2026-11", "2026-12"]
 
 
+@pytest.mark.integration  # pdftotext
 @needs_poppler
 def test_the_pdf_reads_as_a_document_to_send(tmp_path):
     branding = Branding("Example Lab", "Acme Hosting", ("svg", LOGO))
