@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import re
 import secrets
-import signal
-import socket
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 from traitlets import (
     Bool,
     Enum,
@@ -53,8 +47,6 @@ from .sourcesettings import SourceSettings
 
 #: Days an option counting days may have at most: ten years.
 MAX_DAYS = 3650
-#: Seconds between two looks at whether the hub that started the service is still there.
-PARENT_CHECK_INTERVAL = 2.0
 
 
 def _parse_live_since(value: str) -> datetime:
@@ -62,24 +54,6 @@ def _parse_live_since(value: str) -> datetime:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
     return parse_iso(value)
-
-
-async def watch_parent(
-    parent: int,
-    on_gone: Callable[[], None],
-    *,
-    interval: float = PARENT_CHECK_INTERVAL,
-    getppid: Callable[[], int] = os.getppid,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> None:
-    """Call *on_gone* once process *parent* has exited, looking every *interval* seconds.
-
-    A process whose parent exits is handed to another one (init or a subreaper), so its
-    parent process id changes: that is the sign the parent is gone for good.
-    """
-    while getppid() == parent:
-        await sleep(interval)
-    on_gone()
 
 
 class Onboarding(FeeTierSettings, ReportSettings, SourceSettings, Application):
@@ -567,18 +541,57 @@ class Onboarding(FeeTierSettings, ReportSettings, SourceSettings, Application):
             handle.write(secret)
         return secret
 
+    #: The one line saying which setting was refused (empty when none was): the service
+    #: then serves only that line (see :mod:`jupyterhub_onboarding.service.unconfigured`).
+    config_error: str = ""
+
+    #: While initialize() reads the settings: a refused one is noted, not raised.
+    reading_settings = False
+
     @catch_config_error
     def initialize(self, argv=None):
         self.parent_pid = os.getppid()
+        self.reading_settings = True
+        try:
+            self._read_settings(argv)
+        finally:
+            self.reading_settings = False
+
+    def _read_settings(self, argv) -> None:
         super().initialize(argv)
         if self.subapp is not None:
             return
-        self.load_config_file(self.config_file)
-        self.update_config(self.cli_config)
-        # settings of the other configurables are checked now, not at first use
-        StandardLinks(parent=self)
-        OnboardingEmail(parent=self)
-        self.check_settings()
+        try:
+            self.load_config_file(self.config_file)
+            self.update_config(self.cli_config)
+            # settings of the other configurables are checked now, not at first use
+            StandardLinks(parent=self)
+            OnboardingEmail(parent=self)
+            if not self.config_error:
+                self.check_settings()
+        except TraitError as error:
+            self.refuse(str(error))
+        except Exception as error:
+            # a config file that does not run: name it and what went wrong in it
+            self.refuse(f"{self.config_file}: {type(error).__name__}: {error}")
+
+    def update_config(self, config) -> None:
+        """Apply *config*; while the settings are read at start, a refused value is noted
+        (the first one is served, see :meth:`refuse`) instead of stopping the service."""
+        try:
+            super().update_config(config)
+        except TraitError as error:
+            if not self.reading_settings:
+                raise
+            self.refuse(str(error))
+
+    def refuse(self, line: str) -> None:
+        """Note the refused setting *line*, logged once: the service will serve only it (the
+        first one, when several are refused)."""
+        if self.config_error:
+            return
+        self.config_error = " ".join(line.split())
+        self.log.critical("%s", self.config_error)
 
     def check_settings(self) -> None:
         """Check what each option's own validator cannot: values from the environment and
@@ -611,13 +624,33 @@ class Onboarding(FeeTierSettings, ReportSettings, SourceSettings, Application):
         if self.generate_config:
             self.write_config_file()
             return
-        if not self.api_token:
-            self.log.critical(
+        if not self.config_error and not self.api_token:
+            self.refuse(
                 "Onboarding.api_token is empty: set it, or let the hub start the service "
                 "(the hub sets $JUPYTERHUB_API_TOKEN)"
             )
-            raise SystemExit(1)
-        asyncio.run(self._serve())
+        asyncio.run(self.serve())
+
+    async def serve(self) -> None:
+        """Serve the service, or only the refused setting's line: never exit on either."""
+        from .serving import Running, serve
+
+        if self.config_error:
+            from .service.unconfigured import NOT_CONFIGURED, make_app
+
+            line = self.config_error
+            await serve(
+                self,
+                lambda: Running(make_app(self.service_prefix, line)),
+                state=f" ({NOT_CONFIGURED})",
+            )
+            return
+
+        def running() -> Running:
+            service = self.make_service()
+            return Running(service.web_app, service.start, service.stop)
+
+        await serve(self, running)
 
     #: Libraries whose log lines reach the service's log (warnings and errors only, unless
     #: at DEBUG: jupyterhub's OAuth callback logs each username at INFO).
@@ -663,58 +696,6 @@ class Onboarding(FeeTierSettings, ReportSettings, SourceSettings, Application):
         from .service.wiring import OnboardingService
 
         return OnboardingService(self, extra_routes=[page_routes, event_page_routes])
-
-    def listen_sockets(self) -> list[socket.socket]:
-        """The sockets to serve on; exits with one line when the address cannot be had."""
-        address = self.bind_url or self.service_url
-        listen = urlsplit(address)
-        # an empty host in bind_url listens on every interface
-        # (the port is there: service_url and bind_url are checked to have one at start)
-        try:
-            return bind_sockets(listen.port or 0, listen.hostname or "")
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                reason = f"port {listen.port} is in use: is another jupyterhub-onboarding running?"
-            else:
-                reason = error.strerror or type(error).__name__
-            self.log.critical("Cannot listen on %s: %s", address, reason)
-            raise SystemExit(1) from None
-
-    async def _serve(self) -> None:
-        self.route_library_logs()
-        sockets = self.listen_sockets()
-        service = self.make_service()
-        await service.start()
-        server = HTTPServer(service.web_app, xheaders=True)
-        server.add_sockets(sockets)
-        self.log.info(
-            "jupyterhub-onboarding %s listening on %s with prefix %s",
-            __version__,
-            self.bind_url or self.service_url,
-            self.service_prefix,
-        )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        watch = None
-        if self.exit_with_hub:
-            parent = self.parent_pid or os.getppid()
-
-            def hub_gone() -> None:
-                self.log.warning(
-                    "The hub that started this service (process %d) is gone; shutting down",
-                    parent,
-                )
-                stop.set()
-
-            watch = asyncio.ensure_future(watch_parent(parent, hub_gone))
-        await stop.wait()
-        self.log.info("Shutting down")
-        if watch is not None:
-            watch.cancel()
-        server.stop()
-        await service.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

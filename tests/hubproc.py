@@ -16,6 +16,7 @@ Usage::
 - ``status(token=None)``, ``wait_for_status(predicate, timeout)``
 - ``api(method, path, **kwargs)``: the hub REST API as the test admin service
 - ``start_server(name)``, ``stop_server(name)``: real single-user servers through the hub
+- ``wait_for_figures=False``: start() returns once the service answers, warming up or not
 - ``service_pid()``, ``kill_service()``: the managed service's process (the hub restarts it)
 - ``stop()``; ``start()`` again reuses the same directories (and so the same databases)
 
@@ -94,6 +95,7 @@ class HubProcess:
         admin_users: tuple[str, ...] = ("admin",),
         poll_interval: float = 0.5,
         service_name: str = "onboarding",
+        wait_for_figures: bool = True,
     ) -> None:
         self.workdir = Path(workdir)
         self.service_dir = self.workdir / "service"
@@ -102,6 +104,8 @@ class HubProcess:
         self.admin_users = admin_users
         self.poll_interval = poll_interval
         self.service_name = service_name
+        #: start() waits until the service has read its figures (not only answers health)
+        self.wait_for_figures = wait_for_figures
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service_url = f"{self.url}/services/{service_name}/"
@@ -228,7 +232,10 @@ c.Onboarding.log_level = "DEBUG"
         return httpx.get(f"{self.url}/hub/api/", timeout=2).status_code == 200
 
     def _service_up(self) -> bool:
-        return httpx.get(f"{self.service_url}health", timeout=2).status_code == 200
+        response = httpx.get(f"{self.service_url}health", timeout=2)
+        if response.status_code != 200:
+            return False
+        return not self.wait_for_figures or response.json()["status"] == "ok"
 
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path.exists():

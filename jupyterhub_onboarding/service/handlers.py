@@ -145,18 +145,24 @@ class StatusHandler(APIHandler):
 
     def get(self) -> None:
         self.require_access()
+        warming_up = self.service.warming_up
+        if warming_up:
+            # no figures yet: zeros would read as a hub nobody uses
+            raise web.HTTPError(503, warming_up)
         self.write_json(to_json(self.service.status_document(self.hub_url)))
 
 
 class HealthHandler(APIHandler):
-    """``GET health``: for probes; no authentication, no figures."""
+    """``GET health``: for probes; no authentication, no figures. 200 while warming up
+    (``status`` says so), so that neither the hub nor a probe waits for the database."""
 
     async def prepare(self) -> None:
         return None
 
     def get(self) -> None:
         snapshot = self.service.current_snapshot()
-        self.write_json({"status": "ok", "version": __version__, "stale": snapshot.stale})
+        state = "warming up" if self.service.warming_up else "ok"
+        self.write_json({"status": state, "version": __version__, "stale": snapshot.stale})
 
 
 class OAuthCallbackHandler(HubOAuthCallbackHandler):
