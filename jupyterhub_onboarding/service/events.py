@@ -19,14 +19,13 @@ from icalendar import Event as CalendarEvent
 from tornado import web
 
 from ..core.clock import as_utc
+from ..core.eventfeed import feed_description, prewarm_start
 from ..core.events import (
     Event,
     EventFields,
     EventInvalid,
     event_document,
-    feed_description,
     parse_json,
-    prewarm_start,
     upcoming,
 )
 from .handlers import APIHandler

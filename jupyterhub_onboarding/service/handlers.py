@@ -63,7 +63,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         """Identify the hub user without blocking the event loop, within a time limit.
 
         ``HubAuthenticated.get_current_user`` asks the hub synchronously; here the lookup is
-        awaited (bounded by ``Onboarding.hub_request_timeout``; a hub that does not answer
+        awaited (bounded by ``Onboarding.login_check_timeout``; a hub that does not answer
         means a 503) and the result set through tornado's public ``current_user``. The scope
         check is the library's own (``HubAuth.check_scopes``), called directly instead of
         through ``check_hub_user``, which logs "Not allowing Hub user <name>": usernames
@@ -73,7 +73,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         model = await lookup_hub_user(
             self,
             self.hub_auth,
-            timeout=self.service.app.hub_request_timeout,
+            timeout=self.service.app.login_check_timeout,
             log=self.service.log,
         )
         user = None

@@ -6,15 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from jupyterhub_onboarding.core.eventfeed import check_scaler_lines, feed_description
 from jupyterhub_onboarding.core.events import (
     Actual,
     Event,
     EventInvalid,
     WindowSession,
-    check_scaler_lines,
     days_until,
     event_document,
-    feed_description,
     form_values,
     lead_time_text,
     next_event,
