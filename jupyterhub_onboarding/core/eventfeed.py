@@ -47,17 +47,44 @@ def scaler_lines(event: Event, lines: Sequence[str], prewarm_minutes: int) -> li
     return [line.format_map(values) for line in lines]
 
 
+def quoted(text: str) -> str:
+    """*text* as one YAML double-quoted scalar: quotes and backslashes escaped, and ``<``,
+    ``>``, ``&`` and any character that is not printable written as a ``\\u`` (or
+    ``\\U``) escape, so a reader that strips HTML first finds no tag or entity to strip,
+    and ``: ``, ``#`` or quotes in a title stay inside the string."""
+    parts = ['"']
+    for ch in text:
+        if ch in '"\\':
+            parts.append("\\" + ch)
+        elif ch in "<>&" or not ch.isprintable():
+            code = ord(ch)
+            parts.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            parts.append(ch)
+    parts.append('"')
+    return "".join(parts)
+
+
 def feed_description(event: Event, lines: Sequence[str], prewarm_minutes: int) -> str:
-    """The feed's DESCRIPTION: what the event is, then the scaler lines last."""
-    head = [
-        f"{event.kind.capitalize()}: {event.title}",
-        f"Starts {isoformat(event.start)}, ends {isoformat(event.end)} "
-        f"(pre-warm from {prewarm_minutes} minutes before).",
-        f"Expected attendees: {event.expected_attendees}",
-    ]
+    """The feed's DESCRIPTION: what the event is, then the scaler lines last.
+
+    Two kinds of placeholder scalers read it. Some read lines such as ``min_capacity: 120``
+    one by one (and take only the keys they know); others load the whole DESCRIPTION as
+    YAML into ``{pool: count}`` (keeping the integer values). So the whole text is one YAML
+    mapping: the human part as quoted strings, never integers, under keys no scaler uses,
+    and the configured scaler lines (``key: number``) last.
+    """
+    head = {
+        "event": f"{event.kind.capitalize()}: {event.title}",
+        "starts": isoformat(event.start),
+        "ends": isoformat(event.end),
+        "prewarm": f"from {prewarm_minutes} minutes before the start",
+        "expected_attendees": str(event.expected_attendees),
+    }
     if event.profile:
-        head.append(f"Profile or image: {event.profile}")
-    return "\n".join(head + scaler_lines(event, lines, prewarm_minutes))
+        head["profile_or_image"] = event.profile
+    text = [f"{key}: {quoted(value)}" for key, value in head.items()]
+    return "\n".join(text + scaler_lines(event, lines, prewarm_minutes))
 
 
 def prewarm_start(event: Event, prewarm_minutes: int) -> datetime:

@@ -257,7 +257,7 @@ def test_scaler_lines_are_checked_and_filled_in():
         event(profile="big"), ["min_capacity: {expected_attendees}", "kind: {kind}"], 30
     )
     assert text.splitlines()[-2:] == ["min_capacity: 120", "kind: exam"]
-    assert "Profile or image: big" in text
+    assert 'profile_or_image: "big"' in text
 
 
 START = datetime(2027, 3, 3, 8, 0, tzinfo=UTC)
