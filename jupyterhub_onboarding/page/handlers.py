@@ -319,8 +319,7 @@ class LandingHandler(PageHandler):
     async def render_landing(self, status: int = 200, **extra: Any) -> None:
         """The landing page; *extra* replaces parts of its namespace (an event form's state)."""
         service = self.service
-        warming_up = service.warming_up
-        snapshot = None if warming_up else service.current_snapshot()
+        snapshot = None if service.warming_up else service.current_snapshot()
         users = service.users_listed  # kept with the figures: no database wait here
         links = self.resolved_links()
         # the per-user usage table is one page read on the database thread
@@ -342,7 +341,7 @@ class LandingHandler(PageHandler):
                 xsrf_token=self.xsrf_token.decode("ascii"),
             ),
             **usage,
-            warming_up=warming_up,
+            warming_up=service.warming_up,
             **{**events_namespace(self), **extra},
         )
 
@@ -488,8 +487,7 @@ class SummaryHandler(PageHandler):
 
     def summary(self) -> SummaryEmail:
         service = self.service
-        warming_up = service.warming_up
-        snapshot = None if warming_up else service.current_snapshot()
+        snapshot = None if service.warming_up else service.current_snapshot()
         return summary_for(
             snapshot,
             self.resolved_links(),
