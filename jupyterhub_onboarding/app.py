@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import re
 import secrets
-import signal
-import socket
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 from traitlets import (
     Bool,
     Enum,
@@ -33,8 +26,8 @@ from traitlets import (
 from traitlets.config import Application, catch_config_error
 
 from . import __version__
+from .addresssettings import AddressSettings
 from .core.clock import parse_iso, utcnow
-from .core.events import DEFAULT_SCALER_LINES, check_scaler_lines
 from .core.rules import CountingRules
 from .core.snapshot import check_in_date
 from .core.usage import DEFAULT_IMAGE_KEYS, DEFAULT_PROFILE_KEYS, LabelKeys
@@ -54,8 +47,6 @@ from .sourcesettings import SourceSettings
 
 #: Days an option counting days may have at most: ten years.
 MAX_DAYS = 3650
-#: Seconds between two looks at whether the hub that started the service is still there.
-PARENT_CHECK_INTERVAL = 2.0
 
 
 def _parse_live_since(value: str) -> datetime:
@@ -65,25 +56,9 @@ def _parse_live_since(value: str) -> datetime:
     return parse_iso(value)
 
 
-async def watch_parent(
-    parent: int,
-    on_gone: Callable[[], None],
-    *,
-    interval: float = PARENT_CHECK_INTERVAL,
-    getppid: Callable[[], int] = os.getppid,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> None:
-    """Call *on_gone* once process *parent* has exited, looking every *interval* seconds.
-
-    A process whose parent exits is handed to another one (init or a subreaper), so its
-    parent process id changes: that is the sign the parent is gone for good.
-    """
-    while getppid() == parent:
-        await sleep(interval)
-    on_gone()
-
-
-class Onboarding(FeeTierSettings, ReportSettings, ProviderSettings, SourceSettings, Application):
+class Onboarding(
+    AddressSettings, FeeTierSettings, ReportSettings, ProviderSettings, SourceSettings, Application
+):
     """A JupyterHub service that tracks first value and monthly active users."""
 
     name = "jupyterhub-onboarding"
@@ -166,25 +141,6 @@ class Onboarding(FeeTierSettings, ReportSettings, ProviderSettings, SourceSettin
         it without a token (the feed holds no notes, contacts or usernames).""",
     ).tag(config=True)
 
-    bind_url = Unicode(
-        "",
-        help="""Where to listen, when it differs from service_url, e.g. 'http://:10101' to
-        listen on every interface of a hub pod (an empty host means all interfaces, IPv4 and
-        IPv6). Default: the host and port of service_url.""",
-    ).tag(config=True)
-
-    @validate("bind_url")
-    def _check_bind_url(self, proposal):
-        value = proposal["value"].strip()
-        if value:
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.port:
-                raise TraitError(
-                    "Onboarding.bind_url must be an http URL with a port, e.g. "
-                    f"'http://:10101', got {value!r}"
-                )
-        return value
-
     billing_basis = Enum(
         ["login", "server"],
         default_value="login",
@@ -257,37 +213,6 @@ class Onboarding(FeeTierSettings, ReportSettings, ProviderSettings, SourceSettin
         managed = ("JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_API_TOKEN")
         return all(os.environ.get(name) for name in managed)
 
-    event_prewarm_minutes = Integer(
-        30,
-        help="""Minutes before an event's start when its entry in the calendar feed begins, so
-        a calendar-driven placeholder scaler has the capacity up when the event starts.""",
-    ).tag(config=True)
-
-    @validate("event_prewarm_minutes")
-    def _check_prewarm(self, proposal):
-        value = proposal["value"]
-        if not 0 <= value <= 24 * 60:
-            raise TraitError(
-                f"Onboarding.event_prewarm_minutes must be between 0 and 1440, got {value!r}"
-            )
-        return value
-
-    event_scaler_lines = List(
-        Unicode(),
-        default_value=list(DEFAULT_SCALER_LINES),
-        help="""Lines that end each event's DESCRIPTION in the calendar feed, for placeholder
-        scalers that read them (e.g. 'min_capacity: {expected_attendees}' or
-        'min_placeholders: {expected_attendees}'). Fields: {expected_attendees}, {kind},
-        {prewarm_minutes}.""",
-    ).tag(config=True)
-
-    @validate("event_scaler_lines")
-    def _check_scaler_lines(self, proposal):
-        try:
-            return check_scaler_lines(proposal["value"])
-        except ValueError as error:
-            raise TraitError(f"Onboarding.event_scaler_lines: {error}") from None
-
     excluded_user_pattern = Unicode(
         r"deployment-service-check",
         help="""Regular expression; users whose whole name matches are not counted.
@@ -337,30 +262,6 @@ class Onboarding(FeeTierSettings, ReportSettings, ProviderSettings, SourceSettin
         counted users active in it.""",
     ).tag(config=True)
 
-    hub_api_url = Unicode(
-        help="""The hub's REST API URL. Default: $JUPYTERHUB_API_URL.""",
-    ).tag(config=True)
-
-    @default("hub_api_url")
-    def _default_hub_api_url(self):
-        return os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
-
-    @validate("hub_api_url")
-    def _check_hub_api_url(self, proposal):
-        value = proposal["value"].strip()
-        try:
-            parts = urlsplit(value)
-            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-            parts.port  # noqa: B018 - raises ValueError for a port that is no number
-        except ValueError:
-            usable = False
-        if not usable:
-            raise TraitError(
-                "Onboarding.hub_api_url must be an http(s) URL such as "
-                f"'http://127.0.0.1:8081/hub/api', got {value!r}"
-            )
-        return value
-
     hub_concurrency = Integer(4, help="""At most this many hub API requests at once.""").tag(
         config=True
     )
@@ -377,6 +278,14 @@ class Onboarding(FeeTierSettings, ReportSettings, ProviderSettings, SourceSettin
         3,
         help="""Retries of a hub API request after a connection error or 5xx, with
         exponential backoff.""",
+    ).tag(config=True)
+
+    login_check_timeout = Float(
+        5,
+        help="""Seconds the hub is given to say who sent a request (a token or login cookie
+        not in the hub login cache) before the request gets a 503. Shorter than
+        hub_request_timeout, so a frozen hub reads as the service's 503 within a caller's
+        own timeout (the collector's is 10 s).""",
     ).tag(config=True)
 
     live_since = Unicode(
@@ -408,65 +317,6 @@ class Onboarding(FeeTierSettings, ReportSettings, ProviderSettings, SourceSettin
     poll_interval = Float(
         60, help="""Seconds between incremental polls of the hub's user list."""
     ).tag(config=True)
-
-    public_url = Unicode(
-        help="""The hub's public URL, the base of every standard link, e.g.
-        'https://community.example.org'. Default: $JUPYTERHUB_PUBLIC_URL; when both are empty
-        the URL is taken from each request's Host header.""",
-    ).tag(config=True)
-
-    @default("public_url")
-    def _default_public_url(self):
-        return os.environ.get("JUPYTERHUB_PUBLIC_URL", "")
-
-    @validate("public_url")
-    def _check_public_url(self, proposal):
-        value = proposal["value"].strip().rstrip("/")
-        if value and urlsplit(value).scheme not in ("http", "https"):
-            raise TraitError(f"Onboarding.public_url must be an http(s) URL, got {value!r}")
-        return value
-
-    service_name = Unicode(
-        help="""This service's name in the hub. Default: $JUPYTERHUB_SERVICE_NAME or
-        'onboarding'.""",
-    ).tag(config=True)
-
-    @default("service_name")
-    def _default_service_name(self):
-        return os.environ.get("JUPYTERHUB_SERVICE_NAME", "onboarding")
-
-    service_prefix = Unicode(
-        help="""URL prefix of every route. Default: $JUPYTERHUB_SERVICE_PREFIX or
-        '/services/onboarding/'.""",
-    ).tag(config=True)
-
-    @default("service_prefix")
-    def _default_service_prefix(self):
-        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{self.service_name}/")
-
-    @validate("service_prefix")
-    def _check_prefix(self, proposal):
-        value = proposal["value"]
-        return "/" + value.strip("/") + "/" if value.strip("/") else "/"
-
-    service_url = Unicode(
-        help="""Where to listen, as a URL. Default: $JUPYTERHUB_SERVICE_URL or
-        'http://127.0.0.1:10101'.""",
-    ).tag(config=True)
-
-    @default("service_url")
-    def _default_service_url(self):
-        return os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
-
-    @validate("service_url")
-    def _check_service_url(self, proposal):
-        parts = urlsplit(proposal["value"])
-        if parts.scheme not in ("http", "https") or not parts.port:
-            raise TraitError(
-                "Onboarding.service_url must be an http URL with a port, e.g. "
-                f"'http://127.0.0.1:10101', got {proposal['value']!r}"
-            )
-        return proposal["value"]
 
     stale_after = Float(
         help="""Seconds without a successful poll after which the status reports stale.
@@ -512,6 +362,7 @@ class Onboarding(FeeTierSettings, ReportSettings, ProviderSettings, SourceSettin
         "activity_overlap",
         "full_sync_interval",
         "hub_request_timeout",
+        "login_check_timeout",
         "poll_interval",
         "stale_after",
     )
@@ -568,18 +419,57 @@ class Onboarding(FeeTierSettings, ReportSettings, ProviderSettings, SourceSettin
             handle.write(secret)
         return secret
 
+    #: The one line saying which setting was refused (empty when none was): the service
+    #: then serves only that line (see :mod:`jupyterhub_onboarding.service.unconfigured`).
+    config_error: str = ""
+
+    #: While initialize() reads the settings: a refused one is noted, not raised.
+    reading_settings = False
+
     @catch_config_error
     def initialize(self, argv=None):
         self.parent_pid = os.getppid()
+        self.reading_settings = True
+        try:
+            self._read_settings(argv)
+        finally:
+            self.reading_settings = False
+
+    def _read_settings(self, argv) -> None:
         super().initialize(argv)
         if self.subapp is not None:
             return
-        self.load_config_file(self.config_file)
-        self.update_config(self.cli_config)
-        # settings of the other configurables are checked now, not at first use
-        StandardLinks(parent=self)
-        OnboardingEmail(parent=self)
-        self.check_settings()
+        try:
+            self.load_config_file(self.config_file)
+            self.update_config(self.cli_config)
+            # settings of the other configurables are checked now, not at first use
+            StandardLinks(parent=self)
+            OnboardingEmail(parent=self)
+            if not self.config_error:
+                self.check_settings()
+        except TraitError as error:
+            self.refuse(str(error))
+        except Exception as error:
+            # a config file that does not run: name it and what went wrong in it
+            self.refuse(f"{self.config_file}: {type(error).__name__}: {error}")
+
+    def update_config(self, config) -> None:
+        """Apply *config*; while the settings are read at start, a refused value is noted
+        (the first one is served, see :meth:`refuse`) instead of stopping the service."""
+        try:
+            super().update_config(config)
+        except TraitError as error:
+            if not self.reading_settings:
+                raise
+            self.refuse(str(error))
+
+    def refuse(self, line: str) -> None:
+        """Note the refused setting *line*, logged once: the service will serve only it (the
+        first one, when several are refused)."""
+        if self.config_error:
+            return
+        self.config_error = " ".join(line.split())
+        self.log.critical("%s", self.config_error)
 
     def check_settings(self) -> None:
         """Check what each option's own validator cannot: values from the environment and
@@ -612,13 +502,33 @@ class Onboarding(FeeTierSettings, ReportSettings, ProviderSettings, SourceSettin
         if self.generate_config:
             self.write_config_file()
             return
-        if not self.api_token:
-            self.log.critical(
+        if not self.config_error and not self.api_token:
+            self.refuse(
                 "Onboarding.api_token is empty: set it, or let the hub start the service "
                 "(the hub sets $JUPYTERHUB_API_TOKEN)"
             )
-            raise SystemExit(1)
-        asyncio.run(self._serve())
+        asyncio.run(self.serve())
+
+    async def serve(self) -> None:
+        """Serve the service, or only the refused setting's line: never exit on either."""
+        from .serving import Running, serve
+
+        if self.config_error:
+            from .service.unconfigured import NOT_CONFIGURED, make_app
+
+            line = self.config_error
+            await serve(
+                self,
+                lambda: Running(make_app(self.service_prefix, line)),
+                state=f" ({NOT_CONFIGURED})",
+            )
+            return
+
+        def running() -> Running:
+            service = self.make_service()
+            return Running(service.web_app, service.start, service.stop)
+
+        await serve(self, running)
 
     #: Libraries whose log lines reach the service's log (warnings and errors only, unless
     #: at DEBUG: jupyterhub's OAuth callback logs each username at INFO).
@@ -664,58 +574,6 @@ class Onboarding(FeeTierSettings, ReportSettings, ProviderSettings, SourceSettin
         from .service.wiring import OnboardingService
 
         return OnboardingService(self, extra_routes=[page_routes, event_page_routes])
-
-    def listen_sockets(self) -> list[socket.socket]:
-        """The sockets to serve on; exits with one line when the address cannot be had."""
-        address = self.bind_url or self.service_url
-        listen = urlsplit(address)
-        # an empty host in bind_url listens on every interface
-        # (the port is there: service_url and bind_url are checked to have one at start)
-        try:
-            return bind_sockets(listen.port or 0, listen.hostname or "")
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                reason = f"port {listen.port} is in use: is another jupyterhub-onboarding running?"
-            else:
-                reason = error.strerror or type(error).__name__
-            self.log.critical("Cannot listen on %s: %s", address, reason)
-            raise SystemExit(1) from None
-
-    async def _serve(self) -> None:
-        self.route_library_logs()
-        sockets = self.listen_sockets()
-        service = self.make_service()
-        await service.start()
-        server = HTTPServer(service.web_app, xheaders=True)
-        server.add_sockets(sockets)
-        self.log.info(
-            "jupyterhub-onboarding %s listening on %s with prefix %s",
-            __version__,
-            self.bind_url or self.service_url,
-            self.service_prefix,
-        )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        watch = None
-        if self.exit_with_hub:
-            parent = self.parent_pid or os.getppid()
-
-            def hub_gone() -> None:
-                self.log.warning(
-                    "The hub that started this service (process %d) is gone; shutting down",
-                    parent,
-                )
-                stop.set()
-
-            watch = asyncio.ensure_future(watch_parent(parent, hub_gone))
-        await stop.wait()
-        self.log.info("Shutting down")
-        if watch is not None:
-            watch.cancel()
-        server.stop()
-        await service.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

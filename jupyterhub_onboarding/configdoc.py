@@ -11,7 +11,8 @@ from traitlets.config import Configurable
 
 
 def _default(cls: type[Configurable], name: str, trait) -> str:
-    if name in getattr(cls, "_trait_default_generators", {}):
+    # a default computed at start may be defined by a settings class the class inherits
+    if any(name in getattr(base, "_trait_default_generators", {}) for base in cls.__mro__):
         return "derived at start (see below)"
     return f"`{trait.default()!r}`"
 

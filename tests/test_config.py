@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
-from harness.process import free_port
+from harness.process import ProcessExited, free_port, wait_until
 from traitlets import TraitError
 from traitlets.config import Application, Config
 
@@ -30,6 +33,84 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+class Refused:
+    """What a service started with a refused setting serves: the one line, everywhere."""
+
+    def __init__(self, health: httpx.Response, base: str, log: str) -> None:
+        self.health = health
+        self.status = httpx.get(f"{base}api/v1/status", timeout=10)
+        self.page = httpx.get(base, timeout=10)
+        self.metrics = httpx.get(f"{base}metrics", timeout=10)
+        self.log = log
+
+    @property
+    def log_lines(self) -> list[str]:
+        return [line for line in self.log.splitlines() if line.strip()]
+
+
+def serve_refused(tmp_path: Path, *args: str, config: str | None = None) -> Refused:
+    """Start the service (*args* on its command line, *config* as its config file) where the
+    hub would, and read what it serves once it answers; then stop it.
+
+    Fails when the service exits instead (which stops a hub) or starts as configured.
+    """
+    port = free_port()
+    if config is not None:
+        (tmp_path / "jupyterhub_onboarding_config.py").write_text(config + "\n")
+    env = {
+        **os.environ,
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+        "JUPYTERHUB_API_TOKEN": "test-token",
+    }
+    base = f"http://127.0.0.1:{port}/services/onboarding/"
+    log_path = tmp_path / "service.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub_onboarding", *args],
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def answered() -> httpx.Response | None:
+        if proc.poll() is not None:
+            raise ProcessExited(f"the service exited: {log_path.read_text()}")
+        return httpx.get(f"{base}health", timeout=2)
+
+    try:
+        health = wait_until(answered, 60, "the service to answer")
+        refused = Refused(health, base, "")
+        assert proc.poll() is None, "the service must keep running"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    refused.log = log_path.read_text()
+    assert health.status_code == 503, f"started as configured: {health.text}\n{refused.log}"
+    return refused
+
+
+def assert_serves_the_line(refused: Refused, option: str, value: str = "") -> str:
+    """One log line naming *option* and *value*; health, status API, page and metrics say it."""
+    lines = [line for line in refused.log_lines if "Shutting down" not in line]
+    lines = [line for line in lines if "listening on" not in line]
+    assert len(lines) == 1, refused.log
+    line = lines[0]
+    assert option in line and value in line, line
+    assert "Traceback" not in refused.log
+    assert refused.health.json()["status"] == "not configured"
+    error = refused.health.json()["error"]
+    assert option in error and value in error and error in line
+    assert refused.status.status_code == 503
+    assert refused.status.headers["content-type"].startswith("application/json")
+    assert refused.status.json()["message"] == f"not configured: {error}"
+    # 200: the hub checks a service it starts at its prefix, and stops on a 5xx there
+    assert refused.page.status_code == 200
+    assert html.escape(error) in refused.page.text
+    assert "jupyterhub_onboarding_config_error 1.0" in refused.metrics.text
+    return error
+
+
 @pytest.mark.integration  # starts a process
 @pytest.mark.parametrize(
     ("argument", "trait"),
@@ -46,42 +127,41 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         ("--Onboarding.max_usage_labels=0", "Onboarding.max_usage_labels"),
     ],
 )
-def test_bad_value_fails_at_start_naming_the_trait(tmp_path, argument, trait):
-    result = run(argument, cwd=tmp_path)
-    assert result.returncode != 0
-    assert trait in result.stderr + result.stdout
-    assert "Traceback" not in result.stderr
+def test_bad_value_is_served_as_not_configured_naming_the_trait(tmp_path, argument, trait):
+    refused = serve_refused(tmp_path, argument)
+    assert_serves_the_line(refused, trait)
     assert not (tmp_path / "jupyterhub_onboarding.sqlite").exists()  # nothing started
 
 
 @pytest.mark.integration  # starts a process
-def test_bad_value_in_config_file_fails_naming_the_trait(tmp_path):
-    (tmp_path / "jupyterhub_onboarding_config.py").write_text(
-        "c.Onboarding.fee_tiers = [[10, 10.0], [5, 5.0], [None, 0]]\n"
+def test_bad_value_in_config_file_is_served_naming_the_trait(tmp_path):
+    refused = serve_refused(
+        tmp_path, config="c.Onboarding.fee_tiers = [[10, 10.0], [5, 5.0], [None, 0]]"
     )
-    result = run(cwd=tmp_path)
-    assert result.returncode != 0
-    assert "Onboarding.fee_tiers" in result.stderr
+    assert_serves_the_line(refused, "Onboarding.fee_tiers")
 
 
 @pytest.mark.integration  # starts a process
 @pytest.mark.parametrize("value", ["[]", "['profile', '  ']"])
 def test_usage_keys_must_be_non_empty_naming_the_trait(tmp_path, value):
-    (tmp_path / "jupyterhub_onboarding_config.py").write_text(
-        f"c.Onboarding.usage_profile_keys = {value}\n"
+    refused = serve_refused(tmp_path, config=f"c.Onboarding.usage_profile_keys = {value}")
+    assert_serves_the_line(
+        refused, "Onboarding.usage_profile_keys", value.strip("[]").split(",")[0]
     )
-    result = run(cwd=tmp_path)
-    assert result.returncode != 0
-    assert "Onboarding.usage_profile_keys" in result.stderr
-    assert value.strip("[]").split(",")[0] in result.stderr
 
 
 @pytest.mark.integration  # starts a process
 def test_broken_config_file_is_an_error_not_ignored(tmp_path):
-    (tmp_path / "jupyterhub_onboarding_config.py").write_text("c.Onboarding.poll_interval = (\n")
-    result = run(cwd=tmp_path)
+    refused = serve_refused(tmp_path, config="c.Onboarding.poll_interval = (")
+    assert_serves_the_line(refused, "jupyterhub_onboarding_config.py", "SyntaxError")
+
+
+@pytest.mark.integration  # starts a process
+def test_the_collect_command_still_exits_on_a_bad_value(tmp_path):
+    """Only the service keeps serving: a command run by hand fails and says why."""
+    result = run("collect", "--CollectApp.timeout=-1", cwd=tmp_path)
     assert result.returncode != 0
-    assert "jupyterhub_onboarding_config.py" in result.stderr
+    assert "CollectApp.timeout" in result.stderr
 
 
 @pytest.mark.integration  # starts a process
@@ -197,11 +277,8 @@ def test_hub_oauth_settings_from_the_config_file_apply(tmp_path):
 def run_with_config(
     tmp_path: Path, config: str, timeout: float = 30
 ) -> subprocess.CompletedProcess:
-    """Start the service with *config* as its config file, listening on a free port.
-
-    A bad value must stop it at once; one that is accepted starts it, and it keeps running
-    until *timeout*, which fails the test.
-    """
+    """Start the service with *config* as its config file, listening on a free port; a good
+    configuration keeps it running until *timeout*, which fails the test."""
     port = free_port()
     (tmp_path / "jupyterhub_onboarding_config.py").write_text(
         f"c.Onboarding.service_url = 'http://127.0.0.1:{port}'\n"
@@ -222,76 +299,76 @@ def run_with_config(
         pytest.fail(f"the service started with this configuration:\n{config}\n{log}")
 
 
+#: Every refused value of a config file: the option it names and the value, as the line says.
+#: (tests/service/test_hub_stays_up.py starts a real hub with each of them.)
+REFUSED_CONFIGS = [
+    ('c.Onboarding.live_since = "9999-12-31"', "Onboarding.live_since", "9999-12-31"),
+    (
+        'c.Onboarding.live_since = "9999-12-25"\nc.Onboarding.check_in_days = 14',
+        "Onboarding.live_since",
+        "9999-12-25",
+    ),
+    ("c.Onboarding.check_in_days = 10**9", "Onboarding.check_in_days", "1000000000"),
+    (
+        "c.Onboarding.generating_value_days = 10**9",
+        "Onboarding.generating_value_days",
+        "1000000000",
+    ),
+    (
+        "c.Onboarding.first_value_threshold = 10**30",
+        "Onboarding.first_value_threshold",
+        "1" + "0" * 30,
+    ),
+    (
+        "c.Onboarding.fee_tiers = [[10, float('nan')], [None, 0.0]]",
+        "Onboarding.fee_tiers",
+        "nan",
+    ),
+    (
+        "c.Onboarding.fee_tiers = [[10, 10.0], [None, float('inf')]]",
+        "Onboarding.fee_tiers",
+        "inf",
+    ),
+    ("c.Onboarding.poll_interval = float('inf')", "Onboarding.poll_interval", "inf"),
+    ("c.Onboarding.stale_after = float('nan')", "Onboarding.stale_after", "nan"),
+    ("c.Onboarding.hub_request_timeout = 1e300", "Onboarding.hub_request_timeout", "1e+300"),
+    ("c.Onboarding.activity_overlap = float('inf')", "Onboarding.activity_overlap", "inf"),
+    ('c.Onboarding.db_url = "sqlite://garbage:host"', "Onboarding.db_url", "garbage:host"),
+    (
+        'c.Onboarding.db_url = "sqlite:///no-such-directory/onboarding.sqlite"',
+        "Onboarding.db_url",
+        "no-such-directory",
+    ),
+    (
+        'c.Onboarding.db_url = "postgresql+nosuchdriver://onboarding@db/onboarding"',
+        "Onboarding.db_url",
+        "nosuchdriver",
+    ),
+    (
+        'c.Onboarding.db_url = "postgresql+pg8000://onboarding@db/onboarding"',
+        "Onboarding.db_url",
+        "pg8000",
+    ),
+    (
+        'c.Onboarding.hub_api_url = "javascript:alert(1)"',
+        "Onboarding.hub_api_url",
+        "javascript",
+    ),
+    (
+        'c.Onboarding.hub_api_url = "http:///hub/api"',
+        "Onboarding.hub_api_url",
+        "http:///hub/api",
+    ),
+]
+
+
 @pytest.mark.integration  # starts a process
-@pytest.mark.parametrize(
-    ("config", "option", "value"),
-    [
-        ('c.Onboarding.live_since = "9999-12-31"', "Onboarding.live_since", "9999-12-31"),
-        (
-            'c.Onboarding.live_since = "9999-12-25"\nc.Onboarding.check_in_days = 14',
-            "Onboarding.live_since",
-            "9999-12-25",
-        ),
-        ("c.Onboarding.check_in_days = 10**9", "Onboarding.check_in_days", "1000000000"),
-        (
-            "c.Onboarding.generating_value_days = 10**9",
-            "Onboarding.generating_value_days",
-            "1000000000",
-        ),
-        (
-            "c.Onboarding.first_value_threshold = 10**30",
-            "Onboarding.first_value_threshold",
-            "1" + "0" * 30,
-        ),
-        (
-            "c.Onboarding.fee_tiers = [[10, float('nan')], [None, 0.0]]",
-            "Onboarding.fee_tiers",
-            "nan",
-        ),
-        (
-            "c.Onboarding.fee_tiers = [[10, 10.0], [None, float('inf')]]",
-            "Onboarding.fee_tiers",
-            "inf",
-        ),
-        ("c.Onboarding.poll_interval = float('inf')", "Onboarding.poll_interval", "inf"),
-        ("c.Onboarding.stale_after = float('nan')", "Onboarding.stale_after", "nan"),
-        ("c.Onboarding.hub_request_timeout = 1e300", "Onboarding.hub_request_timeout", "1e+300"),
-        ("c.Onboarding.activity_overlap = float('inf')", "Onboarding.activity_overlap", "inf"),
-        ('c.Onboarding.db_url = "sqlite://garbage:host"', "Onboarding.db_url", "garbage:host"),
-        (
-            'c.Onboarding.db_url = "sqlite:///no-such-directory/onboarding.sqlite"',
-            "Onboarding.db_url",
-            "no-such-directory",
-        ),
-        (
-            'c.Onboarding.db_url = "postgresql+nosuchdriver://onboarding@db/onboarding"',
-            "Onboarding.db_url",
-            "nosuchdriver",
-        ),
-        (
-            'c.Onboarding.db_url = "postgresql+pg8000://onboarding@db/onboarding"',
-            "Onboarding.db_url",
-            "pg8000",
-        ),
-        (
-            'c.Onboarding.hub_api_url = "javascript:alert(1)"',
-            "Onboarding.hub_api_url",
-            "javascript",
-        ),
-        (
-            'c.Onboarding.hub_api_url = "http:///hub/api"',
-            "Onboarding.hub_api_url",
-            "http:///hub/api",
-        ),
-    ],
-)
-def test_bad_value_stops_the_service_with_one_line(tmp_path, config, option, value):
-    result = run_with_config(tmp_path, config)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert option in lines[0] and value in lines[0], lines[0]
+@pytest.mark.parametrize(("config", "option", "value"), REFUSED_CONFIGS)
+def test_bad_value_is_served_as_one_line_not_an_exit(tmp_path, config, option, value):
+    """A refused setting never stops the service (which would stop the hub): it logs one
+    line naming the option and the value and serves only that line; nothing is written."""
+    refused = serve_refused(tmp_path, config=config)
+    assert_serves_the_line(refused, option, value)
     assert not (tmp_path / "jupyterhub_onboarding.sqlite").exists()  # nothing started
 
 
@@ -304,21 +381,17 @@ def test_a_good_configuration_starts_the_service(tmp_path):
 
 
 @pytest.mark.integration  # starts a process
-def test_an_empty_token_stops_the_service_with_one_line(tmp_path):
-    (tmp_path / "jupyterhub_onboarding_config.py").write_text("c.Onboarding.api_token = ''\n")
-    result = run(cwd=tmp_path)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert [line for line in result.stderr.splitlines() if line.strip()] == [
-        line for line in result.stderr.splitlines() if "Onboarding.api_token is empty" in line
-    ]
+def test_an_empty_token_is_served_as_not_configured(tmp_path):
+    refused = serve_refused(tmp_path, config="c.Onboarding.api_token = ''")
+    assert_serves_the_line(refused, "Onboarding.api_token is empty")
 
 
 @pytest.mark.integration  # starts a process
 def test_a_database_password_is_not_shown_in_the_error(tmp_path):
-    result = run_with_config(
-        tmp_path, 'c.Onboarding.db_url = "postgresql+nosuchdriver://onboarding:s3cr3t-pw@db/x"'
+    refused = serve_refused(
+        tmp_path,
+        config='c.Onboarding.db_url = "postgresql+nosuchdriver://onboarding:s3cr3t-pw@db/x"',
     )
-    assert result.returncode != 0
-    assert "Onboarding.db_url" in result.stderr
-    assert "s3cr3t-pw" not in result.stderr
+    assert_serves_the_line(refused, "Onboarding.db_url")
+    for text in (refused.log, refused.health.text, refused.status.text, refused.page.text):
+        assert "s3cr3t-pw" not in text

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -44,10 +43,8 @@ MAX_LENGTH = timedelta(days=14)
 #: How many days of history the sizing hint's peak looks back.
 SIZING_DAYS = 90
 
-#: Placeholders a scaler line may use.
-SCALER_FIELDS: tuple[str, ...] = ("expected_attendees", "kind", "prewarm_minutes")
-DEFAULT_SCALER_LINES: tuple[str, ...] = ("min_capacity: {expected_attendees}",)
-
+#: Why a date-time that a date cannot hold in UTC is refused.
+OUT_OF_RANGE = "is out of range: its UTC time is before the year 1 or after the year 9999"
 #: What a multi-line field (the notes) may hold of the characters text may not (safetext).
 NOTES_ALLOWED = "\n\t"
 _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
@@ -145,7 +142,10 @@ def parse_local(text: str, tz: ZoneInfo) -> datetime:
         except ValueError:
             continue
         local = naive.replace(tzinfo=tz, fold=0)
-        back = local.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None)
+        try:
+            back = local.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None)
+        except OverflowError:
+            raise ValueError(OUT_OF_RANGE) from None
         if back != naive:
             raise ValueError("that time does not exist in this time zone (clocks change)")
         return local.astimezone(timezone.utc)
@@ -177,11 +177,12 @@ def _text(value: Any, name: str, limit: int, errors: dict[str, str], required: b
     return cleaned
 
 
-def _attendees(value: Any, errors: dict[str, str]) -> int:
+def _attendees(value: Any, errors: dict[str, str], *, typed: bool = True) -> int:
+    """The expected attendees: typed into the form (*typed*, text), or a JSON integer."""
     if isinstance(value, bool):
         errors["expected_attendees"] = "must be a whole number"
         return 0
-    if isinstance(value, str):
+    if isinstance(value, str) and typed:
         cleaned = value.strip()
         if not re.fullmatch(r"\d{1,7}", cleaned):
             errors["expected_attendees"] = "must be a whole number, such as 120"
@@ -332,6 +333,10 @@ def _instant(value: Any, name: str, errors: dict[str, str]) -> datetime | None:
         return None
     try:
         return parse_iso(value)
+    except OverflowError:
+        # e.g. 9999-12-31T23:00:00-14:00, which is in the year 10000 in UTC
+        errors[name] = OUT_OF_RANGE
+        return None
     except (TypeError, ValueError):
         errors[name] = "must be an ISO 8601 date-time with a UTC offset, e.g. 2027-03-03T08:00:00Z"
         return None
@@ -374,7 +379,8 @@ def parse_json(body: Any, now: datetime, existing: Event | None = None) -> Event
         except ValueError as error:
             errors["time_zone"] = str(error)
     if "expected_attendees" in body:
-        changes["expected_attendees"] = _attendees(body["expected_attendees"], errors)
+        # an integer, as the OpenAPI document says: "50" is refused, not converted
+        changes["expected_attendees"] = _attendees(body["expected_attendees"], errors, typed=False)
     for name in ("start", "end"):
         if name in body:
             parsed = _instant(body[name], name, errors)
@@ -531,55 +537,6 @@ def event_document(event: Event, now: datetime, *, private: bool) -> dict[str, A
         body["notes"] = event.notes
         body["contact"] = event.contact
     return body
-
-
-# -- the calendar feed's scaler lines -----------------------------------------------------
-
-
-def check_scaler_lines(lines: Sequence[str]) -> list[str]:
-    """The configured scaler lines, each a format string of SCALER_FIELDS; ValueError if not."""
-    checked = []
-    for line in lines:
-        if not isinstance(line, str) or "\n" in line or "\r" in line:
-            raise ValueError(f"a scaler line must be one line of text, got {line!r}")
-        try:
-            names = [name for _text, name, _spec, _conv in string.Formatter().parse(line)]
-        except ValueError as error:
-            raise ValueError(f"{line!r} is not a valid format string: {error}") from None
-        for name in names:
-            if name is not None and name not in SCALER_FIELDS:
-                raise ValueError(
-                    f"{line!r} uses {{{name}}}; the fields are "
-                    + ", ".join("{" + f + "}" for f in SCALER_FIELDS)
-                )
-        checked.append(line)
-    return checked
-
-
-def scaler_lines(event: Event, lines: Sequence[str], prewarm_minutes: int) -> list[str]:
-    values = {
-        "expected_attendees": event.expected_attendees,
-        "kind": event.kind,
-        "prewarm_minutes": prewarm_minutes,
-    }
-    return [line.format_map(values) for line in lines]
-
-
-def feed_description(event: Event, lines: Sequence[str], prewarm_minutes: int) -> str:
-    """The feed's DESCRIPTION: what the event is, then the scaler lines last."""
-    head = [
-        f"{event.kind.capitalize()}: {event.title}",
-        f"Starts {isoformat(event.start)}, ends {isoformat(event.end)} "
-        f"(pre-warm from {prewarm_minutes} minutes before).",
-        f"Expected attendees: {event.expected_attendees}",
-    ]
-    if event.profile:
-        head.append(f"Profile or image: {event.profile}")
-    return "\n".join(head + scaler_lines(event, lines, prewarm_minutes))
-
-
-def prewarm_start(event: Event, prewarm_minutes: int) -> datetime:
-    return event.start - timedelta(minutes=prewarm_minutes)
 
 
 # -- planned against actual ----------------------------------------------------------------

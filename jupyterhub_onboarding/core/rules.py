@@ -47,12 +47,22 @@ def month_label(month: int) -> str:
     return f"{month // 100:04d}-{month % 100:02d}"
 
 
+#: The first and the last month whose bounds are dates (the last one ends on 9999-12-01).
+FIRST_MONTH = 101
+LAST_MONTH = 999911
+
+
 def parse_month(label: str) -> int:
-    """``"2026-11"`` -> ``202611``; ValueError for anything else."""
+    """``"2026-11"`` -> ``202611``; ValueError for anything else, and for a month whose
+    start or end a date cannot hold (before 0001-01, or 9999-12, which ends in the year
+    10000)."""
     match = re.fullmatch(r"(\d{4})-(\d{2})", label or "")
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise ValueError(f"month must look like YYYY-MM, got {label!r}")
-    return int(match.group(1)) * 100 + int(match.group(2))
+    month = int(match.group(1)) * 100 + int(match.group(2))
+    if not FIRST_MONTH <= month <= LAST_MONTH:
+        raise ValueError(f"month must be from 0001-01 to 9999-11, got {label!r}")
+    return month
 
 
 def add_months(month: int, delta: int) -> int:

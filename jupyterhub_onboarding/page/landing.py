@@ -180,7 +180,7 @@ class SectionHandler(PageHandler):
     async def render_section(self, section: str, status: int = 200, **extra: Any) -> None:
         """The page of *section*; *extra* replaces parts of its namespace (a form's state)."""
         service = self.service
-        ready = service.database_ready
+        ready = not service.warming_up
         snapshot = service.current_snapshot() if ready else None
         document = service.status_document(self.hub_url) if ready else None
         links: Sequence[Link] = self.resolved_links()
@@ -203,6 +203,7 @@ class SectionHandler(PageHandler):
         namespace.update(usage)
         namespace.update(events_namespace(self))
         namespace.update(extra)
+        namespace["warming_up"] = service.warming_up
         self.render_html(TEMPLATES[section], **namespace)
 
 

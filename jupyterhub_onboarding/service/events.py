@@ -2,7 +2,7 @@
 
 Reads come from the events the service keeps in memory; each change is written to the
 database and then read back. Changes are for hub admins only: through the page's login (with
-the XSRF token) or with a hub token whose owner is a hub admin.
+the XSRF token) or with a hub admin's token that carries ``admin:users`` unfiltered.
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ from icalendar import Event as CalendarEvent
 from tornado import web
 
 from ..core.clock import as_utc
+from ..core.eventfeed import feed_description, prewarm_start
 from ..core.events import (
     Event,
     EventFields,
     EventInvalid,
     event_document,
-    feed_description,
     parse_json,
-    prewarm_start,
     upcoming,
 )
 from .handlers import APIHandler
-from .hubclient import HubAPIError
 
+#: The scope a token must carry, unfiltered, to change events or read their private fields.
+ADMIN_USERS_SCOPE = "admin:users"
 #: The largest request body the API reads.
 MAX_BODY = 64 * 1024
 
@@ -112,17 +112,21 @@ class EventsAPIBase(APIHandler):
         await super().prepare()
 
     async def owner_is_admin(self) -> bool:
-        """Whether the request is a hub admin's: a user, with the ``admin`` flag from the hub."""
+        """Whether the request itself carries a hub admin's right over users.
+
+        Judged only from the hub's answer for this request's own credentials (never by
+        asking the hub about the owner with the service's token, which would ignore how a
+        token was narrowed): a user with the ``admin`` flag, and for a token, ``admin:users``
+        unfiltered among the token's scopes as the hub resolves them
+        (``HubAuth.check_scopes``). An admin's browser login (the hub's OAuth, to this
+        service) is enough, as for the page.
+        """
         user = self.current_user
-        if not user or user.get("kind", "user") != "user":
+        if not user or user.get("kind", "user") != "user" or user.get("admin") is not True:
             return False
-        if "admin" in user:
-            return user.get("admin") is True
-        try:
-            model = await self.service.hub.get_user(user["name"])
-        except HubAPIError:
-            raise web.HTTPError(503, "the hub did not answer; try again") from None
-        return isinstance(model, dict) and model.get("admin") is True
+        if not self.token_request:
+            return True
+        return ADMIN_USERS_SCOPE in self.hub_auth.check_scopes(ADMIN_USERS_SCOPE, user)
 
     async def require_event_admin(self) -> None:
         self.require_access()

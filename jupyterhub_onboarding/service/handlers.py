@@ -63,7 +63,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         """Identify the hub user without blocking the event loop, within a time limit.
 
         ``HubAuthenticated.get_current_user`` asks the hub synchronously; here the lookup is
-        awaited (bounded by ``Onboarding.hub_request_timeout``; a hub that does not answer
+        awaited (bounded by ``Onboarding.login_check_timeout``; a hub that does not answer
         means a 503) and the result set through tornado's public ``current_user``. The scope
         check is the library's own (``HubAuth.check_scopes``), called directly instead of
         through ``check_hub_user``, which logs "Not allowing Hub user <name>": usernames
@@ -73,7 +73,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         model = await lookup_hub_user(
             self,
             self.hub_auth,
-            timeout=self.service.app.hub_request_timeout,
+            timeout=self.service.app.login_check_timeout,
             log=self.service.log,
         )
         user = None
@@ -145,18 +145,24 @@ class StatusHandler(APIHandler):
 
     def get(self) -> None:
         self.require_access()
+        warming_up = self.service.warming_up
+        if warming_up:
+            # no figures yet: zeros would read as a hub nobody uses
+            raise web.HTTPError(503, warming_up)
         self.write_json(to_json(self.service.status_document(self.hub_url)))
 
 
 class HealthHandler(APIHandler):
-    """``GET health``: for probes; no authentication, no figures."""
+    """``GET health``: for probes; no authentication, no figures. 200 while warming up
+    (``status`` says so), so that neither the hub nor a probe waits for the database."""
 
     async def prepare(self) -> None:
         return None
 
     def get(self) -> None:
         snapshot = self.service.current_snapshot()
-        self.write_json({"status": "ok", "version": __version__, "stale": snapshot.stale})
+        state = "warming up" if self.service.warming_up else "ok"
+        self.write_json({"status": state, "version": __version__, "stale": snapshot.stale})
 
 
 class OAuthCallbackHandler(HubOAuthCallbackHandler):

@@ -42,12 +42,15 @@ from ..core.status.write import (
 from .handlers import APIHandler
 
 PREFIX = "jupyterhub_onboarding_"
+#: 1 while a setting is refused (the "not configured" state serves it alone), else 0.
+CONFIG_ERROR = f"{PREFIX}config_error"
 
 #: Every series name this service exposes, as written in the exposition (the names to put in
 #: a federation allowlist). Histogram series are listed by their sample names.
 METRIC_NAMES: tuple[str, ...] = (
     f"{PREFIX}active_users",
     f"{PREFIX}check_in_due",
+    CONFIG_ERROR,
     f"{PREFIX}estimated_usage_fee_dollars",
     f"{PREFIX}first_value_achieved",
     f"{PREFIX}first_value_threshold",
@@ -79,6 +82,7 @@ DEFAULT_STALE_AFTER = timedelta(minutes=15)
 
 _HELP = {
     "active_users": "Counted users with activity in a rolling window (not MAU).",
+    "config_error": "1 while a setting is refused (the service serves nothing else), 0 otherwise.",
     "check_in_due": "1 when the check-in is due: first value not reached check_in_days "
     "after going live.",
     "estimated_usage_fee_dollars": "Estimated usage fee for the current UTC month on billing "
@@ -161,7 +165,8 @@ class OnboardingCollector(Collector):
         scrape never reaches the hub or the database.
         """
         return cls(
-            snapshot=lambda: service.current_snapshot(),
+            # no figures while warming up: zeros would read as a hub nobody uses
+            snapshot=lambda: None if service.warming_up else service.current_snapshot(),
             stats=lambda: service.tracker.stats,
             clock=service.clock,
             links=lambda: public_links(service.app.public_url, service.app.service_prefix),
@@ -171,6 +176,7 @@ class OnboardingCollector(Collector):
     def describe(self) -> list[Metric]:
         return [
             _family("info", "info"),
+            _family("gauge", "config_error"),
             _family("gauge", "tracker_stale"),
             _family("gauge", "last_successful_poll_timestamp_seconds"),
             _family("histogram", "poll_duration_seconds"),
@@ -201,6 +207,7 @@ class OnboardingCollector(Collector):
         stats = self._stats() or PollStats()
 
         yield _family("info", "info", value={"version": __version__})
+        yield _family("gauge", "config_error", value=0)
         links = self._links()
         if links:
             yield InfoMetricFamily(PREFIX + "links", _HELP["links"], value=dict(links))
@@ -364,3 +371,17 @@ def routes(service: Any) -> list[URLSpec]:
             name="metrics",
         )
     ]
+
+
+def config_error_exposition() -> tuple[str, bytes]:
+    """The content type and text of the "not configured" state's metrics: the version and
+    ``jupyterhub_onboarding_config_error 1``, nothing else."""
+
+    class _NotConfigured(Collector):
+        def collect(self) -> Iterator[Metric]:
+            yield _family("info", "info", value={"version": __version__})
+            yield _family("gauge", "config_error", value=1)
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_NotConfigured())
+    return CONTENT_TYPE_LATEST, generate_latest(registry)

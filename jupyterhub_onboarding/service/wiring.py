@@ -33,6 +33,9 @@ from .metrics import routes as metrics_routes
 from .store import Store
 from .tracker import Tracker
 
+#: Seconds before the database is tried again at start, at first and at most.
+WARM_UP_RETRY_FIRST = 1.0
+WARM_UP_RETRY_MAX = 60.0
 #: Builds more routes for the web application from the running service (the page's).
 RouteFactory = Callable[["OnboardingService"], list]
 
@@ -94,6 +97,14 @@ class OnboardingService:
         )
         self.hub_auth = self._hub_auth(app)
         self.database_ready = False
+        #: Held while the schema is checked and upgraded (the start and a poll may both ask).
+        self.database_lock = asyncio.Lock()
+        #: Whether the figures were read from the database once: until then the service is
+        #: warming up (the status API answers 503, the page says so, /health says so).
+        self.figures_read = False
+        #: Why the database could not be made ready at start yet (empty when it was).
+        self.database_problem = ""
+        self.warm_up_task: asyncio.Future | None = None
         self.aggregates = Aggregates()
         #: The checklist ticks and the meeting, as administrators recorded them.
         self.onboarding_record = OnboardingRecord()
@@ -171,8 +182,11 @@ class OnboardingService:
 
     async def ensure_database(self) -> None:
         """Create or migrate the schema and load persisted settings (once it succeeds)."""
-        if self.database_ready:
-            return
+        async with self.database_lock:
+            if not self.database_ready:
+                await self._prepare_database()
+
+    async def _prepare_database(self) -> None:
         await self.db(self.store.upgrade)
         configured = self.app.parsed_live_since()
         if configured is not None:
@@ -238,6 +252,7 @@ class OnboardingService:
             self.log.warning("Could not refresh figures (%s); serving the last ones", error)
         else:
             self.aggregates = replace(aggregates, usage=usage)
+            self.figures_read = True
             self.onboarding_record = record
             # the events only when the database answered: a locked one would hold the poll's
             # outcome back by another busy timeout
@@ -326,17 +341,43 @@ class OnboardingService:
 
     # -- life cycle -----------------------------------------------------------------------
 
+    @property
+    def warming_up(self) -> str:
+        """Why there are no figures to serve yet, as one line; empty once they were read."""
+        if self.figures_read:
+            return ""
+        if self.database_problem:
+            # the detail (which may name the database's address) is in the log only
+            return "warming up: the database cannot be reached yet; retrying"
+        return "warming up: reading the figures from the database"
+
     async def start(self) -> None:
-        try:
-            await self.ensure_database()
-        except Exception as error:
-            self.log.error("Database not ready (%s); the tracker keeps retrying", error)
-        else:
-            # serve the stored figures from the first request, not zeros until the first poll
-            await self.refresh()
+        """Start in the background, so the service answers at once whatever its database
+        holds: the schema check and upgrade (retried with backoff while the database cannot
+        be reached), the first figures, and the polls."""
+        self.warm_up_task = asyncio.ensure_future(self.warm_up())
         self.tracker.start()
 
+    async def warm_up(self) -> None:
+        delay = WARM_UP_RETRY_FIRST
+        while True:
+            try:
+                await self.ensure_database()
+            except Exception as error:
+                self.database_problem = type(error).__name__
+                self.log.error("Database not ready (%s); trying again in %gs", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, WARM_UP_RETRY_MAX)
+            else:
+                break
+        self.database_problem = ""
+        # serve the stored figures from the first request, not zeros until the first poll
+        await self.refresh()
+        self.log.info("Warmed up: the figures are read")
+
     async def stop(self) -> None:
+        if self.warm_up_task is not None:
+            self.warm_up_task.cancel()
         await self.tracker.stop()
         self.hub.close()
         self.executor.shutdown(wait=True)

@@ -6,15 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from jupyterhub_onboarding.core.eventfeed import check_scaler_lines, feed_description
 from jupyterhub_onboarding.core.events import (
     Actual,
     Event,
     EventInvalid,
     WindowSession,
-    check_scaler_lines,
     days_until,
     event_document,
-    feed_description,
     form_values,
     lead_time_text,
     next_event,
@@ -277,7 +276,7 @@ def test_scaler_lines_are_checked_and_filled_in():
         event(profile="big"), ["min_capacity: {expected_attendees}", "kind: {kind}"], 30
     )
     assert text.splitlines()[-2:] == ["min_capacity: 120", "kind: exam"]
-    assert "Profile or image: big" in text
+    assert 'profile_or_image: "big"' in text
 
 
 START = datetime(2027, 3, 3, 8, 0, tzinfo=UTC)

@@ -17,6 +17,7 @@ Usage::
   checked against ``docs/status.schema.json`` (:func:`harness.statusschema.assert_valid_status`)
 - ``api(method, path, **kwargs)``: the hub REST API as the test admin service
 - ``start_server(name)``, ``stop_server(name)``: real single-user servers through the hub
+- ``wait_for_figures=False``: start() returns once the service answers, warming up or not
 - ``service_pid()``, ``kill_service()``: the managed service's process (the hub restarts it)
 - ``stop()``; ``start()`` again reuses the same directories (and so the same databases);
   stopping ends the proxy and single-user servers too, even those of a hub that died
@@ -77,6 +78,7 @@ class HubProcess(ManagedProcess):
         admin_users: tuple[str, ...] = ("admin",),
         poll_interval: float = 0.5,
         service_name: str = "onboarding",
+        wait_for_figures: bool = True,
     ) -> None:
         super().__init__(workdir, "hub.log")
         self.service_dir = self.workdir / "service"
@@ -85,6 +87,8 @@ class HubProcess(ManagedProcess):
         self.admin_users = admin_users
         self.poll_interval = poll_interval
         self.service_name = service_name
+        #: start() waits until the service has read its figures (not only answers health)
+        self.wait_for_figures = wait_for_figures
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service_url = f"{self.url}/services/{service_name}/"
@@ -170,9 +174,14 @@ c.Onboarding.log_level = "DEBUG"
         return env
 
     def ready(self) -> bool:
-        """The hub's API answers, and the service answers behind the proxy."""
-        hub = httpx.get(f"{self.url}/hub/api/", timeout=2).status_code == 200
-        return hub and httpx.get(f"{self.service_url}health", timeout=2).status_code == 200
+        """The hub's API answers, and the service answers behind the proxy (with its figures
+        read, unless ``wait_for_figures`` is false)."""
+        if httpx.get(f"{self.url}/hub/api/", timeout=2).status_code != 200:
+            return False
+        health = httpx.get(f"{self.service_url}health", timeout=2)
+        if health.status_code != 200:
+            return False
+        return not self.wait_for_figures or health.json()["status"] == "ok"
 
     def start(self, timeout: float = 90, attempts: int = 3) -> HubProcess:
         """Start the hub and wait for it and the service; on a port taken in between by

@@ -31,6 +31,7 @@ ALERTS = {
     "OnboardingTrackerStale",
     "OnboardingMetricsAbsent",
     "OnboardingEventNotReady",
+    "OnboardingNotConfigured",
 }
 #: Who acts on each alert (docs/alertmanager/alertmanager.yml routes on the team label).
 TEAMS = {
@@ -39,6 +40,7 @@ TEAMS = {
     "OnboardingTrackerStale": "engineering",
     "OnboardingMetricsAbsent": "engineering",
     "OnboardingEventNotReady": "account-management",
+    "OnboardingNotConfigured": "engineering",
 }
 #: Family names a query may use: the documented samples and the histogram's family name.
 KNOWN_NAMES = set(METRIC_NAMES) | {"jupyterhub_onboarding_poll_duration_seconds"}
@@ -64,7 +66,7 @@ def run(promtool: str, *args: str, cwd: Path | None = None) -> subprocess.Comple
 def test_promtool_check_rules_passes(promtool):
     result = run(promtool, "check", "rules", str(RULES_FILE))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 6 rules found" in result.stdout  # the stale alert has two rules
+    assert "SUCCESS: 7 rules found" in result.stdout  # the stale alert has two rules
 
 
 def test_promtool_unit_tests_of_every_alert_pass(promtool):

@@ -22,6 +22,7 @@ AUDIENCE = {
     "OnboardingFirstValueReached": ACCOUNT,
     "OnboardingTrackerStale": ENGINEERING,
     "OnboardingMetricsAbsent": ENGINEERING,
+    "OnboardingNotConfigured": ENGINEERING,
 }
 
 

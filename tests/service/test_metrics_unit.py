@@ -245,6 +245,7 @@ def test_before_the_first_snapshot_only_health_series_are_exposed():
 
     assert names(text) == {
         P + "info",
+        P + "config_error",
         P + "tracker_stale",
         P + "poll_duration_seconds_bucket",
         P + "poll_duration_seconds_count",
@@ -404,6 +405,7 @@ def test_describe_names_every_family_that_collect_can_produce():
 def test_collector_reads_the_service_it_is_given_on_every_scrape():
     service = SimpleNamespace(
         current_snapshot=lambda: snapshot(logged_in=2, achieved_at=None),
+        warming_up="",
         tracker=SimpleNamespace(stats=PollStats()),
         clock=Clock(NOW),
         events=(),

@@ -29,12 +29,13 @@ from harness.servicelog import service_lines
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
-from jupyterhub_onboarding.app import Onboarding, watch_parent
+from jupyterhub_onboarding.app import Onboarding
 from jupyterhub_onboarding.core.hubmodel import MAX_NAME_BYTES, ServerSeen, UserSeen, parse_user
 from jupyterhub_onboarding.core.rules import CountingRules, month_of
 from jupyterhub_onboarding.service.schema import milestones, usage_user_months
 from jupyterhub_onboarding.service.store import Store
 from jupyterhub_onboarding.service.wiring import OnboardingService
+from jupyterhub_onboarding.serving import watch_parent
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 RULES = CountingRules()
