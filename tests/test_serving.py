@@ -9,9 +9,11 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from harness.process import ProcessExited, free_port, wait_until
 
 
+@pytest.mark.integration  # starts the service as a process
 def test_a_taken_port_is_retried_with_a_clear_line_until_it_is_free(tmp_path):
     port = free_port()
     taken = socket.socket()

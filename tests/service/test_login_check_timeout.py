@@ -11,6 +11,7 @@ import sys
 import time
 
 import httpx
+import pytest
 from harness.process import ProcessExited, free_port, wait_until
 
 from jupyterhub_onboarding.service.handlers import HUB_NOT_ANSWERING
@@ -19,6 +20,7 @@ from jupyterhub_onboarding.service.handlers import HUB_NOT_ANSWERING
 COLLECTOR_TIMEOUT = 10
 
 
+@pytest.mark.integration  # starts a stand-in hub and the service as processes
 def test_a_new_token_gets_its_503_before_the_collector_gives_up(tmp_path):
     # a hub that accepts connections and never answers: frozen
     frozen = socket.socket()
