@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hubproc import wait_until
+from harness.process import wait_until
+from harness.statusschema import assert_valid_status
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +95,10 @@ def test_demo_moves_the_server_figures_and_stops_cleanly(tmp_path):
         if demo.poll() is not None:
             raise AssertionError(f"the demo exited with {demo.returncode}")
         response = httpx.get(f"{url}/services/onboarding/api/v1/status", headers=headers)
-        return response.json() if response.status_code == 200 else None
+        if response.status_code != 200:
+            return None
+        assert_valid_status(response.json())  # ends the wait at once when invalid
+        return response.json()
 
     def log_tail() -> str:
         return (tmp_path / "demo.log").read_text(errors="replace")[-4000:]

@@ -11,21 +11,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from hubproc import running_hub
+from harness.hub import VIEWER_HUB_CONFIG, running_hub
 
 from jupyterhub_onboarding.core.rules import add_months, month_label, month_of
 
 pytestmark = pytest.mark.integration
 
 HOSTILE_TIER_TEXT = '#eval("1") <b>x</b>'
-HUB_CONFIG = """
-c.JupyterHub.load_groups = {"onboarding-viewers": {"users": ["carol"]}}
-c.JupyterHub.load_roles.append({
-    "name": "onboarding-viewer",
-    "scopes": ["access:services!service=onboarding"],
-    "groups": ["onboarding-viewers"],
-})
-"""
 SERVICE_CONFIG = f"""
 c.Onboarding.first_value_threshold = 2
 c.Onboarding.report_page_size = "letter"
@@ -37,7 +29,9 @@ c.StandardLinks.response_time = {HOSTILE_TIER_TEXT!r}
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     with running_hub(
-        tmp_path_factory.mktemp("report-hub"), hub_config=HUB_CONFIG, service_config=SERVICE_CONFIG
+        tmp_path_factory.mktemp("report-hub"),
+        hub_config=VIEWER_HUB_CONFIG,
+        service_config=SERVICE_CONFIG,
     ) as hub:
         for name in ("ada", "ben"):
             hub.login(name).close()

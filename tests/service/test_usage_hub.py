@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-from hubproc import HubProcess, wait_until
+from harness.hub import HubProcess
+from harness.process import wait_until
 
 pytestmark = pytest.mark.integration
 
