@@ -48,7 +48,7 @@ from common import (
     utcnow,
     write_result,
 )
-from hubproc import free_port, wait_until
+from harness.process import free_port, wait_until
 from loadgen import run_load
 from sqlalchemy import insert
 
