@@ -18,7 +18,8 @@ from common import Timer, log, median, print_table, user_name, write_result
 from sqlalchemy import insert
 
 from jupyterhub_onboarding.core.checklist import OnboardingRecord
-from jupyterhub_onboarding.core.monthly import build_report, report_data
+from jupyterhub_onboarding.core.monthly import build_report
+from jupyterhub_onboarding.core.reportdata import report_data
 from jupyterhub_onboarding.core.snapshot import Settings, TrackerState, build_snapshot
 from jupyterhub_onboarding.core.status.read import read_status
 from jupyterhub_onboarding.core.status.write import build_status, report_section, to_json
@@ -123,7 +124,8 @@ def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-from jupyterhub_onboarding.core.monthly import build_report, report_data
+from jupyterhub_onboarding.core.monthly import build_report
+from jupyterhub_onboarding.core.reportdata import report_data
 from jupyterhub_onboarding.core.status.read import read_status
 from jupyterhub_onboarding.pdf import PDFRenderer
 document = json.loads(open(sys.argv[1]).read())

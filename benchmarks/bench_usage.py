@@ -309,12 +309,11 @@ def render_section(figures, rows, total, now: datetime, reps: int) -> float:
                 support_email="",
                 response_time="",
                 service_prefix="/services/onboarding/",
-                users=[],
                 threshold=5,
             ),
             **usage_section(snapshot, "/services/onboarding/", args, rows, total),
         }
-        return render_page(env, "onboarding.html", ns, "nonce")
+        return render_page(env, "onboarding-usage.html", ns, "nonce")
 
     seconds, _ = time_it(render, reps)
     return seconds

@@ -44,6 +44,7 @@ from .settings import (
     COMMON_FLAGS,
     FeeTierSettings,
     OnboardingEmail,
+    ProviderSettings,
     ReportSettings,
     StandardLinks,
     above_zero,
@@ -82,7 +83,7 @@ async def watch_parent(
     on_gone()
 
 
-class Onboarding(FeeTierSettings, ReportSettings, SourceSettings, Application):
+class Onboarding(FeeTierSettings, ReportSettings, ProviderSettings, SourceSettings, Application):
     """A JupyterHub service that tracks first value and monthly active users."""
 
     name = "jupyterhub-onboarding"

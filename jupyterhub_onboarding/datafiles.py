@@ -6,6 +6,7 @@ JupyterHub finds its own; every environment autoescapes.
 
 from __future__ import annotations
 
+import base64
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -65,9 +66,15 @@ def template_environment(loader: BaseLoader, **options: Any) -> Environment:
         **options,
     )
     environment.filters.update(
+        b64=lambda body: base64.b64encode(body).decode("ascii"),
         count=fmt.format_count,
         days=fmt.days,
+        days_away=fmt.days_away,
         decimal=fmt.decimal,
+        duration=fmt.duration,
+        hours=fmt.hours,
+        link_target=fmt.link_target,
+        long_date=fmt.long_date,
         fee=fmt.fee,
         money=fmt.format_money,
         month_abbreviation=fmt.month_abbreviation,

@@ -9,6 +9,7 @@ program at start with one line that says what to fix.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from traitlets import Enum, HasTraits, List, TraitError, Unicode, validate
@@ -16,6 +17,7 @@ from traitlets.config import Configurable
 
 from .core import fees
 from .core.links import LINK_FIELDS, LinkSettings, link_template_problem
+from .core.monthly import Branding
 
 #: Command-line aliases and flags every command of the package has.
 COMMON_ALIASES = {"log-level": "Application.log_level"}
@@ -92,6 +94,80 @@ class ReportSettings(HasTraits):
         help="""Page size of the monthly report PDFs: 'a4' (210 x 297 mm) or 'letter'
         (US Letter, 8.5 x 11 in). The HTML report prints on the browser's page size.""",
     ).tag(config=True)
+
+
+#: Logo files a report can show, by file name ending, and how each file starts.
+LOGO_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".svg": "svg"}
+LOGO_MAGIC = {"png": (b"\x89PNG\r\n\x1a\n",), "jpg": (b"\xff\xd8\xff",), "svg": (b"<svg", b"<?xml")}
+#: The largest logo file accepted (a logo is a small image; a PDF embeds it whole).
+MAX_LOGO_BYTES = 512 * 1024
+
+
+def read_logo(path: str, trait: str) -> tuple[str, bytes]:
+    """(format, bytes) of the logo file at *path*; TraitError naming *trait* when it cannot
+    be read, is too large, or is not a PNG, JPEG or SVG image."""
+    kind = LOGO_FORMATS.get(Path(path).suffix.lower())
+    if kind is None:
+        raise TraitError(f"{trait} must be a .png, .jpg or .svg file, got {path!r}")
+    try:
+        body = Path(path).read_bytes()
+    except OSError as error:
+        raise TraitError(f"{trait} cannot be read ({error.strerror}): {path!r}") from None
+    if len(body) > MAX_LOGO_BYTES:
+        raise TraitError(f"{trait} must be at most {MAX_LOGO_BYTES:,} bytes, got {len(body):,}")
+    if not body.lstrip().startswith(LOGO_MAGIC[kind]):
+        raise TraitError(f"{trait} is not a {kind.upper()} image: {path!r}")
+    return kind, body
+
+
+class ProviderSettings(HasTraits):
+    """Who provides the hub, as the monthly report and the summary email name it: a setting
+    of both the service and the collector."""
+
+    provider_name = Unicode(
+        "2i2c",
+        help="""The provider's name, as the monthly report, the summary email and its subject
+        line say it, e.g. ``"2i2c"`` ("Your 2i2c JupyterHub Onboarding Summary"). One line of
+        at most 100 characters.""",
+    ).tag(config=True)
+
+    provider_logo = Unicode(
+        "",
+        help="""Path to the provider's logo, a PNG, JPEG or SVG file of at most 512 KB, shown
+        at the top of the monthly report (HTML and PDF), e.g.
+        ``"/etc/jupyterhub/provider-logo.svg"``. Empty: no logo (the report names the
+        provider in text).""",
+    ).tag(config=True)
+
+    @validate("provider_name")
+    def _check_provider_name(self, proposal: dict[str, Any]) -> str:
+        value = proposal["value"].strip()
+        if "\n" in value or "\r" in value or len(value) > 100:
+            raise TraitError(
+                f"{option_name(proposal)} must be one line of at most 100 characters, "
+                f"got {value[:60]!r}"
+            )
+        return value
+
+    @validate("provider_logo")
+    def _check_provider_logo(self, proposal: dict[str, Any]) -> str:
+        value = proposal["value"].strip()
+        if value:
+            read_logo(value, option_name(proposal))
+        return value
+
+    def report_branding(self, community_name: str = "") -> Branding:
+        """The names and logo a report shows (the logo read now: a file replaced since the
+        start is shown as it is; one that became unreadable is left out)."""
+        logo = None
+        if self.provider_logo:
+            try:
+                logo = read_logo(self.provider_logo, "provider_logo")
+            except TraitError:
+                logo = None
+        return Branding(
+            community_name=community_name, provider_name=self.provider_name, provider_logo=logo
+        )
 
 
 def check_url(value: str, trait: str) -> str:
@@ -241,8 +317,9 @@ class OnboardingEmail(Configurable):
     ).tag(config=True)
 
     signature_title = Unicode(
-        "Account Manager, 2i2c",
-        help="""The line under the signature.""",
+        "",
+        help="""The line under the signature, e.g. ``"Partnerships, Example Provider"``.
+        Empty: "Account Manager, " and the provider's name (``Onboarding.provider_name``).""",
     ).tag(config=True)
 
     first_invoice = Unicode(

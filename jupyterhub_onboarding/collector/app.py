@@ -27,6 +27,7 @@ from ..settings import (
     COMMON_ALIASES,
     COMMON_FLAGS,
     FeeTierSettings,
+    ProviderSettings,
     ReportSettings,
     above_zero,
     at_least,
@@ -38,7 +39,7 @@ from .rows import HubStatus, Row, hub_events, order_rows, read_answer
 from .writers import render
 
 
-class CollectApp(FeeTierSettings, ReportSettings, Application):
+class CollectApp(FeeTierSettings, ReportSettings, ProviderSettings, Application):
     """Poll the onboarding status API of many hubs and write one report."""
 
     name = "jupyterhub-onboarding-collect"
@@ -138,10 +139,12 @@ jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --ou
 
     output_dir = Unicode(
         "",
-        help="""Write each hub's monthly report and a summary of all hubs into this existing
-        directory, as --format pdf or html: {hub}-{month}.pdf and summary-{month}.pdf. A hub
-        that did not answer is a row of the summary and has no file. Required for --format
-        pdf. Example: --output-dir reports.""",
+        help="""Write each hub's monthly report and a summary of all hubs into this
+        directory (created when missing), as --format pdf or html: {hub}-{month}.pdf and
+        summary-{month}.pdf. The summary lists every hub's events of the next 14 days; in
+        HTML its hub names link to the hubs' own reports beside it. A hub that did not
+        answer is a row of the summary and has no file. Required for --format pdf.
+        Example: --output-dir reports.""",
     ).tag(config=True)
 
     progress = Bool(
@@ -264,8 +267,11 @@ jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --ou
             self.usage_error("--format pdf needs --output-dir: the directory for the PDFs")
         if self.output_dir and self.report_format not in ("pdf", "html"):
             self.usage_error("--output-dir needs --format pdf or --format html")
-        if self.output_dir and not Path(self.output_dir).is_dir():
-            self.usage_error(f"--output-dir {self.output_dir} is not an existing directory")
+        if self.output_dir:
+            try:
+                Path(self.output_dir).mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                self.usage_error(f"cannot create --output-dir {self.output_dir}: {error.strerror}")
         try:
             return load_hubs(Path(self.hubs_file), self.service_name)
         except HubsFileError as error:
@@ -385,14 +391,16 @@ jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --ou
         month = self.month or current
         directory = Path(self.output_dir)
         try:
-            rows, written = write_hub_files(
+            rows, files = write_hub_files(
                 directory,
                 self.report_format,
                 hubs,
                 month=month,
                 page_size=self.report_page_size,
                 tiers=tiers,
+                branding=self.report_branding(),
             )
+            written = list(files.values())
             summary = True
             try:
                 written.append(
@@ -403,6 +411,8 @@ jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --ou
                         month=month,
                         month_to_date=month == current,
                         generated_at=generated_at,
+                        events=hub_events(hubs),
+                        files=files,
                         page_size=self.report_page_size,
                     )
                 )

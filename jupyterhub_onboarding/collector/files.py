@@ -11,7 +11,7 @@ hubs' files and the summary are written all the same.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -20,14 +20,22 @@ from typing import Any
 import jinja2
 
 from ..core import fees
-from ..core.format import decimal, fee, month_name, number
-from ..core.monthly import NoReport, Report, build_report, report_data
+from ..core.format import days_away, fee, hours, month_title, number
+from ..core.monthly import NO_BRANDING, Branding, NoReport, Report, build_report
+from ..core.reportdata import report_data
 from ..core.safetext import safe_text
 from ..core.status.model import MAX_TEXT
 from ..datafiles import find_data_files_path, template_environment
 from ..pdf import PDFError, PDFRenderer
-from .rows import HubStatus, Row, order_rows, totals
-from .writers import first_value_text, to_html
+from .rows import EVENT_WINDOW_DAYS, HubEvent, HubStatus, Row, order_rows, totals
+from .writers import (
+    checklist_text,
+    first_value_text,
+    generated_text,
+    next_event_text,
+    to_html,
+    when,
+)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -52,6 +60,7 @@ def hub_reports(
     hubs: Sequence[HubStatus],
     month: str,
     tiers: Sequence[tuple[int | None, float]] = fees.DEFAULT_TIERS,
+    branding: Branding = NO_BRANDING,
 ) -> list[HubReport]:
     """The report of each hub that answered, from its own model (never looked up by its
     name, which the row shows cleaned); a hub whose report cannot be made gets its error."""
@@ -63,7 +72,12 @@ def hub_reports(
             continue
         try:
             report = build_report(
-                hub.status, month, hub_name=row.hub, hub_url=row.url, fallback_tiers=tiers
+                hub.status,
+                month,
+                hub_name=row.hub,
+                hub_url=row.url,
+                fallback_tiers=tiers,
+                branding=branding,
             )
         except NoReport as error:
             found.append(HubReport(replace(row, error=f"no report: {error}"), None))
@@ -72,41 +86,63 @@ def hub_reports(
     return found
 
 
-def summary_data(rows: Sequence[Row], month: str, month_to_date: bool, generated_at: str) -> dict:
-    """The summary PDF's data: totals and one line per hub, all plain text."""
+def summary_data(
+    rows: Sequence[Row],
+    month: str,
+    month_to_date: bool,
+    generated_at: str,
+    events: Sequence[HubEvent] = (),
+) -> dict:
+    """The summary PDF's data: totals, the events ahead and one line per hub, all plain
+    text formatted as the HTML summary has it."""
     summary = totals(rows)
     fee_text = ", ".join(
         fee(amount, currency) for currency, amount in summary.estimated_usage_fee.items()
     )
     return {
         "month": month,
-        "month_name": month_name(month),
-        "month_to_date": month_to_date,
-        "generated_at": generated_at,
+        "title": month_title(month, month_to_date),
+        "generated_at": generated_text(generated_at),
         "hubs": summary.hubs,
+        "event_window_days": EVENT_WINDOW_DAYS,
         "totals": {
-            "hubs": summary.hubs,
-            "failed": summary.failed,
-            "check_in_due": summary.check_in_due,
-            "first_value_achieved": summary.first_value_achieved,
-            "mau_login": summary.mau_login,
-            "mau_server": summary.mau_server,
-            "sessions": summary.sessions,
-            "server_hours": decimal(summary.server_hours),
+            "hubs": number(summary.hubs),
+            "failed": number(summary.failed),
+            "check_in_due": number(summary.check_in_due),
+            "first_value_achieved": number(summary.first_value_achieved),
+            "mau_login": number(summary.mau_login),
+            "mau_server": number(summary.mau_server),
+            "sessions": number(summary.sessions),
+            "server_hours": hours(summary.server_hours),
             "fees": fee_text or "-",
         },
+        "events": [
+            {
+                "hub": item.hub,
+                "title": item.event.title,
+                "kind": item.event.kind,
+                "start": when(item.event.start),
+                "starts_in": days_away(item.event.days_until),
+                "expected": number(item.event.expected_attendees),
+                "checklist": checklist_text(item.event.checklist_done, item.event.checklist_total),
+                "ready": item.event.ready,
+            }
+            for item in events
+        ],
         "rows": [
             {
                 "hub": safe_text(row.hub, MAX_TEXT),
                 "action": row.action or "ok",
+                "needs": safe_text(
+                    row.error if row.error is not None else (row.needs or "ok"), MAX_TEXT
+                ),
                 "first_value": first_value_text(row),
                 "mau_login": number(row.mau_login),
                 "mau_server": number(row.mau_server),
                 "sessions": number(row.sessions),
-                "server_hours": decimal(row.server_hours),
-                "peak": number(row.peak_concurrent_servers),
+                "server_hours": hours(row.server_hours),
                 "fee": fee(row.estimated_usage_fee, row.currency),
-                "error": safe_text(row.error or "", MAX_TEXT),
+                "next_event": next_event_text(row),
             }
             for row in rows
         ],
@@ -136,11 +172,12 @@ def write_hub_files(
     page_size: str = "a4",
     tiers: Sequence[tuple[int | None, float]] = fees.DEFAULT_TIERS,
     renderer: PDFRenderer | None = None,
-) -> tuple[list[Row], list[Path]]:
+    branding: Branding = NO_BRANDING,
+) -> tuple[list[Row], dict[Row, Path]]:
     """Write each answered hub's report into *directory* as *fmt* (``pdf`` or ``html``);
     return every hub's row, in report order (with the error of a report that could not be
-    made, such as a PDF Typst cannot compile), and the files written. OSError when a file
-    cannot be written."""
+    made, such as a PDF Typst cannot compile), and the file written for each row that has
+    one. OSError when a file cannot be written."""
     pdf = renderer or PDFRenderer()
 
     def render(report: Report) -> bytes:
@@ -149,8 +186,10 @@ def write_hub_files(
         return hub_html(report).encode("utf-8")
 
     used: set[str] = {"summary"}
-    rows, written = [], []
-    for entry in sorted(hub_reports(hubs, month, tiers), key=lambda e: e.row.hub.casefold()):
+    rows: list[Row] = []
+    written: dict[Row, Path] = {}
+    reports = hub_reports(hubs, month, tiers, branding)
+    for entry in sorted(reports, key=lambda e: e.row.hub.casefold()):
         row, report = entry.row, entry.report
         if report is not None:
             try:
@@ -160,7 +199,7 @@ def write_hub_files(
             else:
                 path = directory / f"{file_stem(row.hub, used)}-{month}.{fmt}"
                 path.write_bytes(body)
-                written.append(path)
+                written[row] = path
         rows.append(row)
     return order_rows(rows), written
 
@@ -173,15 +212,23 @@ def write_summary(
     month: str,
     month_to_date: bool,
     generated_at: str,
+    events: Sequence[HubEvent] = (),
+    files: Mapping[Row, Path] | None = None,
     page_size: str = "a4",
     renderer: PDFRenderer | None = None,
 ) -> Path:
-    """Write the summary of all hubs into *directory*; PDFError or OSError if it cannot be."""
+    """Write the summary of all hubs into *directory*: the events ahead (*events*, from the
+    same answers as the rows) and the hubs, their names linking to their *files* (HTML).
+    PDFError or OSError if it cannot be written."""
     path = directory / f"summary-{month}.{fmt}"
     if fmt == "pdf":
-        data: Any = summary_data(rows, month, month_to_date, generated_at)
+        data: Any = summary_data(rows, month, month_to_date, generated_at, events)
         renderer = renderer or PDFRenderer()
         path.write_bytes(renderer.render("report-summary.typ", data, page_size=page_size))
     else:
-        path.write_text(to_html(rows, month=month, generated_at=generated_at), encoding="utf-8")
+        names = [file.name if (file := (files or {}).get(row)) else None for row in rows]
+        path.write_text(
+            to_html(rows, month=month, generated_at=generated_at, events=events, files=names),
+            encoding="utf-8",
+        )
     return path

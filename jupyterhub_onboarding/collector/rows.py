@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core import fees
 from ..core.clock import isoformat
+from ..core.format import days_away
 from ..core.safetext import safe_text
 from ..core.status.model import StatusDocument, UpcomingEvent, UsageMonth
 from ..core.status.read import StatusError, read_status
@@ -53,6 +54,10 @@ COLUMNS: dict[str, str] = {
     "checklist_done": "Onboarding checklist items done (verified by the service or ticked off).",
     "checklist_total": "Onboarding checklist items in total.",
     "error": "Why the hub has no figures (empty when it answered).",
+    "unprepared_event": "The first event starting within 7 days whose preparation checklist "
+    "is incomplete: title, lead time and checklist; empty when there is none.",
+    "needs": "What the hub needs, most urgent first (error, event not ready, check-in due, "
+    "tracker stale), separated by '; '; empty when nothing.",
 }
 
 #: The CSV columns a customer's CRM record takes from the onboarding procedure, in its order.
@@ -60,9 +65,10 @@ CRM_COLUMNS = ("hub", "url", "onboarding_date", "first_value_date", "hub_access_
 
 #: Why a row needs attention, most urgent first; the report lists rows in this order.
 ACTION_ERROR = "error"
+ACTION_EVENT = "event not ready"
 ACTION_CHECK_IN = "check-in due"
 ACTION_STALE = "tracker stale"
-ACTION_ORDER = (ACTION_ERROR, ACTION_CHECK_IN, ACTION_STALE, "")
+ACTION_ORDER = (ACTION_ERROR, ACTION_EVENT, ACTION_CHECK_IN, ACTION_STALE, "")
 
 #: The report lists every hub's events starting within this many days before the hubs.
 EVENT_WINDOW_DAYS = 14
@@ -106,13 +112,35 @@ class Row:
     checklist_done: int | None = None
     checklist_total: int | None = None
     error: str | None = None
+    unprepared_event: str | None = None
+    #: Made from the other fields (any value given is replaced).
+    needs: str | None = None
 
     def __post_init__(self) -> None:
+        # the documented way to set a field of a frozen dataclass while it is made
+        object.__setattr__(self, "needs", "; ".join(self._needs()) or None)
         for item in fields(self):
             value = getattr(self, item.name)
             if isinstance(value, str):
-                # the documented way to set a field of a frozen dataclass while it is made
                 object.__setattr__(self, item.name, safe_text(value))
+
+    @property
+    def needs_text(self) -> str:
+        """What "Needs" shows: ``error: `` and the error, else what the hub needs, else
+        ``ok``."""
+        return f"{ACTION_ERROR}: {self.error}" if self.error is not None else (self.needs or "ok")
+
+    def _needs(self) -> list[str]:
+        if self.error is not None:
+            return [ACTION_ERROR]
+        found = []
+        if self.unprepared_event:
+            found.append(f"{ACTION_EVENT}: {self.unprepared_event}")
+        if self.check_in_due:
+            found.append(ACTION_CHECK_IN)
+        if self.tracker_stale:
+            found.append(ACTION_STALE)
+        return found
 
     @property
     def answered(self) -> bool:
@@ -123,6 +151,8 @@ class Row:
         """Why this hub needs attention ('' when it does not)."""
         if self.error is not None:
             return ACTION_ERROR
+        if self.unprepared_event:
+            return ACTION_EVENT
         if self.check_in_due:
             return ACTION_CHECK_IN
         if self.tracker_stale:
@@ -193,6 +223,18 @@ def _onboarding_columns(status: StatusDocument) -> dict[str, Any]:
     }
 
 
+def event_line(event: UpcomingEvent) -> str:
+    """``Midterm exam (in 6 days, checklist 1/4)``: an event as "Needs" names it."""
+    lead = days_away(event.days_until)
+    return f"{event.title} ({lead}, checklist {event.checklist_done}/{event.checklist_total})"
+
+
+def unprepared_event(upcoming: Sequence[UpcomingEvent]) -> str | None:
+    """The first of *upcoming* that is not ready within its lead time, as a line."""
+    found = next((event for event in upcoming if event.unprepared), None)
+    return None if found is None else event_line(found)
+
+
 def upcoming_events(status: StatusDocument) -> tuple[UpcomingEvent, ...]:
     """The hub's planned events, earliest first (none when its service predates events)."""
     if status.events is None:
@@ -234,6 +276,7 @@ def status_row(
         currency=status.billing.currency,
         tracker_stale=status.tracker.stale,
         service_version=status.version,
+        unprepared_event=unprepared_event(upcoming),
         **_event_columns(upcoming[0] if upcoming else None),
         **_onboarding_columns(status),
     )

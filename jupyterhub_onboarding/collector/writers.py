@@ -19,7 +19,16 @@ from urllib.parse import urlsplit
 import jinja2
 
 from ..core.clock import parse_iso
-from ..core.format import days, decimal, fee, format_utc, number, yes_no
+from ..core.format import (
+    days_away,
+    fee,
+    format_utc,
+    hours,
+    long_datetime,
+    month_title,
+    number,
+)
+from ..core.rules import month_label, month_of
 from ..datafiles import find_data_files_path, template_environment
 from .rows import COLUMNS, EVENT_WINDOW_DAYS, HubEvent, Row, totals
 
@@ -80,27 +89,35 @@ def _shorten(text: str, width: int) -> str:
 
 TABLE_HEADINGS = (
     "hub",
-    "action",
+    "needs",
     "first value",
-    "days",
-    "check-in due",
     "MAU login",
     "MAU server",
     "30d",
     "sessions",
     "server h",
-    "median min",
-    "peak",
     "fee",
     "next event",
-    "starts (UTC)",
-    "in days",
-    "expected",
-    "checklist",
-    "stale",
-    "version",
-    "error",
 )
+
+
+def report_title(month: str | None, generated_at: str) -> str:
+    """The one title form of a run: ``December 2026``, or ``December 2026, to date`` for
+    the month the run is in (*month* None: the hubs' current month)."""
+    try:
+        current = month_label(month_of(parse_iso(generated_at)))
+    except (TypeError, ValueError):
+        return month_title(month) if month else "the current month"
+    label = month or current
+    return month_title(label, to_date=label == current)
+
+
+def generated_text(generated_at: str) -> str:
+    """``4 December 2026, 14:34 UTC`` (the text as it is when it is no ISO time)."""
+    try:
+        return long_datetime(parse_iso(generated_at))
+    except (TypeError, ValueError):
+        return generated_at
 
 
 def when(instant: str | datetime | None) -> str:
@@ -114,6 +131,17 @@ def checklist_text(done: int | None, total: int | None) -> str:
     return "" if done is None or total is None else f"{done}/{total}"
 
 
+def next_event_text(row: Row) -> str:
+    """``Midterm exam, in 6 days, checklist 1/4`` (empty without an event)."""
+    if not row.next_event_title:
+        return ""
+    parts = [row.next_event_title, days_away(row.next_event_days_until)]
+    checklist = checklist_text(row.next_event_checklist_done, row.next_event_checklist_total)
+    if checklist:
+        parts.append(f"checklist {checklist}")
+    return ", ".join(part for part in parts if part)
+
+
 def first_value_text(row: Row) -> str:
     if row.first_value_achieved:
         return row.first_value_date or "yes"
@@ -123,26 +151,15 @@ def first_value_text(row: Row) -> str:
 def _table_cells(row: Row) -> list[str]:
     return [
         _shorten(row.hub, 32),
-        row.action or "ok",
+        _shorten(row.needs_text, 70),
         first_value_text(row),
-        days(row.days_to_first_value),
-        yes_no(row.check_in_due),
         number(row.mau_login),
         number(row.mau_server),
         number(row.active_30d),
         number(row.sessions),
-        decimal(row.server_hours),
-        decimal(row.median_session_minutes),
-        number(row.peak_concurrent_servers),
+        hours(row.server_hours),
         fee(row.estimated_usage_fee, row.currency),
-        _shorten(row.next_event_title or "", 24),
-        when(row.next_event_start),
-        days(row.next_event_days_until),
-        number(row.next_event_expected_attendees),
-        checklist_text(row.next_event_checklist_done, row.next_event_checklist_total),
-        yes_no(row.tracker_stale),
-        _shorten(row.service_version or "", 12),
-        _shorten(row.error or "", 60),
+        _shorten(next_event_text(row), 48),
     ]
 
 
@@ -152,7 +169,7 @@ EVENT_HEADINGS = (
     "kind",
     "starts (UTC)",
     "ends",
-    "in days",
+    "starts in",
     "expected",
     "checklist",
 )
@@ -185,14 +202,14 @@ def _event_lines(events: Sequence[HubEvent]) -> list[str]:
             _shorten(item.event.kind, 12),
             when(item.event.start),
             when(item.event.end),
-            days(item.event.days_until),
+            days_away(item.event.days_until),
             number(item.event.expected_attendees),
             checklist_text(item.event.checklist_done, item.event.checklist_total)
             + ("" if item.event.ready else " (not ready)"),
         ]
         for item in events
     ]
-    widths, line = _columns(EVENT_HEADINGS, body, {5, 6})
+    widths, line = _columns(EVENT_HEADINGS, body, {6})
     rule = "  ".join("-" * width for width in widths)
     return [f"{title}:", line(EVENT_HEADINGS), rule, *(line(cells) for cells in body), ""]
 
@@ -215,28 +232,20 @@ def to_table(
             f"TOTAL ({summary.hubs} hubs)",
             f"{summary.failed} failed",
             f"{summary.first_value_achieved} achieved",
-            "",
-            number(summary.check_in_due),
             number(summary.mau_login),
             number(summary.mau_server),
             number(summary.active_30d),
             number(summary.sessions),
-            decimal(summary.server_hours),
-            "",
-            "",
+            hours(summary.server_hours),
             fee_text,
-            "",
-            "",
-            "",
-            "",
-            "",
-            number(summary.tracker_stale),
-            "",
             "",
         ]
     )
-    widths, line = _columns(TABLE_HEADINGS, body, {3, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17})
-    title = f"Onboarding report, month {month or 'current'}, generated {generated_at}"
+    widths, line = _columns(TABLE_HEADINGS, body, {3, 4, 5, 6, 7, 8})
+    title = (
+        f"Onboarding report: {report_title(month, generated_at)}, "
+        f"generated {generated_text(generated_at)}"
+    )
     rule = "  ".join("-" * width for width in widths)
     lines = [title, "", *_event_lines(events), line(TABLE_HEADINGS), rule]
     lines += [line(cells) for cells in body[:-1]]
@@ -252,6 +261,7 @@ def _html_template() -> jinja2.Template:
     )
     environment.globals.update(
         first_value=first_value_text,
+        next_event=next_event_text,
         when=when,
         checklist=checklist_text,
         tracker=lambda row: {None: "", True: "stale", False: "ok"}[row.tracker_stale],
@@ -266,15 +276,19 @@ def to_html(
     month: str | None,
     generated_at: str,
     events: Sequence[HubEvent] = (),
+    files: Sequence[str | None] | None = None,
 ) -> str:
-    """A self-contained HTML page (inline CSS, no scripts, no external resources)."""
+    """A self-contained HTML page (inline CSS, no scripts, no external resources). With
+    *files* (for each row, the file of its report beside the page, or None), hub names link
+    to those; else to the hubs."""
     return _html_template().render(
         rows=rows,
         totals=totals(rows),
-        month=month,
-        generated_at=generated_at,
+        title=report_title(month, generated_at),
+        generated=generated_text(generated_at),
         events=events,
         event_window_days=EVENT_WINDOW_DAYS,
+        files=files,
     )
 
 

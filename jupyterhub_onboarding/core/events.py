@@ -228,14 +228,22 @@ def check_times(
     errors: dict[str, str],
     *,
     start_changed: bool = True,
+    zone_known: bool = True,
 ) -> None:
-    """End after start, start not in the past (when it is set now), within bounds."""
+    """End after start, start not in the past (when it is set now), within bounds.
+
+    Every problem is reported at once: a start in the past does not hide an end before it.
+    Without a known time zone (*zone_known* false, the times read as UTC) only the order and
+    length are checked, which a zone does not change.
+    """
     now = as_utc(now)
-    if start_changed and start < now and "start" not in errors:
-        errors["start"] = "must not be in the past"
-    elif start > now + MAX_AHEAD and "start" not in errors:
-        errors["start"] = "must be within three years"
-    if "start" in errors or "end" in errors:
+    start_unreadable = "start" in errors
+    if zone_known and not start_unreadable:
+        if start_changed and start < now:
+            errors["start"] = "must not be in the past"
+        elif start > now + MAX_AHEAD:
+            errors["start"] = "must be within three years"
+    if "end" in errors or start_unreadable:
         return
     if end <= start:
         errors["end"] = "must be after the start"
@@ -255,17 +263,18 @@ def parse_form(values: Mapping[str, str], now: datetime) -> EventFields:
     except ValueError as error:
         errors["time_zone"] = str(error)
     start = end = as_utc(now)
-    if "time_zone" not in errors:
-        for name in ("start", "end"):
-            try:
-                parsed = parse_local(values.get(name, ""), tz)
-            except ValueError as error:
-                errors[name] = str(error)
+    # with an unknown zone the wall times are still read (as UTC) so that a bad format or an
+    # end before the start is reported together with the zone
+    for name in ("start", "end"):
+        try:
+            parsed = parse_local(values.get(name, ""), tz)
+        except ValueError as error:
+            errors[name] = str(error)
+        else:
+            if name == "start":
+                start = parsed
             else:
-                if name == "start":
-                    start = parsed
-                else:
-                    end = parsed
+                end = parsed
     attendees = _attendees(values.get("expected_attendees", ""), errors)
     profile = _text(values.get("profile"), "profile", MAX_PROFILE, errors, required=False)
     notes = _text(values.get("notes"), "notes", MAX_NOTES, errors, required=False)
@@ -277,8 +286,9 @@ def parse_form(values: Mapping[str, str], now: datetime) -> EventFields:
             start_changed = parse_iso(original) != start
         except (TypeError, ValueError):
             start_changed = True
-    if "time_zone" not in errors:
-        check_times(start, end, now, errors, start_changed=start_changed)
+    check_times(
+        start, end, now, errors, start_changed=start_changed, zone_known="time_zone" not in errors
+    )
     if errors:
         raise EventInvalid(errors)
     return EventFields(

@@ -14,29 +14,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from datetime import date
 from urllib.parse import urlsplit
 
 from . import fees
-from .clock import isoformat
 from .format import (
-    MONTH_NAMES,
+    basis_colour,
     days,
-    decimal,
     format_money,
-    month_abbreviation,
+    hours,
+    link_target,
+    long_date,
+    long_datetime,
     month_name,
+    month_title,
     number,
+    percent_change,
 )
-from .rules import add_months, last_months, month_label, parse_month
+from .rules import add_months, last_months, month_label, month_of, parse_month
 from .safetext import safe_text, unsafe_characters
 from .status.model import (
     MAX_TEXT,
     MAX_URL,
-    LabelUsage,
     MonthCount,
     MonthDetails,
+    PreviousToDate,
     ReportLink,
+    ReportSection,
     StatusDocument,
     UsageMonth,
 )
@@ -46,12 +50,12 @@ from .usage import LAST_LOGIN_BUCKETS
 MAX_LINKS = 25
 #: Months in the MAU chart, ending with the report's month.
 CHART_MONTHS = 12
-MINUS = "\u2212"
 DASH = "\u2013"
 
 
 class NoReport(ValueError):
-    """There is no report of the month asked for (it has not begun at the hub)."""
+    """There is no report of the month asked for: it has not begun at the hub, or the hub
+    was not live yet. The message says which, in plain words."""
 
 
 def safe_url(value: str | None) -> str | None:
@@ -132,10 +136,38 @@ class Report:
     stale: bool
     changes: tuple[Change, ...] = ()
     observations: tuple[str, ...] = field(default_factory=tuple)
+    #: What the month is compared with: "November 2026", "1 to 4 November 2026" (the same
+    #: days of the previous month, for a month to date), or "" (no comparison).
+    compared_with: str = ""
+    community_name: str = ""
+    provider_name: str = ""
+    #: The provider's logo: (format, bytes), format ``png``, ``jpg`` or ``svg``.
+    provider_logo: tuple[str, bytes] | None = None
 
     @property
     def month_name(self) -> str:
         return month_name(self.month)
+
+    @property
+    def title(self) -> str:
+        """The community's name when it is configured, else the hub's."""
+        return self.community_name or self.hub_name
+
+    @property
+    def month_title(self) -> str:
+        """``December 2026`` or ``December 2026, to date``."""
+        return month_title(self.month, self.month_to_date)
+
+    @property
+    def to_date_comparison(self) -> bool:
+        """The month to date is compared with the same days of the month before."""
+        return self.month_to_date and bool(self.compared_with)
+
+    def colour(self, basis: str) -> str:
+        return basis_colour(basis)
+
+    def link_text(self, url: str) -> str:
+        return link_target(url)
 
     @property
     def previous_month_name(self) -> str:
@@ -178,22 +210,38 @@ def report_month(document: StatusDocument, month: str) -> ReportMonth:
 
 
 def _chart(document: StatusDocument, month: str) -> tuple[MonthCount, ...]:
+    """The last CHART_MONTHS months up to *month*, from the month the hub went live."""
     known = {entry.month: entry for entry in document.mau.history}
     known[document.mau.month] = _mau(document, document.mau.month)
+    live = month_label(month_of(document.first_value.live_since))
     return tuple(
         known.get(month_label(m), MonthCount(month_label(m), 0, 0))
         for m in last_months(parse_month(month), CHART_MONTHS)
+        if month_label(m) >= live
     )
 
 
-def _percent_change(current: float, previous: float) -> str:
-    if previous == 0:
-        return "new" if current else "no change"
-    change = (current - previous) / previous * 100
-    if abs(change) < 0.5:
-        return "no change"
-    sign = "+" if change > 0 else MINUS
-    return f"{sign}{abs(change):.0f}%"
+def _to_date(entry: PreviousToDate) -> ReportMonth:
+    """The previous month up to the same point, as the report compares it."""
+    return ReportMonth(
+        mau=entry.mau,
+        usage=entry.usage,
+        details=MonthDetails(entry.mau.month, (), (), None),
+        new_users=entry.new_users,
+    )
+
+
+def _same_days(entry: PreviousToDate) -> str:
+    """``1\u20134 November 2026``: the days *until* reaches into, its own day included."""
+    start = parse_month(entry.mau.month)
+    first = date(start // 100, start % 100, 1)
+    until = entry.until
+    last = until.date() if until.date().month == first.month else None
+    if last is None:  # the whole month (the current month is longer)
+        return month_name(entry.mau.month)
+    if last == first:
+        return long_date(first)
+    return f"{first.day}{DASH}{long_date(last)}"
 
 
 def report_changes(report: Report) -> tuple[Change, ...]:
@@ -212,8 +260,8 @@ def report_changes(report: Report) -> tuple[Change, ...]:
             "Server-hours",
             now.usage.server_hours,
             before.usage.server_hours,
-            decimal(now.usage.server_hours, none=DASH),
-            decimal(before.usage.server_hours, none=DASH),
+            hours(now.usage.server_hours, none=DASH),
+            hours(before.usage.server_hours, none=DASH),
         ),
         counts(
             "Peak concurrent servers",
@@ -229,7 +277,7 @@ def report_changes(report: Report) -> tuple[Change, ...]:
         ),
     ]
     return tuple(
-        Change(figure, current_text, previous_text, _percent_change(current, prev))
+        Change(figure, current_text, previous_text, percent_change(current, prev))
         for figure, current, prev, current_text, previous_text in rows
     )
 
@@ -251,7 +299,8 @@ def _first_value_sentences(report: Report) -> list[str]:
             if report.days_to_first_value is not None
             else ""
         )
-        return [f"First value reached on {report.first_value_date}{after}"]
+        reached = date.fromisoformat(report.first_value_date or "")
+        return [f"First value reached on {long_date(reached)}{after}"]
     found = [
         f"First value not reached, {report.users_toward_first_value} of "
         f"{report.first_value_threshold}"
@@ -267,14 +316,18 @@ def _usage_sentences(report: Report, previous_name: str) -> list[str]:
     if now.new_users:
         word = "user" if now.new_users == 1 else "users"
         found.append(f"{number(now.new_users)} new {word} logged in for the first time")
-    sessions = _rise_or_fall("Sessions", now.usage.sessions, before.usage.sessions, previous_name)
+    sessions = (
+        _rise_or_fall("Sessions", now.usage.sessions, before.usage.sessions, previous_name)
+        if previous_name
+        else None
+    )
     if sessions:
         found.append(sessions)
     peak = now.usage.peak_concurrent_servers
     if peak:
         day = now.details.peak_day
         found.append(
-            f"Peak of {number(peak)} concurrent servers{f' on {day:%m-%d}' if day else ''}"
+            f"Peak of {number(peak)} concurrent servers{f' on {long_date(day)}' if day else ''}"
         )
     elif not now.usage.sessions:
         found.append("No server sessions")
@@ -296,28 +349,84 @@ def _usage_sentences(report: Report, previous_name: str) -> list[str]:
 
 
 def observations(report: Report) -> tuple[str, ...]:
-    """Plain sentences for the check-in, derived from the figures alone."""
-    previous_name = MONTH_NAMES[int(report.previous.month[5:]) - 1]
+    """Plain sentences for the check-in, derived from the figures alone. A month to date is
+    compared with the same days of the month before, or not at all."""
+    compared = report.compared_with
     found: list[str] = []
-    if report.month_to_date:
-        found.append("Month to date: the figures cover the month so far")
-    mau = _rise_or_fall(
-        f"MAU ({report.billing_basis})",
-        report.billing_mau,
-        report.billed(report.previous),
-        previous_name,
+    if report.to_date_comparison:
+        found.append(
+            f"Month to date: the figures cover {report.month_name} so far and are compared "
+            f"with the same days of the month before ({compared})"
+        )
+    elif report.month_to_date:
+        found.append(
+            f"Month to date: the figures cover {report.month_name} so far; no comparison "
+            "with the month before"
+        )
+    mau = (
+        _rise_or_fall(
+            f"MAU ({report.billing_basis})",
+            report.billing_mau,
+            report.billed(report.previous),
+            compared,
+        )
+        if compared
+        else None
     )
     if mau:
         found.append(mau)
+    elif report.billing_mau and compared:
+        found.append(f"MAU {number(report.billing_mau)}, none in {compared}")
     elif report.billing_mau:
-        found.append(f"MAU {number(report.billing_mau)}, none in {previous_name}")
+        found.append(f"MAU {number(report.billing_mau)}")
     else:
         found.append("No monthly active users")
     found += _first_value_sentences(report)
-    found += _usage_sentences(report, previous_name)
+    found += _usage_sentences(report, compared)
     if report.stale:
         found.append("The service's figures are stale: it has not reached the hub lately")
     return tuple(found)
+
+
+def check_month(document: StatusDocument, month: str) -> None:
+    """NoReport, in plain words, for a month after the hub's current one or before the
+    month it went live."""
+    current = document.mau.month
+    if month > current:
+        raise NoReport(f"{month_name(month)} has not begun at this hub yet")
+    live_since = document.first_value.live_since
+    if month < month_label(month_of(live_since)):
+        raise NoReport(
+            f"The hub went live on {long_date(live_since)}: there is no report of "
+            f"{month_name(month)}, a month before it was live"
+        )
+
+
+def _comparison(document: StatusDocument, month: str) -> tuple[ReportMonth | None, str]:
+    """What *month* is compared with, and how the report names it: a closed month with the
+    whole month before; the month to date with the same days of the month before, when the
+    document has them (else no comparison)."""
+    if month != document.mau.month:
+        previous_month = month_label(add_months(parse_month(month), -1))
+        return report_month(document, previous_month), month_name(previous_month)
+    section = document.report
+    if section is None or section.previous_to_date is None:
+        return None, ""
+    return _to_date(section.previous_to_date), _same_days(section.previous_to_date)
+
+
+@dataclass(frozen=True)
+class Branding:
+    """Who the report is for and from: names and logo from the configuration."""
+
+    community_name: str = ""
+    provider_name: str = ""
+    #: (format, bytes), format ``png``, ``jpg`` or ``svg``.
+    provider_logo: tuple[str, bytes] | None = None
+
+
+#: A report without community or provider names.
+NO_BRANDING = Branding()
 
 
 def build_report(
@@ -327,20 +436,20 @@ def build_report(
     hub_name: str,
     hub_url: str | None = None,
     fallback_tiers: Sequence[tuple[int | None, float]] = fees.DEFAULT_TIERS,
+    branding: Branding = NO_BRANDING,
 ) -> Report:
     """The report of *month* (``YYYY-MM``) from one hub's status *document*.
 
-    The hub's current month (``mau.month``) is marked month to date; a later month raises
+    The hub's current month (``mau.month``) is marked month to date and compared with the
+    same days of the month before; a later month, or one before the hub went live, raises
     NoReport. The fee tiers are the hub's own (``report.fee_tiers``), else *fallback_tiers*.
     """
-    current = document.mau.month
-    if month > current:
-        raise NoReport(f"month {month} is after the hub's current month {current}")
+    check_month(document, month)
     section = document.report
     tiers = section.fee_tiers if section is not None else tuple(fallback_tiers)
-    previous_month = month_label(add_months(parse_month(month), -1))
     figures = report_month(document, month)
-    previous = report_month(document, previous_month)
+    compared, compared_with = _comparison(document, month)
+    previous = compared or report_month(document, month_label(add_months(parse_month(month), -1)))
     basis = document.billing.basis
     billing_mau = figures.mau.server if basis == "server" else figures.mau.login
     previous_mau = previous.mau.server if basis == "server" else previous.mau.login
@@ -356,17 +465,13 @@ def build_report(
         hub_name=safe_text(hub_name, MAX_TEXT) or "hub",
         hub_url=safe_url(hub_url or document.hub.url) or "",
         month=month,
-        month_to_date=month == current,
-        generated_at=isoformat(document.generated_at) or "",
+        month_to_date=month == document.mau.month,
+        generated_at=long_datetime(document.generated_at),
         service_version=document.version,
         tier=section.tier if section else "",
         support_email=section.support_email if section else "",
         response_time=section.response_time if section else "",
-        links=tuple(
-            replace(link, label=link.label or link.url)
-            for link in (section.links if section else ())
-            if safe_url(link.url)
-        )[:MAX_LINKS],
+        links=_links(section),
         cost_dashboard_url=safe_url(section.cost_dashboard_url) if section else None,
         figures=figures,
         previous=previous,
@@ -391,98 +496,18 @@ def build_report(
         fee_total=fees.total(lines),
         previous_fee=fees.usage_fee(previous_mau, tiers),
         stale=document.tracker.stale,
+        compared_with=compared_with,
+        community_name=safe_text(branding.community_name, MAX_TEXT),
+        provider_name=safe_text(branding.provider_name, MAX_TEXT),
+        provider_logo=branding.provider_logo,
     )
-    return replace(report, changes=report_changes(report), observations=observations(report))
+    changes = report_changes(report) if compared_with else ()
+    return replace(report, changes=changes, observations=observations(report))
 
 
-def _labels(entries: Sequence[LabelUsage]) -> list[dict[str, Any]]:
-    return [
-        {"name": entry.name, "sessions": entry.sessions, "hours": decimal(entry.server_hours)}
-        for entry in entries
-    ]
-
-
-def _month_data(entry: ReportMonth) -> dict[str, Any]:
-    usage = entry.usage
-    return {
-        "month": entry.month,
-        "month_name": month_name(entry.month),
-        "mau_login": entry.mau.login,
-        "mau_server": entry.mau.server,
-        "new_users": entry.new_users,
-        "sessions": usage.sessions,
-        "users_with_sessions": usage.users_with_sessions,
-        "server_hours": decimal(usage.server_hours, none=DASH),
-        "median_session_minutes": decimal(usage.median_session_minutes, none=DASH),
-        "p90_session_minutes": decimal(usage.p90_session_minutes, none=DASH),
-        "peak_concurrent_servers": usage.peak_concurrent_servers,
-        "peak_day": entry.details.peak_day.isoformat() if entry.details.peak_day else None,
-        "profiles": _labels(entry.details.profiles),
-        "images": _labels(entry.details.images),
-    }
-
-
-def report_data(report: Report) -> dict[str, Any]:
-    """The report as plain JSON data (what the Typst template reads)."""
-    return {
-        "hub_name": report.hub_name,
-        "hub_url": report.hub_url,
-        "month": report.month,
-        "month_name": report.month_name,
-        "month_to_date": report.month_to_date,
-        "generated_at": report.generated_at,
-        "service_version": report.service_version,
-        "tier": report.tier,
-        "support_email": report.support_email,
-        "response_time": report.response_time,
-        "links": [{"group": x.group, "label": x.label, "url": x.url} for x in report.links],
-        "cost_dashboard_url": report.cost_dashboard_url,
-        "figures": _month_data(report.figures),
-        "previous": _month_data(report.previous),
-        "chart": [
-            {
-                "month": bar.month,
-                "short": month_abbreviation(bar.month),
-                "login": bar.login,
-                "server": bar.server,
-            }
-            for bar in report.chart
-        ],
-        "chart_max": max([1, *(max(bar.login, bar.server) for bar in report.chart)]),
-        "first_value": {
-            "achieved": report.first_value_achieved,
-            "date": report.first_value_date,
-            "days": None
-            if report.days_to_first_value is None
-            else days(report.days_to_first_value),
-            "threshold": report.first_value_threshold,
-            "basis": report.first_value_basis,
-            "toward": report.users_toward_first_value,
-            "live_since": report.live_since,
-            "check_in_due": report.check_in_due,
-        },
-        "last_login": [
-            {"label": label, "count": count} for label, count in report.last_login_distribution
-        ],
-        "billing": {
-            "basis": report.billing_basis,
-            "mau": report.billing_mau,
-            "currency": report.currency,
-            "lines": [
-                {
-                    "label": line.label,
-                    "users": line.users,
-                    "price": report.money(line.price),
-                    "subtotal": report.money(line.subtotal),
-                }
-                for line in report.fee_lines
-            ],
-            "total": report.money(report.fee_total),
-        },
-        "changes": [
-            {"figure": c.figure, "current": c.current, "previous": c.previous, "change": c.change}
-            for c in report.changes
-        ],
-        "observations": list(report.observations),
-        "stale": report.stale,
-    }
+def _links(section: ReportSection | None) -> tuple[ReportLink, ...]:
+    return tuple(
+        replace(link, label=link.label or link_target(link.url))
+        for link in (section.links if section else ())
+        if safe_url(link.url)
+    )[:MAX_LINKS]

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from . import fees
 from .clock import as_utc
+from .monthtodate import MonthToDate
 from .rules import ROLLING_WINDOWS, add_months, last_months, month_label, month_of
 from .status.model import MonthCount as MonthCount  # the document's type, used here too
 from .usage import MonthUsage, UsageFigures
@@ -42,6 +43,8 @@ class Aggregates:
     usage: UsageFigures = field(default_factory=UsageFigures)
     #: Counted users who first logged in in each month (``YYYY-MM``), months with any only.
     new_users: dict[str, int] = field(default_factory=dict)
+    #: The previous month up to the same point as now (None until the store counted it).
+    previous_to_date: MonthToDate | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class Snapshot:
     usage: UsageFigures = field(default_factory=UsageFigures)
     #: Counted users who first logged in in each month (``YYYY-MM``).
     new_users: dict[str, int] = field(default_factory=dict)
+    #: The previous month up to the same point as now (None until the store counted it).
+    previous_to_date: MonthToDate | None = None
 
     @property
     def usage_month(self) -> MonthUsage:
@@ -192,4 +197,5 @@ def build_snapshot(
         admin_first_login_at=aggregates.admin_first_login_at,
         usage=aggregates.usage,
         new_users=dict(aggregates.new_users),
+        previous_to_date=aggregates.previous_to_date,
     )

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from urllib.parse import quote
 
-from .format import basis_verb
+from .format import basis_verb, long_date
 from .links import Link
 from .snapshot import Snapshot
 
-SUBJECT = "Your 2i2c JupyterHub Onboarding Summary"
+#: The subject line; ``{provider}`` is the provider's name (``Onboarding.provider_name``).
+SUBJECT = "Your {provider} JupyterHub Onboarding Summary"
+DEFAULT_PROVIDER = "2i2c"
 
 #: The longest ``mailto:`` link offered. Some mail clients, and the systems that hand the
 #: link to them, cut or refuse links beyond about 2,000 characters, so a longer email is
@@ -26,7 +29,7 @@ MAILTO_MAX_LENGTH = 2000
 #: (link key, label in the email) in the procedure's order.
 EMAIL_LINKS: tuple[tuple[str, str], ...] = (
     ("admin_dashboard_url", "Administrator Dashboard"),
-    ("provider_docs_url", "2i2c Documentation"),
+    ("provider_docs_url", "{provider} Documentation"),
     ("advanced_guide_url", "Advanced tier guide"),
     ("premier_guide_url", "Premier tier guide"),
     ("community_docs_url", "Your Hub Documentation"),
@@ -139,7 +142,7 @@ def _addressee_missing(contact: str, community_name: str, customer_email: str) -
     return missing
 
 
-def _link_lines(links: Sequence[Link], missing: list[Missing]) -> list[str]:
+def _link_lines(links: Sequence[Link], missing: list[Missing], provider: str) -> list[str]:
     """One line per standard link set up; the others are left out and listed in *missing*."""
     by_key = {link.key: link for link in links}
     lines = []
@@ -147,11 +150,37 @@ def _link_lines(links: Sequence[Link], missing: list[Missing]) -> list[str]:
         link = by_key.get(key)
         if link is None:
             continue  # a tier guide for another tier
+        label = label.format(provider=provider)
         if link.url:
             lines.append(f"- {label}: {link.url}")
         else:
             missing.append(Missing(f"The {label} link", f"StandardLinks.{key}", "left out"))
     return lines
+
+
+def meeting_words(held_on: date | None, today: date | None) -> str:
+    """When the session was, as the thank-you says it: ``today``, ``yesterday``, ``on
+    4 December 2026``; empty when the meeting is not recorded."""
+    if held_on is None:
+        return ""
+    if held_on == today:
+        return " today"
+    if today is not None and held_on == today - timedelta(days=1):
+        return " yesterday"
+    return f" on {long_date(held_on)}"
+
+
+def dashboards_sentence(links: Sequence[Link]) -> list[str]:
+    """The billing section's pointer to the dashboards that are set up (none: no line)."""
+    ready = {link.key for link in links if link.url}
+    usage, cost = "grafana_usage_url" in ready, "grafana_cost_url" in ready
+    if usage and cost:
+        return ["You can monitor both in the Usage and Cost Monitoring Dashboards linked above."]
+    if usage:
+        return ["You can follow your Monthly Active Users in the Usage Dashboard linked above."]
+    if cost:
+        return ["You can follow your cloud costs in the Cost Monitoring Dashboard linked above."]
+    return []
 
 
 def _next_steps(snapshot: Snapshot | None, threshold: int) -> list[str]:
@@ -188,12 +217,17 @@ def summary_email(
     community_name: str = "",
     customer_email: str = "",
     sender_name: str = "",
-    sender_title: str = "Account Manager, 2i2c",
+    sender_title: str = "",
     first_invoice: str = "",
+    provider_name: str = DEFAULT_PROVIDER,
+    meeting_date: date | None = None,
+    today: date | None = None,
 ) -> SummaryEmail:
     """The follow-up email, with this hub's URL, links, support address and progress.
 
-    *customer_name* is the older name of *contact_name* (used when that is not set).
+    *customer_name* is the older name of *contact_name* (used when that is not set). The
+    thank-you names the session's day from *meeting_date* (as recorded) against *today*;
+    *sender_title* defaults to "Account Manager, *provider_name*".
     Items the service cannot know unless configured stay as bracketed placeholders, links
     not set up are left out, and both are listed in the result's ``missing``.
     """
@@ -209,16 +243,18 @@ def summary_email(
     hub = filled("hub_url", hub_url.rstrip("/") + "/" if hub_url else "")
     community = "" if is_unset(community_name) else _without_article(community_name)
     session = f"the {community} onboarding session" if community else "the onboarding session"
+    provider = provider_name.strip() or DEFAULT_PROVIDER
+    when = meeting_words(meeting_date, today)
     lines = [
         greeting(contact, community_name),
         "",
-        f"Thank you for joining us for {session} today! Here's a quick summary of what we covered:",
+        f"Thank you for joining us for {session}{when}! Here's a quick summary of what we covered:",
         "",
         "✅ Hub Access Confirmed",
         f"Your hub is live at: {hub}",
         "",
         "🔗 Important Links",
-        *_link_lines(links, missing),
+        *_link_lines(links, missing, provider),
         "",
         "💬 Support",
         "If you have any questions or need assistance, email us at: "
@@ -233,7 +269,7 @@ def summary_email(
         f"You'll receive your first invoice {invoice}. The invoice will include:",
         "- Usage fees based on Monthly Active Users (MAU)",
         "- Cloud costs (passed through with no markup)",
-        "You can monitor both metrics in the dashboards we reviewed.",
+        *dashboards_sentence(links),
         "",
         "🎯 Next Steps",
         *_next_steps(snapshot, threshold),
@@ -242,8 +278,10 @@ def summary_email(
         "",
         "Best regards,",
     ]
-    lines += [filled("sender_name", sender_name), *([sender_title] if sender_title else []), ""]
-    subject = f"{SUBJECT}: {community}" if community else SUBJECT
+    title = sender_title.strip() or f"Account Manager, {provider}"
+    lines += [filled("sender_name", sender_name), title, ""]
+    subject = SUBJECT.format(provider=provider)
+    subject = f"{subject}: {community}" if community else subject
     return SummaryEmail(subject, "\n".join(lines), tuple(missing))
 
 

@@ -1,4 +1,10 @@
-"""The monthly active users bar chart as inline SVG: pure, no JavaScript, no external files."""
+"""The page's charts as inline SVG: pure, no JavaScript, no external files.
+
+A chart is drawn at its natural size in CSS pixels and only ever shrinks to fit (the page's
+``.chart`` rule: ``max-width: 100%``), never grows: its text is FONT_SIZE px on a wide
+screen and, shrunk into a 390 px phone, still at least 11 px. The histograms lie on their
+side, so their labels are written in full on one line each.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from ..core.format import month_name
+from ..core.format import BASIS_COLOURS, basis_verb, month_name
 from ..core.snapshot import MonthCount
 
 #: (basis, legend label, fill colour) in drawing order within each month.
-SERIES: tuple[tuple[str, str, str], ...] = (
-    ("login", "Logged in", "#0d6efd"),
-    ("server", "Started a server", "#20c997"),
+SERIES: tuple[tuple[str, str, str], ...] = tuple(
+    (basis, basis_verb(basis).capitalize(), BASIS_COLOURS[basis]) for basis in ("login", "server")
 )
+
+
+#: The charts' text size in CSS pixels at their natural width.
+FONT_SIZE = 16
 
 
 @dataclass(frozen=True)
 class Layout:
-    width: int = 720
+    width: int = 460
     height: int = 280
-    left: int = 48
-    right: int = 12
+    left: int = 44
+    right: int = 8
     top: int = 36
     bottom: int = 44
 
@@ -73,10 +82,11 @@ def _svg_open(
             role="img",
             aria_labelledby=f"{title_id} {desc_id}",
             viewBox=f"0 0 {layout.width} {layout.height}",
-            width="100%",
+            width=layout.width,
+            height=layout.height,
             preserveAspectRatio="xMidYMid meet",
             font_family="system-ui, sans-serif",
-            font_size="12",
+            font_size=FONT_SIZE,
         )
         + ">",
         f'<title id="{title_id}">{escape(title)}</title>',
@@ -107,7 +117,12 @@ def _grid(layout: Layout, top_value: int) -> list[str]:
         )
         parts.append(
             "<text "
-            + _attrs(x=layout.left - 6, y=f"{y + 4:.2f}", text_anchor="end", fill="currentColor")
+            + _attrs(
+                x=layout.left - 6,
+                y=f"{y + FONT_SIZE / 3:.2f}",
+                text_anchor="end",
+                fill="currentColor",
+            )
             + f">{escape(label)}</text>"
         )
     return parts
@@ -120,7 +135,7 @@ def _axis_label(layout: Layout, x: float, row: int, text: str, **extra: object) 
         "<text "
         + _attrs(
             x=f"{x:.2f}",
-            y=baseline + 16 * row,
+            y=baseline + (FONT_SIZE + 4) * row,
             text_anchor="middle",
             fill="currentColor",
             **extra,
@@ -155,7 +170,7 @@ def mau_chart_svg(
         f"{short_month(m.month)}: {m.login} logged in, {m.server} started a server" for m in months
     )
     parts = _svg_open(
-        chart_id, "mau-chart", layout, f"Monthly active users, {span}", description
+        chart_id, "chart mau-chart", layout, f"Monthly active users, {span}", description
     ) + _grid(layout, top_value)
 
     for index, month in enumerate(months):
@@ -188,11 +203,11 @@ def mau_chart_svg(
     # Legend, top left.
     x = layout.left
     for _basis, label, colour in SERIES:
-        parts.append("<rect " + _attrs(x=x, y=10, width=12, height=12, fill=colour) + "/>")
+        parts.append("<rect " + _attrs(x=x, y=8, width=14, height=14, fill=colour) + "/>")
         parts.append(
-            "<text " + _attrs(x=x + 18, y=20, fill="currentColor") + f">{escape(label)}</text>"
+            "<text " + _attrs(x=x + 20, y=20, fill="currentColor") + f">{escape(label)}</text>"
         )
-        x += 18 + 8 * len(label) + 24
+        x += 20 + int(FONT_SIZE * 0.55 * len(label)) + 20
     parts.append("</svg>")
     return "".join(parts)
 
@@ -213,52 +228,60 @@ def histogram_svg(
     chart_id: str,
     title: str,
     unit: str = "users",
-    layout: Layout | None = None,
+    label_width: int = 170,
 ) -> str:
-    """A bar chart of *bars* (in order) as an SVG element; each bar links to its users.
+    """A bar chart of *bars* (in order, top to bottom) as an SVG element; each bar links to
+    its users.
 
-    Heights are proportional to the counts (``count / axis_top * plot_height``); every bar is
-    an ``<a>`` with a ``<title>`` giving the exact figure, so it can be followed without any
-    script. Labels and links are escaped.
+    Bar lengths are proportional to the counts (``count / axis_top * plot_width``), each
+    bar's label on its left and its count at its end; every bar is an ``<a>`` with a
+    ``<title>`` giving the exact figure, so it can be followed without any script. Labels
+    and links are escaped.
     """
-    layout = layout or Layout(height=240, bottom=40)
+    row = FONT_SIZE * 2 + 4
+    layout = Layout(height=12 + row * max(1, len(bars)), left=label_width, right=48, top=6)
     top_value = axis_maximum(max([0, *(bar.count for bar in bars)]))
-    scale = layout.plot_height / top_value
-    baseline = layout.top + layout.plot_height
-    slot = layout.plot_width / max(1, len(bars))
-    bar_width = slot * 0.6
+    scale = layout.plot_width / top_value
+    bar_height = row * 0.6
     description = "; ".join(f"{bar.label}: {bar.count:,} {unit}" for bar in bars)
-    parts = _svg_open(chart_id, "mau-chart usage-histogram", layout, title, description) + _grid(
-        layout, top_value
+    parts = _svg_open(chart_id, "chart usage-histogram", layout, title, description)
+    parts.append(
+        "<line "
+        + _attrs(
+            x1=layout.left,
+            x2=layout.left,
+            y1=layout.top,
+            y2=layout.height - 6,
+            stroke="currentColor",
+            stroke_opacity="0.6",
+        )
+        + "/>"
     )
     for index, bar in enumerate(bars):
-        x = layout.left + index * slot + (slot - bar_width) / 2
-        height = bar.count * scale
+        y = layout.top + index * row + (row - bar_height) / 2
+        length = bar.count * scale
+        middle = y + bar_height / 2 + FONT_SIZE / 3
         parts.append(
             "<a "
             + _attrs(href=bar.href, class_="bucket-link", data_bucket=bar.key)
-            + "><rect "
+            + "><text "
+            + _attrs(x=layout.left - 8, y=f"{middle:.2f}", text_anchor="end", fill="currentColor")
+            + f">{escape(bar.label)}</text><rect "
             + _attrs(
                 class_="bar bucket",
                 data_bucket=bar.key,
                 data_value=bar.count,
-                x=f"{x:.2f}",
-                y=f"{baseline - height:.2f}",
-                width=f"{bar_width:.2f}",
+                x=layout.left,
+                y=f"{y:.2f}",
                 # an empty bucket keeps a sliver to click on
-                height=f"{max(height, 1.5):.2f}",
+                width=f"{max(length, 1.5):.2f}",
+                height=f"{bar_height:.2f}",
                 fill="#6f42c1",
             )
             + f"><title>{escape(f'{bar.label}: {bar.count:,} {unit}')}</title></rect>"
             + "<text "
-            + _attrs(
-                x=f"{x + bar_width / 2:.2f}",
-                y=f"{baseline - height - 4:.2f}",
-                text_anchor="middle",
-                fill="currentColor",
-            )
+            + _attrs(x=f"{layout.left + length + 6:.2f}", y=f"{middle:.2f}", fill="currentColor")
             + f">{bar.count:,}</text></a>"
         )
-        parts.append(_axis_label(layout, layout.left + index * slot + slot / 2, 1, bar.label))
     parts.append("</svg>")
     return "".join(parts)

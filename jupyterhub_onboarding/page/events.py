@@ -1,8 +1,9 @@
-"""The landing page's event forms: plan, edit, cancel an event and tick its checklist.
+"""The Events page and its forms: plan, edit, cancel an event and tick its checklist.
 
 Each form posts with the XSRF token (a post without it is refused with 403 before anything
-is read). A bad entry renders the page again with the message beside its field and what was
-typed kept; nothing is stored then. Hub admins only.
+is read). A bad entry renders the Events page again with the form first, every message
+beside its field, the first wrong field focused and what was typed kept; nothing is stored
+then. A finished or cancelled event is read-only. Hub admins only.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ from ..core.clock import as_utc
 from ..core.events import CHECKLIST_KEYS, Event, EventFields, EventInvalid, FormState, parse_form
 from ..settings import OnboardingEmail
 from .eventviews import FORM_FIELDS, events_namespace
-from .handlers import LandingHandler
+from .landing import SectionHandler
 from .templating import build_environment
 
 
-class EventFormHandler(LandingHandler):
-    """A form post about events; answers with a redirect to the page, or the page with errors."""
+class EventFormHandler(SectionHandler):
+    """A form post about events; answers with a redirect to the Events page, or that page
+    with the errors."""
+
+    def initialize(self, **kwargs: Any) -> None:  # type: ignore[override]
+        super().initialize(**{**kwargs, "section": "events"})
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -40,6 +45,9 @@ class EventFormHandler(LandingHandler):
         found = await service.db(service.event_store.get, int(event_id))
         if found is None:
             raise web.HTTPError(404)
+        if found.status(service.clock()) != "planned":
+            # the page shows it read-only; a stale form or a crafted post changes nothing
+            raise web.HTTPError(400, "A finished or cancelled event can no longer be changed.")
         return found
 
     async def store(self, event_id: int | None, fields: EventFields) -> None:
@@ -51,15 +59,19 @@ class EventFormHandler(LandingHandler):
         else:
             await service.db(service.event_store.update, event_id, fields, now)
         await service.refresh_events()
-        self.redirect(f"{service.app.service_prefix}#event-{event_id}", status=303)
+        self.redirect(f"{service.app.service_prefix}events#event-{event_id}", status=303)
 
     async def show_errors(self, typed: dict[str, str], error: EventInvalid, event_id: Any) -> None:
         state = FormState(values=typed, errors=error.errors, event_id=event_id)
-        await self.render_landing(400, **events_namespace(self, state))
+        await self.render_section("events", 400, **events_namespace(self, state))
 
 
 class NewEventHandler(EventFormHandler):
-    """``POST events``: plan a new event."""
+    """``GET events``: the Events page; ``POST events``: plan a new event."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        await self.render_section("events")
 
     @web.authenticated
     async def post(self) -> None:

@@ -1,4 +1,4 @@
-"""What the landing page's events section shows: each event, its hint, and the form."""
+"""What the Events page shows: each event, its hint, and the form."""
 
 from __future__ import annotations
 
@@ -22,6 +22,19 @@ from ..core.events import (
     to_local,
     upcoming,
 )
+
+#: The labels of the event form's fields, as its error summary names them.
+FIELD_LABELS = {
+    "title": "Title",
+    "kind": "Kind",
+    "start": "Start",
+    "end": "End",
+    "time_zone": "Time zone",
+    "expected_attendees": "Expected attendees",
+    "profile": "Profile or image",
+    "notes": "Notes",
+    "contact": "Contact",
+}
 
 #: The fields of the event form, in order.
 FORM_FIELDS = (
@@ -53,6 +66,10 @@ class EventView:
     hint: SizingHint
     checklist: tuple[tuple[str, str, bool], ...]
 
+    @property
+    def checklist_done(self) -> int:
+        return sum(done for _key, _label, done in self.checklist)
+
 
 def event_views(events: list[Event], peak: int | None, now: datetime) -> list[EventView]:
     """Upcoming events earliest first, then past and cancelled ones latest first."""
@@ -82,9 +99,14 @@ def form_namespace(state: FormState | None, events: list[Event], edit: str) -> d
                 if event.id == int(edit) and not event.cancelled:
                     state = FormState(values=form_values(event), event_id=event.id)
     values = {name: state.values.get(name, "") for name in (*FORM_FIELDS, "original_start")}
+    # in the form's order: the summary above the form lists them so, the first is focused
+    ordered = [name for name in FORM_FIELDS if name in state.errors]
+    ordered += [name for name in state.errors if name not in FORM_FIELDS]
+    first_error = ordered[0] if ordered else None
     return {
         "event_form": values,
-        "event_errors": dict(state.errors),
+        "event_errors": {name: state.errors[name] for name in ordered},
+        "event_first_error": first_error,
         "event_form_id": state.event_id,
     }
 
@@ -105,6 +127,7 @@ def events_namespace_for(
         "time_zones": time_zones(),
         "events_xsrf": xsrf,
         "events_url": prefix + "events",
+        "field_labels": FIELD_LABELS,
         "events_now": as_utc(now),
         **form_namespace(state, events, edit),
     }

@@ -1,4 +1,5 @@
-"""The admin landing page, the onboarding summary email and the 403 page.
+"""The admin pages' base handler and namespace, the checklist and meeting forms, the usage
+lists and CSV, the onboarding summary email, the monthly report and the 403 page.
 
 Rendering reads only what the service keeps in memory after each poll (the figures and the
 listed names): a page never waits on the hub or the database. Every page carries a
@@ -19,14 +20,16 @@ from urllib.parse import urlsplit
 from jinja2 import Environment
 from markupsafe import Markup
 from tornado import web
+from tornado.httputil import url_concat
 from tornado.log import app_log
 
 from ..core.checklist import Meeting, OnboardingRecord, build_checklist, manual_keys, progress
 from ..core.clock import as_utc
 from ..core.format import basis_verb, month_name
 from ..core.links import Link, resolve_links
-from ..core.monthly import Report, build_report, report_data
-from ..core.rules import add_months, month_label, month_of, parse_month
+from ..core.monthly import NoReport, Report, build_report
+from ..core.reportdata import report_data
+from ..core.rules import month_label, month_of, parse_month
 from ..core.snapshot import Snapshot
 from ..core.summary_email import (
     MAILTO_MAX_LENGTH,
@@ -40,7 +43,6 @@ from ..service.handlers import BaseHandler
 from ..service.store import UsageQuery
 from ..settings import OnboardingEmail, StandardLinks
 from .chart import mau_chart_svg
-from .eventviews import events_namespace
 from .templating import NavService, build_environment, hub_page_namespace, render_page
 from .usage import (
     TableArgs,
@@ -49,7 +51,6 @@ from .usage import (
     parse_bucket,
     table_namespace,
     usage_csv,
-    usage_namespace,
 )
 
 #: (group, heading) as the onboarding procedure walks through them.
@@ -112,7 +113,6 @@ def landing_namespace(
     support_email: str,
     response_time: str,
     service_prefix: str,
-    users: Sequence[Any] | None,
     threshold: int,
     record: OnboardingRecord | None = None,
     viewer_admin_at: datetime | None = None,
@@ -146,19 +146,21 @@ def landing_namespace(
         "meeting_default_date": (record.meeting.held_on if record.meeting else today),
         "xsrf_token": xsrf_token,
         "checklist_url": service_prefix + "checklist",
+        "onboarding_url": service_prefix + "onboarding",
+        "usage_url": service_prefix + "usage",
+        "reports_url": service_prefix + "reports",
         "meeting_url": service_prefix + "meeting",
-        "users": users,
         "landing_url": service_prefix,
         "summary_url": service_prefix + "summary",
         "summary_text_url": service_prefix + "summary.txt",
     }
     if snapshot is not None:
-        current = month_of(snapshot.generated_at)
-        ns["report_links"] = [
-            (f"{month_name(month_label(m))} report", f"{service_prefix}report/{month_label(m)}")
-            for m in (current, add_months(current, -1))
-        ]
         settings = snapshot.settings
+        # the chart starts at the month the hub went live: no row of zeros before it
+        live = month_label(month_of(settings.live_since))
+        chart = [m for m in snapshot.chart_months(12) if m.month >= live] or snapshot.chart_months(
+            1
+        )
         ns.update(
             threshold=settings.first_value_threshold,
             progress=progress_sentence(snapshot),
@@ -169,8 +171,8 @@ def landing_namespace(
                 (ROLLING_LABELS.get(period, f"Active in the last {period} (rolling)"), count)
                 for period, count in snapshot.rolling.items()
             ],
-            chart_months=snapshot.chart_months(12),
-            chart_svg=Markup(mau_chart_svg(snapshot.chart_months(12))),  # noqa: S704 - built escaped
+            chart_months=chart,
+            chart_svg=Markup(mau_chart_svg(chart)),  # noqa: S704 - built escaped
         )
     return ns
 
@@ -182,6 +184,10 @@ def summary_for(
     standard: StandardLinks,
     email: OnboardingEmail,
     threshold: int,
+    *,
+    provider_name: str = "2i2c",
+    meeting_date: date | None = None,
+    today: date | None = None,
 ) -> SummaryEmail:
     return summary_email(
         snapshot,
@@ -197,6 +203,9 @@ def summary_for(
         sender_name=email.account_manager,
         sender_title=email.signature_title,
         first_invoice=email.first_invoice,
+        provider_name=provider_name,
+        meeting_date=meeting_date,
+        today=today,
     )
 
 
@@ -236,6 +245,13 @@ class PageHandler(BaseHandler):
         self.set_security_headers(policy)
         self.finish(html)
 
+    def send_csv(self, text: str, filename: str) -> None:
+        """*text* as a CSV file to download (names in it: never cached, see below)."""
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.set_security_headers("default-src 'none'; frame-ancestors 'none'")
+        self.finish(text)
+
     def set_security_headers(self, policy: str) -> None:
         self.set_header("Content-Security-Policy", policy)
         # The pages show usernames: never keep them in a shared cache.
@@ -271,11 +287,13 @@ class PageHandler(BaseHandler):
         """The sentence an error page shows: the service's own message for a 503 (the hub
         not answering) or a 400 (what was wrong with a form), never an exception's text."""
         error = exc_info[1] if exc_info else None
-        if status_code not in (400, 503) or not isinstance(error, web.HTTPError):
+        if status_code not in (400, 404, 503) or not isinstance(error, web.HTTPError):
             return None
         message = error.log_message
         if not message:
             return None
+        if error.args:  # tornado's log_message is a format string for its args
+            message = message % error.args
         if status_code == 503:
             return message[0].upper() + message[1:] + "."
         return message
@@ -310,41 +328,6 @@ class PageHandler(BaseHandler):
         self.finish(html)
 
 
-class LandingHandler(PageHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        self.require_admin()
-        await self.render_landing()
-
-    async def render_landing(self, status: int = 200, **extra: Any) -> None:
-        """The landing page; *extra* replaces parts of its namespace (an event form's state)."""
-        service = self.service
-        snapshot = service.current_snapshot() if service.database_ready else None
-        users = service.users_listed  # kept with the figures: no database wait here
-        links = self.resolved_links()
-        # the per-user usage table is one page read on the database thread
-        usage = await usage_namespace(self, snapshot)
-        self.set_status(status)
-        self.render_html(
-            "onboarding.html",
-            **landing_namespace(
-                snapshot,
-                links,
-                hub_url=self.hub_url,
-                support_email=self.links.support_email,
-                response_time=self.links.response_time,
-                service_prefix=self.prefix,
-                users=users,
-                threshold=service.app.first_value_threshold,
-                record=service.onboarding_record,
-                viewer_admin_at=as_utc(service.clock()),
-                xsrf_token=self.xsrf_token.decode("ascii"),
-            ),
-            **usage,
-            **{**events_namespace(self), **extra},
-        )
-
-
 class ChecklistHandler(PageHandler):
     """``POST checklist``: an admin ticks off (or undoes) an item the service cannot verify.
 
@@ -363,7 +346,7 @@ class ChecklistHandler(PageHandler):
             raise web.HTTPError(400, "A checklist item is either ticked or unticked.")
         await self.service.set_tick(item, action == "tick", str(self.current_user["name"]))
         self.service.log.info("Checklist item %s %sed", item, action)
-        self.redirect(f"{self.prefix}#item-{item}", status=303)
+        self.redirect(f"{self.prefix}onboarding#item-{item}", status=303)
 
 
 #: How far ahead of today a meeting date may be (time zones: the meeting's day may already
@@ -405,27 +388,38 @@ class MeetingHandler(PageHandler):
             Meeting(held, confirmed, str(self.current_user["name"]), now)
         )
         self.service.log.info("Onboarding meeting recorded")
-        self.redirect(f"{self.prefix}#meeting", status=303)
+        self.redirect(f"{self.prefix}onboarding#meeting", status=303)
 
 
 class UsageUsersHandler(PageHandler):
-    """``usage/users?bucket=KIND:KEY``: the counted users of one histogram bucket, paged."""
+    """``usage/users?bucket=KIND:KEY``: the counted users of one histogram bucket, paged;
+    ``usage/users.csv?bucket=KIND:KEY``: all of them as CSV. A last-login bucket lists each
+    user's last session end and most used profile over all their sessions."""
 
     @web.authenticated
-    async def get(self) -> None:
+    async def get(self, as_csv: str | None = None) -> None:
         self.require_admin()
         service = self.service
         if not service.database_ready:
             raise web.HTTPError(503)
         snapshot = service.current_snapshot()
-        kind, key = parse_bucket(self.get_argument("bucket", ""))
+        bucket = self.get_argument("bucket", "")
+        kind, key = parse_bucket(bucket)
+        lifetime = kind == "last_login"
         # a last-login bucket lists the most recent logins first (an index range scan)
-        default_sort = "last_login" if kind == "last_login" else "server_hours"
+        default_sort = "last_login" if lifetime else "server_hours"
         args = TableArgs(self.get_argument, month_of(snapshot.generated_at), default_sort)
-        rows, total = await load_rows(service, args.query(snapshot, bucket=(kind, key)))
+        if as_csv:
+            query = args.query(snapshot, bucket=(kind, key), lifetime=lifetime, limit=None)
+            store = service.store
+            text = await service.db(lambda: usage_csv(store.usage_rows(query)[0], lifetime))
+            self.send_csv(text, f"users-{kind}-{key}.csv")
+            return
+        query = args.query(snapshot, bucket=(kind, key), lifetime=lifetime)
+        rows, total = await load_rows(service, query)
         label = bucket_label(kind, key)
         month = month_name(month_label(args.month))
-        if kind == "last_login":
+        if lifetime:
             heading = f"Counted users whose last login was {label} ago"
         else:
             heading = f"Counted users with {label} of server time in {month}"
@@ -434,7 +428,10 @@ class UsageUsersHandler(PageHandler):
             page_title="Usage: " + label,
             heading=heading,
             landing_url=self.prefix,
+            usage_url=self.prefix + "usage",
             usage_table_month_name=month,
+            lifetime=lifetime,
+            bucket_csv_url=url_concat(self.prefix + "usage/users.csv", {"bucket": bucket}),
             **table_namespace(
                 args, rows, total, self.prefix + "usage/users", "", bucket=f"{kind}:{key}"
             ),
@@ -459,12 +456,7 @@ class UsageCSVHandler(PageHandler):
         )
         store = service.store
         text = await service.db(lambda: usage_csv(store.usage_rows(query)[0]))
-        self.set_header("Content-Type", "text/csv; charset=utf-8")
-        self.set_header(
-            "Content-Disposition", f'attachment; filename="usage-{month_label(month)}.csv"'
-        )
-        self.set_security_headers("default-src 'none'; frame-ancestors 'none'")
-        self.finish(text)
+        self.send_csv(text, f"usage-{month_label(month)}.csv")
 
 
 class SummaryHandler(PageHandler):
@@ -487,6 +479,7 @@ class SummaryHandler(PageHandler):
     def summary(self) -> SummaryEmail:
         service = self.service
         snapshot = service.current_snapshot() if service.database_ready else None
+        meeting = service.onboarding_record.meeting
         return summary_for(
             snapshot,
             self.resolved_links(),
@@ -494,6 +487,9 @@ class SummaryHandler(PageHandler):
             self.links,
             self.email,
             service.app.first_value_threshold,
+            provider_name=service.app.provider_name,
+            meeting_date=meeting.held_on if meeting else None,
+            today=as_utc(service.clock()).date(),
         )
 
 
@@ -511,11 +507,15 @@ def hub_name(hub_url: str) -> str:
     return urlsplit(hub_url).hostname or hub_url
 
 
-def hub_report(service: Any, hub_url: str, month: str) -> Report:
+def hub_report(service: Any, hub_url: str, month: str, community_name: str = "") -> Report:
     """The report of *month* from the status document the service serves now, built as the
-    collector builds it from the same document."""
+    collector builds it from the same document; NoReport for a month before the hub went
+    live."""
     document = service.status_document(hub_url)
-    return build_report(document, month, hub_name=hub_name(hub_url), hub_url=hub_url)
+    branding = service.app.report_branding(community_name)
+    return build_report(
+        document, month, hub_name=hub_name(hub_url), hub_url=hub_url, branding=branding
+    )
 
 
 class ReportHandler(PageHandler):
@@ -538,8 +538,13 @@ class ReportHandler(PageHandler):
             raise web.HTTPError(503)
         snapshot = service.current_snapshot()
         if month > month_of(snapshot.generated_at):
-            raise web.HTTPError(404, "no report for a month that has not begun")
-        report = hub_report(service, self.hub_url, month_label(month))
+            raise web.HTTPError(404, "There is no report of a month that has not begun.")
+        try:
+            report = hub_report(
+                service, self.hub_url, month_label(month), self.email.community_name
+            )
+        except NoReport as error:
+            raise web.HTTPError(404, "%s.", error) from None
         if pdf:
             data = report_data(report)
             body = await asyncio.to_thread(
@@ -558,7 +563,7 @@ class ReportHandler(PageHandler):
             return
         self.render_html(
             "onboarding-report.html",
-            page_title=f"Usage report {report.month}",
+            page_title=f"Usage report, {report.month_title}",
             report=report,
             pdf_url=f"{self.prefix}report/{report.month}.pdf",
             landing_url=self.prefix,
@@ -577,8 +582,11 @@ def routes(service) -> list:
         "email": OnboardingEmail(parent=app),
     }
     report_kwargs = {**kwargs, "renderer": PDFRenderer()}
+    # the first screen and the sub-pages build on the handlers here
+    from .landing import routes as section_routes
+
     found = [
-        web.url(prefix, LandingHandler, kwargs, name="onboarding-landing"),
+        *section_routes(prefix, kwargs),
         web.url(prefix + "summary", SummaryHandler, kwargs, name="onboarding-summary"),
         web.url(
             prefix + r"summary\.txt", SummaryTextHandler, kwargs, name="onboarding-summary-txt"
@@ -586,7 +594,12 @@ def routes(service) -> list:
         web.url(prefix + "checklist", ChecklistHandler, kwargs, name="onboarding-checklist"),
         web.url(prefix + "meeting", MeetingHandler, kwargs, name="onboarding-meeting"),
         web.url(prefix + r"usage\.csv", UsageCSVHandler, kwargs, name="onboarding-usage-csv"),
-        web.url(prefix + "usage/users", UsageUsersHandler, kwargs, name="onboarding-usage-users"),
+        web.url(
+            prefix + r"usage/users(\.csv)?",
+            UsageUsersHandler,
+            kwargs,
+            name="onboarding-usage-users",
+        ),
         web.url(
             prefix + r"report/([0-9]{4}-[0-9]{2})(\.pdf)?",
             ReportHandler,

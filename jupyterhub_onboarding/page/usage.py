@@ -18,15 +18,27 @@ from markupsafe import Markup
 from tornado import web
 
 from ..core.clock import isoformat
-from ..core.format import month_name
+from ..core.format import duration, hours, month_name
 from ..core.rules import add_months, month_label, month_of, parse_month
 from ..core.snapshot import Snapshot
 from ..core.usage import LAST_LOGIN_BUCKETS, SERVER_MINUTES_BUCKETS, MonthUsage
 from ..service.store import USAGE_SORTS, UsageQuery, UsageRow
+from ..service.store.usertable import USAGE_FILTERS
 from .chart import HistogramBar, histogram_svg
 
 #: Rows of the per-user table per page.
 PAGE_SIZE = 50
+#: Longest name search the per-user table takes.
+MAX_SEARCH = 100
+
+#: (filter, label) of the per-user table's filter menu.
+FILTER_LABELS: tuple[tuple[str, str], ...] = (
+    ("", "Everyone who has logged in"),
+    ("with_sessions", "With a session in the month"),
+    ("without_sessions", "Without a session in the month"),
+    ("admins", "Admins"),
+    ("removed", "Removed from the hub"),
+)
 
 #: (sort key, column heading) of the per-user table, in column order.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -63,29 +75,36 @@ def csv_cell(value: Any) -> str:
     return text
 
 
-def usage_csv(rows: Sequence[UsageRow]) -> str:
-    """The per-user table as CSV, one row per counted user who has logged in."""
+#: The columns a list of users with lifetime figures adds (a bucket's CSV).
+LIFETIME_COLUMNS = ("last_session_end_ever", "most_used_profile_ever")
+
+
+def usage_csv(rows: Sequence[UsageRow], lifetime: bool = False) -> str:
+    """The per-user table as CSV, one row per counted user who has logged in; with
+    *lifetime*, each user's last session end and most used profile over all sessions too."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + (LIFETIME_COLUMNS if lifetime else ()))
     for row in rows:
-        writer.writerow(
-            [
-                csv_cell(row.name),
-                "yes" if row.admin else "no",
-                "yes" if row.deleted_at is not None else "no",
-                row.sessions,
-                f"{row.server_hours:.4f}",
-                isoformat(row.last_login_at) or "",
-                "running" if row.running else (isoformat(row.last_session_end) or ""),
-                csv_cell(row.top_profile),
-            ]
-        )
+        cells = [
+            csv_cell(row.name),
+            "yes" if row.admin else "no",
+            "yes" if row.deleted_at is not None else "no",
+            row.sessions,
+            f"{row.server_hours:.4f}",
+            isoformat(row.last_login_at) or "",
+            "running" if row.running else (isoformat(row.last_session_end) or ""),
+            csv_cell(row.top_profile),
+        ]
+        if lifetime:
+            ended = isoformat(row.ever_last_session_end) or ""
+            cells += ["running" if row.ever_running else ended, csv_cell(row.ever_top_profile)]
+        writer.writerow(cells)
     return out.getvalue()
 
 
-def format_minutes(value: float | None) -> str:
-    return "no ended session" if value is None else f"{value:,.1f} min"
+def session_length(minutes: float | None) -> str:
+    return duration(minutes, none="no ended session")
 
 
 @dataclass(frozen=True)
@@ -105,9 +124,9 @@ def figure_rows(current: MonthUsage, previous: MonthUsage) -> list[FigureRow]:
     return [
         each("sessions", "Sessions started", lambda v: f"{v:,}"),
         each("users_with_sessions", "Users with a session", lambda v: f"{v:,}"),
-        each("server_hours", "Server-hours (wall time running)", lambda v: f"{v:,.1f}"),
-        each("median_session_minutes", "Median session length", format_minutes),
-        each("p90_session_minutes", "90th percentile session length", format_minutes),
+        each("server_hours", "Server-hours (wall time running)", hours),
+        each("median_session_minutes", "Median session length", session_length),
+        each("p90_session_minutes", "90th percentile session length", session_length),
         each(
             "peak_concurrent_servers",
             "Peak concurrent servers (the most running at one poll)",
@@ -153,20 +172,45 @@ class TableArgs:
         if not 1 <= self.page <= 1_000_000:
             raise web.HTTPError(400, "page must be between 1 and 1000000")
         month = get("month", "")
+        self.month_given = bool(month)
         try:
             self.month = parse_month(month) if month else default_month
         except ValueError:
             raise web.HTTPError(400, "month must look like YYYY-MM") from None
+        self.search = get("q", "").strip()
+        if len(self.search) > MAX_SEARCH:
+            raise web.HTTPError(
+                400, f"q (the name searched for) must be at most {MAX_SEARCH} characters"
+            )
+        self.show = get("show", "")
+        if self.show not in USAGE_FILTERS:
+            raise web.HTTPError(400, f"show must be one of {', '.join(USAGE_FILTERS[1:])}")
 
-    def query(self, snapshot: Snapshot, bucket: tuple[str, str] | None = None) -> UsageQuery:
+    @property
+    def narrowing(self) -> dict[str, str]:
+        """The query arguments of the search and filter, for the table's links."""
+        given = {"month": month_label(self.month)} if self.month_given else {}
+        return {**given, "q": self.search, "show": self.show}
+
+    def query(
+        self,
+        snapshot: Snapshot,
+        bucket: tuple[str, str] | None = None,
+        *,
+        lifetime: bool = False,
+        limit: int | None = PAGE_SIZE,
+    ) -> UsageQuery:
         return UsageQuery(
             month=self.month,
             now=snapshot.generated_at,
             sort=self.sort,
             descending=self.descending,
-            offset=(self.page - 1) * PAGE_SIZE,
-            limit=PAGE_SIZE,
+            offset=(self.page - 1) * PAGE_SIZE if limit else 0,
+            limit=limit,
             bucket=bucket,
+            search=self.search,
+            show=self.show,
+            lifetime=lifetime,
         )
 
 
@@ -184,6 +228,7 @@ def table_namespace(
     **fixed: Any,
 ) -> dict[str, Any]:
     """The per-user table: rows, column sort links and pager links."""
+    fixed = {**fixed, **args.narrowing}
     headings = []
     for key, label in COLUMNS:
         if key == args.sort:
@@ -211,6 +256,10 @@ def table_namespace(
         "usage_prev_url": page_link(args.page - 1),
         "usage_next_url": page_link(args.page + 1),
         "usage_first_row": (args.page - 1) * PAGE_SIZE + 1,
+        "usage_search": args.search,
+        "usage_show": args.show,
+        "usage_filters": FILTER_LABELS,
+        "usage_month_value": month_label(args.month),
     }
 
 
@@ -281,5 +330,5 @@ def usage_section(
         "usage_csv_url": _link(prefix + "usage.csv", month=month_label(current)),
         "usage_previous_csv_url": _link(prefix + "usage.csv", month=month_label(previous)),
     }
-    ns.update(table_namespace(args, rows, total, prefix, "usage-users"))
+    ns.update(table_namespace(args, rows, total, prefix + "usage", "usage-users"))
     return ns

@@ -30,12 +30,8 @@ from .events import routes as event_routes
 from .handlers import NotFoundHandler, core_routes
 from .hubclient import HubClient
 from .metrics import routes as metrics_routes
-from .store import KnownUser, Store
+from .store import Store
 from .tracker import Tracker
-
-#: Counted users listed by name on the landing page (the earliest arrivals, who made first
-#: value); the rest are counted, not listed, so the page stays small on big hubs.
-USERS_LISTED = 100
 
 #: Builds more routes for the web application from the running service (the page's).
 RouteFactory = Callable[["OnboardingService"], list]
@@ -99,8 +95,6 @@ class OnboardingService:
         self.hub_auth = self._hub_auth(app)
         self.database_ready = False
         self.aggregates = Aggregates()
-        #: The first USERS_LISTED counted users, refreshed with the figures (admin page only).
-        self.users_listed: list[KnownUser] = []
         #: The checklist ticks and the meeting, as administrators recorded them.
         self.onboarding_record = OnboardingRecord()
         self.event_store = self.store.events
@@ -232,9 +226,6 @@ class OnboardingService:
                     self.app.generating_value_days,
                 ),
             )
-            listed = await self._run_db(
-                self.refresh_retry, partial(store.logged_in_users, USERS_LISTED)
-            )
             record = await self._run_db(self.refresh_retry, store.onboarding_record)
             now = self.clock()
             usage = await self._run_db(
@@ -247,7 +238,6 @@ class OnboardingService:
             self.log.warning("Could not refresh figures (%s); serving the last ones", error)
         else:
             self.aggregates = replace(aggregates, usage=usage)
-            self.users_listed = listed
             self.onboarding_record = record
             # the events only when the database answered: a locked one would hold the poll's
             # outcome back by another busy timeout

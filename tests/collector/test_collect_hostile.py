@@ -137,7 +137,8 @@ def test_a_name_cleaned_for_display_keeps_its_report(tmp_path):
         read_answer("uni\u200ca", "https://b.example.org", status(now, **{"mau.login": 7})),
     ]
     assert hubs[0].row.hub == hubs[1].row.hub == "uni\ufffda"
-    rows, written = write_hub_files(tmp_path, "html", hubs, month=month)
+    rows, files = write_hub_files(tmp_path, "html", hubs, month=month)
+    written = list(files.values())
     assert [row.error for row in rows] == [None, None]
     assert {path.name for path in written} == {f"uni-a-{month}.html", f"uni-a-2-{month}.html"}
     pages = [path.read_text() for path in written]
@@ -167,7 +168,8 @@ def test_a_report_typst_cannot_compile_is_that_hubs_error(tmp_path, failing_temp
     hubs = [read_answer(name, f"https://{name}.example.org", status(now)) for name in "abc"]
     hubs.insert(1, read_answer("broken", "https://broken.example.org", status(now)))
     renderer = PDFRenderer(templates=failing_templates)
-    rows, written = write_hub_files(out, "pdf", hubs, month=month, renderer=renderer)
+    rows, files = write_hub_files(out, "pdf", hubs, month=month, renderer=renderer)
+    written = list(files.values())
     assert [path.name for path in written] == [f"{name}-{month}.pdf" for name in "abc"]
     (broken,) = [row for row in rows if row.hub == "broken"]
     assert broken.error.startswith("no report: Typst could not compile report.typ")

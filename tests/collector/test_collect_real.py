@@ -261,20 +261,23 @@ async def test_collect_monthly_pdfs_from_real_hubs_and_a_broken_one(tmp_path, st
     summary = text(f"summary-{month}.pdf")
     # the broken hub first (it needs action), with its error; then the others by name
     assert summary.index("broken") < summary.index("Hub A #eval(1) <b>") < summary.index("hub-b")
-    assert "broken error malformed JSON" in summary
+    assert "broken error: malformed JSON" in summary
     total_login = status_a["mau"]["login"] + status_b["mau"]["login"]
     assert re.search(rf"Total 1 failed \d reached {total_login} ", summary), summary
     for token in (hub_a.status_token, hub_b.status_token):
         assert token not in run.stdout + run.stderr
 
-    # --format html with --output-dir: the same files as HTML
-    html_dir = tmp_path / "html"
-    html_dir.mkdir()
+    # --format html with --output-dir: the same files as HTML, into a directory it creates
+    html_dir = tmp_path / "html" / "december"
     run = await run_cli(
         *args, "--format", "html", "--output-dir", str(html_dir), cwd=tmp_path, env=env
     )
     assert run.returncode == 1, run.stderr
     page = (html_dir / f"Hub-A-eval-1-b-{month}.html").read_text()
     assert "Hub A #eval(1) &lt;b&gt;" in page and "Estimated usage fee" in page
-    assert "broken" in (html_dir / f"summary-{month}.html").read_text()
+    summary_page = (html_dir / f"summary-{month}.html").read_text()
+    assert "broken" in summary_page
     assert not (html_dir / f"broken-{month}.html").exists()
+    # hub names open the hubs' own reports beside the summary, not the hubs
+    assert f'href="hub-b-{month}.html">hub-b</a>' in summary_page
+    assert f'href="{hub_b.url}' not in summary_page

@@ -77,7 +77,7 @@ def test_columns_are_the_row_fields_in_order():
         "next_event_start", "next_event_days_until", "next_event_expected_attendees",
         "next_event_checklist_done", "next_event_checklist_total", "tracker_stale",
         "service_version", "onboarding_date", "hub_access_confirmed", "checklist_done",
-        "checklist_total", "error",
+        "checklist_total", "error", "unprepared_event", "needs",
     ]  # fmt: skip
 
 
@@ -207,9 +207,9 @@ def test_error_row_has_no_figures():
     assert all(
         getattr(row, name) is None
         for name in COLUMNS
-        if name not in ("hub", "url", "reachable", "error")
+        if name not in ("hub", "url", "reachable", "error", "needs")
     )
-    assert row.action == "error"
+    assert row.action == row.needs == "error"
 
 
 def _without(document, path):
@@ -382,7 +382,7 @@ def test_html_escapes_hostile_text():
     assert HOSTILE not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "<script" not in page
-    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    assert "alert(2)" not in page  # the version is a detail of the hub's own report
     assert '<b onmouseover="x">' not in page
     assert 'href="javascript:' not in page  # not turned into a link
     assert 'href="https://ok.example.org"' in page
@@ -396,7 +396,7 @@ def test_html_is_self_contained_with_totals_and_action_first():
     assert "395.00 USD" in page  # fee total
     order = [page.index(f">{name}</a>") for name in ("Echo", "gamma", "Beta", "delta", "alpha")]
     assert order == sorted(order)
-    assert "Onboarding report: 2026-10" in page
+    assert "Onboarding report: October 2026<" in page
 
 
 def test_table_lists_every_hub_with_totals_and_no_control_characters():
@@ -494,7 +494,7 @@ def test_table_totals_line_has_no_escape_sequence():
     text = to_table(_hostile_rows(), month=None, generated_at="2026-11-20T12:00:00Z")
     total_line = text.splitlines()[-1]
     assert "\x1b" not in text
-    assert re.search(rf"125\.00 {MARK}\[31m +0$", total_line)
+    assert re.search(rf"125\.00 {MARK}\[31m$", total_line)
 
 
 @pytest.mark.parametrize(
@@ -569,10 +569,10 @@ def test_malformed_usage_is_an_error_naming_the_field(change, field):
 def test_usage_columns_in_every_format():
     rows = [build_row("alpha", "u", alpha_status())]
     table = to_table(rows, month=None, generated_at="now")
-    assert "sessions" in table and "server h" in table and "median min" in table
+    assert "sessions" in table and "server h" in table
     assert " 20.2 " in table or " 20.3 " in table
     html = to_html(rows, month=None, generated_at="now")
-    assert "Peak concurrent servers" in html and "35.5" in html
+    assert "Server-hours" in html and "20.2" in html  # the median is in the hub's own report
     document = json.loads(to_json(rows, month=None, generated_at="now"))
     assert document["hubs"][0]["peak_concurrent_servers"] == 4
     assert document["totals"]["sessions"] == 12 and document["totals"]["server_hours"] == 20.25
@@ -730,8 +730,8 @@ def test_events_come_first_in_table_json_and_html_and_the_csv_stays_one_line_per
     assert lines[8] == ""
     assert lines[9].startswith("hub ")  # then the hubs
     (zeta_line,) = [line for line in lines[9:] if line.startswith("zeta")]
-    assert "Midterm exam" in zeta_line and "2026-11-23 12:00" in zeta_line
-    assert " 2/4" in zeta_line
+    assert "Midterm exam, in 3 days, checklist 2/4" in zeta_line
+    assert "event not ready: Midterm exam (in 3 days, checklist 2/4)" in zeta_line
     (old_line,) = [line for line in lines[9:] if line.startswith("old")]
     assert "2026-11-23" not in old_line and "Midterm" not in old_line
 

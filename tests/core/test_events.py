@@ -115,6 +115,25 @@ def test_several_bad_fields_are_all_reported():
     assert set(raised.value.errors) == {"title", "expected_attendees", "time_zone"}
 
 
+def test_a_bad_time_zone_does_not_hide_an_end_before_the_start():
+    with pytest.raises(EventInvalid) as raised:
+        parse_form(form(time_zone="Nowhere", end="2027-03-03T08:00"), NOW)
+    assert set(raised.value.errors) == {"time_zone", "end"}
+    assert "after the start" in raised.value.errors["end"]
+
+
+def test_a_start_in_the_past_does_not_hide_an_end_before_it():
+    with pytest.raises(EventInvalid) as raised:
+        parse_form(form(start="2027-01-01T09:00", end="2027-01-01T08:00"), NOW)
+    assert set(raised.value.errors) == {"start", "end"}
+
+
+def test_a_bad_time_zone_does_not_hide_an_unreadable_start():
+    with pytest.raises(EventInvalid) as raised:
+        parse_form(form(time_zone="Nowhere", start="tomorrow"), NOW)
+    assert set(raised.value.errors) == {"time_zone", "start"}
+
+
 def test_editing_an_event_that_has_started_keeps_its_start():
     running = event(start=NOW - timedelta(hours=1), end=NOW + timedelta(hours=1), time_zone="UTC")
     values = {**form_values(running), "title": "Renamed"}

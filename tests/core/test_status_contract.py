@@ -145,7 +145,7 @@ def test_what_the_service_writes_reads_back_the_same_and_is_valid():
     meeting = Meeting(date(2026, 11, 19), True, "secret-admin-name", NOW)
     model = make_model(record=OnboardingRecord(meeting=meeting))
     document = over_the_wire(model)
-    assert document["schema_version"] == SCHEMA_VERSION == 2
+    assert document["schema_version"] == SCHEMA_VERSION == 3
     assert_valid_status(document)
     assert read_status(document) == model
     assert "secret-admin-name" not in json.dumps(document)
@@ -255,10 +255,30 @@ def test_a_version_2_document_has_every_section(section):
     assert status_violations(document)
 
 
+def test_a_version_2_document_is_read_without_the_previous_month_to_date():
+    document = over_the_wire(make_model())
+    document["schema_version"] = 2
+    del document["report"]["previous_to_date"]
+    assert_valid_status(document)
+    model = read_status(document)
+    assert model.report.previous_to_date is None
+    assert "previous_to_date" not in to_json(model)["report"]
+    document["schema_version"] = 3
+    with pytest.raises(StatusError, match=r"^missing report\.previous_to_date$"):
+        read_status(document)
+
+
+def test_the_previous_month_to_date_is_cut_at_the_same_point():
+    model = make_model()
+    entry = model.report.previous_to_date
+    assert entry.until == datetime(2026, 10, 20, 12, 0, tzinfo=UTC)  # NOW is 20 November 12:00
+    assert entry.mau.month == entry.usage.month == "2026-10"
+
+
 @pytest.mark.parametrize(
     ("version", "message"),
     [
-        (3, "schema_version 3 is not one this release reads (1 to 2)"),
+        (4, "schema_version 4 is not one this release reads (1 to 3)"),
         (0, "schema_version 0 is not one this release reads"),
         ("2", "schema_version is not a whole number"),
         (True, "schema_version is not a whole number"),

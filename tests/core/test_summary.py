@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import date, datetime, timezone
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -205,3 +206,53 @@ def test_after_first_value_the_email_says_when():
         contact_name="Ada",
     )
     assert "moment of first value on 2026-11-08" in email.body
+
+
+# -- the meeting's day, the dashboards set up, the provider's name (#19) --------------------
+
+
+@pytest.mark.parametrize(
+    ("held_on", "words"),
+    [
+        (date(2026, 12, 4), "the Example Lab onboarding session today!"),
+        (date(2026, 12, 3), "the Example Lab onboarding session yesterday!"),
+        (date(2026, 11, 27), "the Example Lab onboarding session on 27 November 2026!"),
+        (None, "the Example Lab onboarding session!"),
+    ],
+)
+def test_the_meeting_is_worded_by_its_recorded_date(held_on, words):
+    email = email_for(meeting_date=held_on, today=date(2026, 12, 4))
+    assert f"Thank you for joining us for {words} Here's a quick summary" in email.body
+
+
+def without(*keys):
+    kept = tuple(item for item in COMPLETE_LINKS.templates if item[0] not in keys)
+    return replace(COMPLETE_LINKS, templates=kept)
+
+
+@pytest.mark.parametrize(
+    ("links", "sentence"),
+    [
+        (COMPLETE_LINKS, "You can monitor both in the Usage and Cost Monitoring Dashboards"),
+        (without("grafana_cost_url"), "You can follow your Monthly Active Users in the Usage"),
+        (without("grafana_usage_url"), "You can follow your cloud costs in the Cost Monitoring"),
+    ],
+)
+def test_only_dashboards_that_are_set_up_are_mentioned(links, sentence):
+    body = email_for(links=links).body
+    assert sentence in body and "dashboards we reviewed" not in body
+
+
+def test_without_dashboards_the_email_points_to_none():
+    body = email_for(links=without("grafana_cost_url", "grafana_usage_url")).body
+    assert "Dashboards" not in body and "Dashboard linked" not in body and "monitor" not in body
+
+
+def test_the_provider_name_comes_from_configuration():
+    email = email_for(provider_name="Acme Hosting")
+    assert email.subject == "Your Acme Hosting JupyterHub Onboarding Summary: Example Lab"
+    assert "- Acme Hosting Documentation: https://docs.2i2c.org/" in email.body
+    assert email.body.rstrip().endswith("Jo Rivera\nAccount Manager, Acme Hosting")
+    assert "2i2c JupyterHub" not in email.body + email.subject
+    titled = email_for(provider_name="Acme Hosting", sender_title="Partnerships, Acme")
+    assert titled.body.rstrip().endswith("Jo Rivera\nPartnerships, Acme")

@@ -58,6 +58,7 @@ def events(hub) -> list[dict]:
 def test_admin_plans_edits_and_cancels_an_event(hub, page, artifacts):
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(hub.service_url + "events")
     start = (datetime.now(timezone.utc) + timedelta(days=12)).replace(second=0, microsecond=0)
 
     # a bad entry: end before start; the message is beside the field and what was typed stays

@@ -63,7 +63,8 @@ def onboarding(hub) -> dict:
 def test_a_post_without_xsrf_is_refused_and_changes_nothing(hub):
     before = onboarding(hub)
     with closing(hub.login("admin")) as client:
-        page_xsrf(client, hub.service_url)  # the xsrf cookie is set, but not sent in the form
+        # the xsrf cookie is set, but not sent in the form
+        page_xsrf(client, hub.service_url + "onboarding")
         tick = client.post(
             hub.service_url + "checklist",
             data={"item": "compute", "action": "tick"},
@@ -122,7 +123,7 @@ def test_a_non_admin_cannot_tick_or_record(hub):
 def test_bad_input_gets_a_clear_error_and_changes_nothing(hub, path, data, message):
     before = onboarding(hub)
     with closing(hub.login("admin")) as client:
-        xsrf = page_xsrf(client, hub.service_url)
+        xsrf = page_xsrf(client, hub.service_url + "onboarding")
         response = client.post(hub.service_url + path, data={**data, "_xsrf": xsrf})
     assert response.status_code == 400
     assert message in response.text and "Nothing was changed" in response.text
@@ -154,6 +155,7 @@ def test_browser_ticks_unticks_and_records_the_meeting(hub, browser_context, tmp
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
     log_in(page, hub)
+    page.goto(hub.service_url + "onboarding")
 
     # The viewing admin is the proof an administrator has logged in, with when.
     admin_item = page.locator("#item-admin_logged_in")
@@ -165,7 +167,7 @@ def test_browser_ticks_unticks_and_records_the_meeting(hub, browser_context, tmp
     item = page.locator("#item-authentication")
     assert item.get_attribute("data-done") == "false"
     item.locator("button", has_text="Tick off").click()
-    page.wait_for_url(re.compile(r".*/services/onboarding/(#item-authentication)?$"))
+    page.wait_for_url(re.compile(r".*/services/onboarding/onboarding#item-authentication$"))
     item = page.locator("#item-authentication")
     assert item.get_attribute("data-done") == "true"
     assert re.search(r"Ticked off by admin on \d{4}-\d\d-\d\d \d\d:\d\d UTC", item.inner_text())
@@ -245,7 +247,7 @@ def test_the_viewing_admin_counts_before_the_next_poll_sees_them(tmp_path):
     with running_hub(tmp_path, poll_interval=3600) as slow:
         assert slow.status()["tracker"]["last_success_at"] is not None
         with closing(slow.login("admin")) as client:
-            html = client.get(slow.service_url).text
+            html = client.get(slow.service_url + "onboarding").text
     item = re.search(r'<li[^>]*id="item-admin_logged_in".*?</li>', html, re.S).group(0)
     assert "No administrator has logged in yet" not in item
     assert "You are logged in as an administrator." in item

@@ -16,7 +16,8 @@ from jinja2 import FileSystemLoader, StrictUndefined
 from jupyterhub_onboarding.core.checklist import OnboardingRecord
 from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
 from jupyterhub_onboarding.core.links import Link
-from jupyterhub_onboarding.core.monthly import build_report, report_data
+from jupyterhub_onboarding.core.monthly import build_report
+from jupyterhub_onboarding.core.reportdata import report_data
 from jupyterhub_onboarding.core.rules import CountingRules
 from jupyterhub_onboarding.core.snapshot import Settings, TrackerState, build_snapshot
 from jupyterhub_onboarding.core.status.read import read_status
@@ -112,8 +113,10 @@ def test_the_report_model_has_the_seeded_figures(tmp_path):
     assert report.first_value_date == "2026-10-05" and report.days_to_first_value == 4.38
     assert report.fee_total == 20.0 and report.previous_fee == 30.0
     assert report.month_to_date
-    assert "MAU (login) fell 33% from October" in report.observations
-    assert "Peak of 2 concurrent servers on 11-14" in report.observations
+    # the 20th of November against 1 to 20 October (all of October's activity was on the 5th)
+    assert report.compared_with == "1\u201320 October 2026"
+    assert "MAU (login) fell 33% from 1\u201320 October 2026" in report.observations
+    assert "Peak of 2 concurrent servers on 14 November 2026" in report.observations
     assert "Most used profile: small (3 sessions)" in report.observations
     october = build_report(read_status(document), "2026-10", hub_name="h")
     assert not october.month_to_date and october.figures.details.profiles[0].name == "large"
@@ -130,13 +133,14 @@ def test_the_pdf_shows_the_figures_on_pages_with_embedded_fonts(tmp_path, paper,
     path.write_bytes(PDFRenderer().render("report.typ", report_data(report), page_size=paper))
     text = pdf_text(path)
     flat = " ".join(text.split())
-    assert "Usage report: November 2026" in flat and "month to date" in flat
+    assert "Usage report, November 2026, to date" in flat and "month to date" in flat
+    assert "Compared with 1\u201320 October 2026" in flat
     assert "MAU (login) 2 3 \u221233%" in flat and "New users 1 3" in flat
-    assert "Reached on 2026-10-05, 4.38 days after going live" in flat
+    assert "Reached on 5 October 2026, 4.4 days after going live" in flat
     assert "Sessions started 3" in flat and "Server-hours 2.5" in flat
     assert "Estimated usage fee $20.00" in flat and "1-10 2 $10.00 $20.00" in flat
     assert "Cloud costs pass through without markup" in flat
-    assert "https://grafana.example.org/c" in flat
+    assert "grafana.example.org/c" in flat and "https://" not in flat
     for name in ("ana", "bob", "cyd", "dan"):
         assert not re.search(rf"\b{name}\b", text)
     info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True).stdout

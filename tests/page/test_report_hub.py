@@ -13,15 +13,23 @@ import httpx
 import pytest
 from harness.hub import VIEWER_HUB_CONFIG, running_hub
 
+from jupyterhub_onboarding.core.format import long_date
 from jupyterhub_onboarding.core.rules import add_months, month_label, month_of
 
 pytestmark = pytest.mark.integration
 
 HOSTILE_TIER_TEXT = '#eval("1") <b>x</b>'
+_THIS = month_of(datetime.now(timezone.utc))
+#: Live since the first of last month: last month has a report, the month before none.
+LIVE_SINCE = f"{month_label(add_months(_THIS, -1))}-01"
 SERVICE_CONFIG = f"""
 c.Onboarding.first_value_threshold = 2
 c.Onboarding.report_page_size = "letter"
+c.Onboarding.live_since = {LIVE_SINCE!r}
+c.Onboarding.provider_name = "Acme Hosting"
+c.OnboardingEmail.community_name = "Example Lab"
 c.StandardLinks.grafana_cost_url = "https://grafana.example.org/d/cost"
+c.StandardLinks.support_email = "support@example.org"
 c.StandardLinks.response_time = {HOSTILE_TIER_TEXT!r}
 """
 
@@ -73,6 +81,8 @@ def test_admin_downloads_this_and_last_months_report(hub, tmp_path):
                 ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
             ).stdout
             flat = " ".join(text.split())
+            assert text.lstrip().startswith("Example Lab")  # the community's name: the title
+            assert "by Acme Hosting" in flat and "mailto:" not in text
             info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True).stdout
             assert "(letter)" in info
             assert HOSTILE_TIER_TEXT in flat  # configured text printed as text
@@ -86,7 +96,8 @@ def test_admin_downloads_this_and_last_months_report(hub, tmp_path):
             if month == this:
                 mau = status["mau"]["login"]
                 assert "month to date" in flat
-                assert f"First value reached on {status['first_value']['achieved_at'][:10]}" in flat
+                reached = long_date(status["first_value"]["achieved_at"][:10])
+                assert f"First value reached on {reached}" in flat
                 assert f"<li><b>{mau}</b> MAU (logged in)</li>" in html.text
                 fee = f"${status['billing']['estimated_usage_fee']:,.2f}"
                 assert f"Estimated usage fee {fee}" in flat
@@ -94,6 +105,13 @@ def test_admin_downloads_this_and_last_months_report(hub, tmp_path):
                 assert "closed month" in flat
         future = month_label(add_months(month_of(datetime.now(timezone.utc)), 2))
         assert client.get(f"{hub.service_url}report/{future}.pdf").status_code == 404
+        # a month before the hub went live: refused, in plain words, as HTML and PDF
+        before = month_label(add_months(month_of(datetime.now(timezone.utc)), -2))
+        for suffix in ("", ".pdf"):
+            refused = client.get(f"{hub.service_url}report/{before}{suffix}")
+            assert refused.status_code == 404
+            assert "there is no report of" in refused.text and "before it was live" in refused.text
+            assert f"The hub went live on {long_date(LIVE_SINCE)}" in refused.text
         assert client.get(f"{hub.service_url}report/2026-13").status_code == 400
 
 

@@ -96,11 +96,10 @@ def render_usage(env, snapshot, rows, total=None, **table_args):
             support_email="",
             response_time="",
             service_prefix=PREFIX,
-            users=[],
             threshold=5,
         )
     )
-    return render_page(env, "onboarding.html", ns, "nonce")[0]
+    return render_page(env, "onboarding-usage.html", ns, "nonce")[0]
 
 
 def test_section_shows_the_month_beside_the_previous_one(env):
@@ -112,7 +111,7 @@ def test_section_shows_the_month_beside_the_previous_one(env):
     ]
     assert 'data-figure="sessions"' in figures
     assert '<td class="text-end current">3</td><td class="text-end previous">7</td>' in figures
-    assert "20.0 min" in figures and "44.0 min" in figures
+    assert "20 min" in figures and "44 min" in figures  # durations as a person reads them
     assert "the most running at one poll" in figures
     assert "2026-11-20" in html  # the daily peaks
     assert 'href="/services/onboarding/usage.csv?month=2026-11"' in html
@@ -132,13 +131,13 @@ def test_histogram_bars_link_to_the_users_of_their_bucket(env):
     assert "<script" not in svg
 
 
-def test_histogram_heights_are_proportional_and_labels_escaped():
+def test_histogram_bar_lengths_are_proportional_and_labels_escaped():
     bars = [HistogramBar("a", HOSTILE, 5, "/x?a=1&b=<2>"), HistogramBar("b", "b", 0, "/y")]
     svg = histogram_svg(bars, chart_id="h", title=HOSTILE)
     assert "<img" not in svg and "&lt;img" in svg
     root = ET.fromstring(svg)  # noqa: S314 - our own output
-    rects = {r.get("data-bucket"): float(r.get("height")) for r in root.iter(f"{SVG}rect")}
-    assert rects["a"] == pytest.approx(240 - 36 - 40)  # the tallest bar fills the axis of 5
+    rects = {r.get("data-bucket"): float(r.get("width")) for r in root.iter(f"{SVG}rect")}
+    assert rects["a"] == pytest.approx(460 - 170 - 48)  # the longest bar fills the axis of 5
     assert rects["b"] == 1.5  # an empty bucket keeps a sliver to click on
     assert [a.get("href") for a in root.iter(f"{SVG}a")] == ["/x?a=1&b=<2>", "/y"]
 

@@ -47,11 +47,11 @@ PROBE = textwrap.dedent(
         **hub_page_namespace({"name": "admin", "admin": True}, "/hub/"),
         **landing_namespace(
             snapshot, links, hub_url="https://hub.example.org", support_email="support@2i2c.org",
-            response_time="one business day", service_prefix="/services/onboarding/", users=[],
+            response_time="one business day", service_prefix="/services/onboarding/",
             threshold=5,
         ),
     }
-    html, policy = render_page(env, "onboarding.html", namespace, "nonce")
+    html, policy = render_page(env, "onboarding-onboarding.html", namespace, "nonce")
     print(json.dumps({
         "module": jupyterhub_onboarding.__file__,
         "found": str(find_data_files_path()),

@@ -202,6 +202,49 @@ def test_usage_rows_are_sorted_paged_and_filtered_in_sql(store):
         store.usage_rows(UsageQuery(202611, now, sort="password"))
 
 
+def test_usage_rows_searched_by_name_and_filtered(store):
+    store.record(
+        [user("Ana_1", T0, server(T0)), user("bob%", T0), user("carla", T0, admin=True)],
+        T0 + MIN,
+        RULES,
+    )
+    now = T0 + timedelta(hours=1)
+    store.write_usage_table(now)  # the cached table of the month is not used when narrowed
+
+    def names(**narrow):
+        rows, total = store.usage_rows(UsageQuery(202611, now, sort="name", **narrow))
+        assert total == len(rows)
+        return sorted(r.name for r in rows)
+
+    assert names(search="ana") == ["Ana_1"]  # any case
+    assert names(search="_") == ["Ana_1"]  # LIKE's wildcards are taken literally
+    assert names(search="%") == ["bob%"]
+    assert names(show="with_sessions") == ["Ana_1"]
+    assert names(show="without_sessions") == ["bob%", "carla"]
+    assert names(show="admins") == ["carla"]
+    assert names(show="removed") == []
+    assert names(search="a", show="admins") == ["carla"]
+    with pytest.raises(ValueError, match="show must be one of"):
+        store.usage_rows(UsageQuery(202611, now, show="everyone"))
+
+
+def test_a_list_with_lifetime_figures_shows_sessions_of_earlier_months(store):
+    """A user dormant since October: the month's columns are empty, the lifetime ones not."""
+    october = T0 - timedelta(days=30)
+    store.record([user("old", october, server(october, profile="gpu"))], october + MIN, RULES)
+    store.record([user("old", october + 20 * MIN)], october + 21 * MIN, RULES)
+    store.record([user("new", T0, server(T0, profile="small"))], T0 + MIN, RULES)
+    now = T0 + timedelta(hours=1)
+    query = UsageQuery(202611, now, sort="name", descending=False, lifetime=True)
+    new, old = store.usage_rows(query)[0]  # by name
+    assert (old.name, old.sessions, old.last_session_end, old.top_profile) == ("old", 0, None, None)
+    assert old.ever_last_session_end == october + 20 * MIN
+    assert (old.ever_running, old.ever_top_profile) == (False, "gpu")
+    assert (new.ever_running, new.ever_top_profile) == (True, "small")
+    plain = store.usage_rows(UsageQuery(202611, now, sort="name", descending=False))[0]
+    assert plain[1].ever_last_session_end is None  # only when asked for
+
+
 def test_a_stopping_server_stays_in_session_until_the_stop_completes(store):
     store.record([user("ana", T0, server(T0))], T0 + MIN, RULES)
     stopping = ServerSeen("", False, T0, T0, pending="stop")

@@ -27,7 +27,7 @@ from ..rules import BASES, ROLLING_WINDOWS
 from ..safetext import safe_text
 
 #: The schema version of the documents this release writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The version of documents without a ``schema_version`` (releases before it was added).
 FIRST_VERSION = 1
 
@@ -45,6 +45,11 @@ MAX_URL = 2000
 MAX_LABEL = 64
 
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+#: An event whose preparation checklist is incomplete this many days or fewer before its
+#: start needs attention: the collector's "Needs" names it, as the alert
+#: OnboardingEventNotReady fires (docs/prometheus/onboarding-rules.yaml), and the page warns.
+PREPARATION_DAYS = 7
 
 
 class FieldProblem(ValueError):
@@ -307,6 +312,26 @@ class MonthDetails(Section):
 
 
 @dataclass(frozen=True)
+class PreviousToDate(Section):
+    """The month before the current one counted only up to the same point of it (day and
+    time of day): what a month-to-date report compares with."""
+
+    until: datetime = field(
+        metadata=about(
+            "The end of the counted part: as far into the previous month as the document's "
+            "time is into its own month (at most that month's end)"
+        )
+    )
+    mau: MonthCount = field(
+        metadata=about("Distinct counted users active in the previous month up to until's day")
+    )
+    new_users: int = field(metadata=count("Counted users who first logged in before until"))
+    usage: UsageMonth = field(
+        metadata=about("Sessions started before until, server time up to it, peaks of its days")
+    )
+
+
+@dataclass(frozen=True)
 class ReportSection(Section):
     """What a monthly report needs beyond the other sections (configuration, aggregates)."""
 
@@ -322,6 +347,11 @@ class ReportSection(Section):
         metadata=about("Months with counted users' first logins")
     )
     months: tuple[MonthDetails, ...] = field(metadata=about())
+    previous_to_date: PreviousToDate | None = field(
+        metadata=about(
+            "The previous month up to the same point, for reports of a month to date", since=3
+        )
+    )
 
     def check(self) -> None:
         try:
@@ -364,6 +394,11 @@ class UpcomingEvent(Section):
     def ready(self) -> bool:
         """Every item of the preparation checklist is ticked."""
         return self.checklist_done == self.checklist_total
+
+    @property
+    def unprepared(self) -> bool:
+        """Not ready within its preparation lead time (PREPARATION_DAYS)."""
+        return not self.ready and self.days_until <= PREPARATION_DAYS
 
 
 @dataclass(frozen=True)

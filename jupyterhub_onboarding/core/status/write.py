@@ -19,6 +19,7 @@ from ..checklist import OnboardingRecord, build_checklist, progress
 from ..clock import as_utc, isoformat
 from ..events import Event, days_until, upcoming
 from ..links import Link
+from ..monthtodate import empty_month_to_date
 from ..snapshot import Snapshot
 from ..usage import MonthUsage
 from .model import (
@@ -32,6 +33,7 @@ from .model import (
     MonthDetails,
     NewUsers,
     Onboarding,
+    PreviousToDate,
     ReportLink,
     ReportSection,
     StatusDocument,
@@ -206,6 +208,19 @@ def report_section(
             )
             for entry in snapshot.usage.months
         ),
+        previous_to_date=previous_to_date_section(snapshot),
+    )
+
+
+def previous_to_date_section(snapshot: Snapshot) -> PreviousToDate:
+    """The previous month up to the same point as the snapshot's time (nothing counted
+    before the store first counted it)."""
+    found = snapshot.previous_to_date or empty_month_to_date(snapshot.generated_at)
+    return PreviousToDate(
+        until=found.until,
+        mau=found.mau,
+        new_users=found.new_users,
+        usage=_usage_month(found.usage),
     )
 
 

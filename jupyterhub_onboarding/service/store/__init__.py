@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from ...core.snapshot import Aggregates
 from ...core.usage import LabelKeys, UsageFigures
 from ...db import Migrations, make_engine, schema_revision, upgrade_schema
 from .events import EventStore
+from .monthtodate import previous_to_date
 from .onboarding import OnboardingStore
 from .poll import Poll
 from .sessions import SessionStore
@@ -157,8 +158,11 @@ class Store:
     # -- reads ----------------------------------------------------------------------------------
 
     def aggregates(self, now: datetime, threshold: int, generating_days: int = 14) -> Aggregates:
-        """Every count the snapshot needs, with first value as stored."""
-        return self.users.aggregates(now, threshold, generating_days)
+        """Every count the snapshot needs, with first value as stored, and the previous
+        month up to the same point as *now*."""
+        found = self.users.aggregates(now, threshold, generating_days)
+        with self.engine.connect() as conn:
+            return replace(found, previous_to_date=previous_to_date(conn, now))
 
     def logged_in_users(self, limit: int | None = None) -> list[KnownUser]:
         """Counted users who have logged in, earliest first (usernames: admin page only)."""

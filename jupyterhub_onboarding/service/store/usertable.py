@@ -41,6 +41,8 @@ from .usage import MonthTable, last_login_within
 
 #: The per-user table's sortable columns.
 USAGE_SORTS = ("name", "sessions", "server_hours", "last_login", "last_session_end")
+#: The filters of the per-user table ("" shows every row).
+USAGE_FILTERS = ("", "with_sessions", "without_sessions", "admins", "removed")
 #: The kinds of bucket a page can be filtered by (the two usage histograms).
 BUCKET_KINDS = ("last_login", "server_minutes")
 #: Milliseconds the table's write waits for a lock before giving up (the refresh goes on).
@@ -69,6 +71,11 @@ class UsageRow:
     last_session_end: datetime | None
     running: bool
     top_profile: str | None
+    #: Over all the user's sessions (filled for a query with ``lifetime``): a list of users
+    #: by last login shows when each last ran a server, not the month's zeros.
+    ever_last_session_end: datetime | None = None
+    ever_running: bool = False
+    ever_top_profile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,9 @@ class UsageQuery:
     """Which rows of the per-user table: a month, an order, a page, optionally one bucket.
 
     *bucket* is ``("last_login", key)`` (of LAST_LOGIN_BUCKETS, relative to *now*) or
-    ``("server_minutes", key)`` (of SERVER_MINUTES_BUCKETS, in *month*).
+    ``("server_minutes", key)`` (of SERVER_MINUTES_BUCKETS, in *month*). *search* keeps the
+    names containing it (any case); *show* one of USAGE_FILTERS. *lifetime* adds each row's
+    figures over all its sessions.
     """
 
     month: int
@@ -86,6 +95,14 @@ class UsageQuery:
     offset: int = 0
     limit: int | None = 50
     bucket: tuple[str, str] | None = None
+    search: str = ""
+    show: str = ""
+    lifetime: bool = False
+
+    @property
+    def narrowed(self) -> bool:
+        """A search or a filter: the rows are read from the sessions (no cached count)."""
+        return bool(self.search or self.show)
 
 
 #: (query, how many rows it gives): a run of the table's rows, paged one run after another.
@@ -173,13 +190,17 @@ class UserTable:
             raise ValueError(f"sort must be one of {', '.join(USAGE_SORTS)}")
         if query.bucket is not None and query.bucket[0] not in BUCKET_KINDS:
             raise ValueError(f"unknown bucket kind {query.bucket[0]!r}")
+        if query.show not in USAGE_FILTERS:
+            raise ValueError(f"show must be one of {', '.join(USAGE_FILTERS[1:])}")
         with self.engine.connect() as conn:
-            if query.month == self.month:
+            if query.month == self.month and not query.narrowed:
                 found, total = self._table_page(conn, query)
             else:
                 found, total = session_page(conn, query)
-            top = top_profiles(conn, query.month, [row.id for row in found])
-        return [usage_row(row, top) for row in found], total
+            ids = [row.id for row in found]
+            top = top_profiles(conn, query.month, ids)
+            ever = lifetime_figures(conn, ids) if query.lifetime else {}
+        return [usage_row(row, top, ever.get(row.id)) for row in found], total
 
     def _table_page(self, conn: Connection, query: UsageQuery) -> tuple[Sequence[Row], int]:
         """A page of the current month from usage_user_months, by index.
@@ -369,6 +390,7 @@ def session_page(conn: Connection, query: UsageQuery) -> tuple[Sequence[Row], in
         "last_session_end": last_end_col,
     }[query.sort]
     joined = users.join(agg, agg.c.user_id == users.c.id, isouter=not inner)
+    conditions += narrowing(query, agg.c.user_id)
     statement = (
         select(
             *USER_COLUMNS,
@@ -386,18 +408,68 @@ def session_page(conn: Connection, query: UsageQuery) -> tuple[Sequence[Row], in
     return conn.execute(statement).all(), count_rows(conn, joined, *conditions)
 
 
-def top_profiles(conn: Connection, month: int, user_ids: Sequence[int]) -> dict[int, str]:
-    """The profile each of *user_ids* ran most sessions of in *month* (ties: by name)."""
+def narrowing(query: UsageQuery, month_user: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+    """The conditions of *query*'s search and filter; *month_user* is the month's aggregate
+    row's user id (null for a user without a session in the month)."""
+    found: list[ColumnElement[bool]] = []
+    if query.search:
+        term = query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        found.append(func.lower(users.c.name).like(f"%{term.lower()}%", escape="\\"))
+    show = {
+        "with_sessions": month_user.is_not(None),
+        "without_sessions": month_user.is_(None),
+        "admins": users.c.admin.is_(True),
+        "removed": users.c.deleted_at.is_not(None),
+    }
+    if query.show:
+        found.append(show[query.show])
+    return found
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    """A user's figures over all their sessions."""
+
+    last_end: datetime | None
+    running: bool
+    top_profile: str | None
+
+
+def lifetime_figures(conn: Connection, user_ids: Sequence[int]) -> dict[int, Lifetime]:
+    """Each of *user_ids*' last session end, whether one runs, and the most used profile,
+    over all their sessions (a page of users: a few dozen ids)."""
+    ends = execute_chunked(
+        conn,
+        user_ids,
+        lambda chunk: (
+            select(
+                sessions.c.user_id,
+                func.max(sessions.c.ended).label("last_end"),
+                func.sum(case((sessions.c.ended.is_(None), 1), else_=0)).label("open"),
+            )
+            .where(sessions.c.user_id.in_(chunk))
+            .group_by(sessions.c.user_id)
+        ),
+    )
+    top = top_profiles(conn, None, user_ids)
+    return {
+        row.user_id: Lifetime(
+            from_seconds(row.last_end), int(row.open or 0) > 0, top.get(row.user_id)
+        )
+        for row in ends
+    }
+
+
+def top_profiles(conn: Connection, month: int | None, user_ids: Sequence[int]) -> dict[int, str]:
+    """The profile each of *user_ids* ran most sessions of in *month* (ties: by name), or
+    over all their sessions when *month* is None."""
+    in_month = [ran_in_month(month)] if month is not None else []
     rows = execute_chunked(
         conn,
         user_ids,
         lambda chunk: (
             select(sessions.c.user_id, sessions.c.profile, func.count().label("runs"))
-            .where(
-                sessions.c.user_id.in_(chunk),
-                sessions.c.profile.is_not(None),
-                ran_in_month(month),
-            )
+            .where(sessions.c.user_id.in_(chunk), sessions.c.profile.is_not(None), *in_month)
             .group_by(sessions.c.user_id, sessions.c.profile)
         ),
     )
@@ -409,8 +481,8 @@ def top_profiles(conn: Connection, month: int, user_ids: Sequence[int]) -> dict[
     return {user_id: profile for user_id, (_count, profile) in found.items()}
 
 
-def usage_row(row: Row, top: Mapping[int, str]) -> UsageRow:
-    """A row of the table from the columns a page reads."""
+def usage_row(row: Row, top: Mapping[int, str], ever: Lifetime | None = None) -> UsageRow:
+    """A row of the table from the columns a page reads (and its lifetime figures)."""
     return UsageRow(
         name=row.name,
         admin=row.admin,
@@ -421,4 +493,7 @@ def usage_row(row: Row, top: Mapping[int, str]) -> UsageRow:
         last_session_end=from_seconds(row.last_end),
         running=int(row.open or 0) > 0,
         top_profile=top.get(row.id),
+        ever_last_session_end=ever.last_end if ever else None,
+        ever_running=ever.running if ever else False,
+        ever_top_profile=ever.top_profile if ever else None,
     )
