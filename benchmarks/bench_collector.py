@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT, Timer, log, print_table, write_result
-from hubproc import free_port
+from harness.process import free_port
 
 HERE = Path(__file__).resolve().parent
 HUBS = 500

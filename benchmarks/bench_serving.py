@@ -1,6 +1,6 @@
 """Benchmark 2: serving the status JSON, /metrics and the landing page under 50 clients.
 
-Two services run side by side, each inside its own real hub (tests/hubproc.py): one whose
+Two services run side by side, each inside its own real hub (tests/harness/hub.py): one whose
 database holds 10,000 counted users and 24 months of history, one with the same users and
 1 month. Their databases are filled directly with Store.record at injected times before the
 hubs start. Requests go straight to each service's port on loopback, authenticated as the

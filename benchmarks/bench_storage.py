@@ -42,7 +42,7 @@ from common import (
     user_name,
     write_result,
 )
-from hubproc import free_port, wait_until
+from harness.process import free_port, wait_until
 
 from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
 from jupyterhub_onboarding.core.rules import CountingRules

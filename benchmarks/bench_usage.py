@@ -15,7 +15,7 @@ B. A year of sessions: 100,000 counted users and 1,000,000 session rows, eleven 
    of the per-user table for each sort order (against the same on a database of 100 users),
    the landing page's usage section rendered with that page, and the CSV of the current month.
 
-C. Serving that database: a real hub (tests/hubproc.py) whose managed service uses it, the
+C. Serving that database: a real hub (tests/harness/hub.py) whose managed service uses it, the
    landing page requested by an admin (hub OAuth cookie) on the service's port, alone and
    back to back while 50 clients ask for the status JSON (then the metrics) at 500 requests
    a second: the page's latency and theirs.
@@ -48,7 +48,7 @@ from common import (
     utcnow,
     write_result,
 )
-from hubproc import free_port, wait_until
+from harness.process import free_port, wait_until
 from loadgen import run_load
 from sqlalchemy import insert
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(ROOT / "tests"))
 
-from hubproc import HubProcess  # noqa: E402
+from harness.hub import HubProcess  # noqa: E402
 
 #: Users the benchmarks create are named ``bench-NNNNNN`` (synthetic, never real people).
 NAME_FORMAT = "bench-{:06d}"
@@ -164,11 +164,11 @@ def start_hub(
     poll_interval: float = 3600,
     service_log_level: str = "WARN",
 ) -> HubProcess:
-    """A real hub and proxy (tests/hubproc.py) in *workdir*, reusing its database if present.
+    """A real hub and proxy (tests/harness/hub.py) in *workdir*, reusing its database if present.
 
     With *quiet_service* the hub-managed onboarding service polls a dead address, so the
     only load on the hub is the benchmark's own. The service logs at *service_log_level*
-    (WARN is the product's default; tests/hubproc.py would set DEBUG).
+    (WARN is the product's default; tests/harness/hub.py would set DEBUG).
     """
     if quiet_service:
         service_config = f"c.Onboarding.hub_api_url = {DEAD_HUB_API!r}\n" + service_config

@@ -30,7 +30,7 @@ from jupyterhub_onboarding.core.rules import add_months, month_label, month_of
 
 # the status documents of the collector's tests, built by the product's own code
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from collect_fixtures import make_status
+from harness.collector import make_status
 
 
 def document(index: int) -> dict:

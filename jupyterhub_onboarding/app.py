@@ -66,11 +66,12 @@ class Onboarding(
     description = """Tracks who has logged in to a JupyterHub, progress to first value and
     monthly active users, and serves the admin landing page, a JSON status API and
     Prometheus metrics. Runs as a hub-managed service: python -m jupyterhub_onboarding"""
+    # flush left: --help indents the whole block
     examples = """
-    python -m jupyterhub_onboarding                     # inside a hub, as a managed service
-    jupyterhub-onboarding --generate-config             # write jupyterhub_onboarding_config.py
-    jupyterhub-onboarding collect --hubs hubs.yaml      # report across many hubs
-    """
+python -m jupyterhub_onboarding                     # inside a hub, as a managed service
+jupyterhub-onboarding --generate-config             # write jupyterhub_onboarding_config.py
+jupyterhub-onboarding collect --hubs hubs.yaml      # report across many hubs
+"""
 
     raise_config_file_errors = True
 

@@ -395,3 +395,12 @@ def test_a_database_password_is_not_shown_in_the_error(tmp_path):
     assert_serves_the_line(refused, "Onboarding.db_url")
     for text in (refused.log, refused.health.text, refused.status.text, refused.page.text):
         assert "s3cr3t-pw" not in text
+
+
+@pytest.mark.parametrize("app_class", [Onboarding, CollectApp])
+def test_help_examples_are_indented_alike(app_class, capsys):
+    """``--help`` prints the examples as one block: every line at the same indentation."""
+    app_class().print_examples()
+    lines = [line for line in capsys.readouterr().out.splitlines() if "jupyterhub" in line]
+    assert len(lines) >= 3
+    assert {len(line) - len(line.lstrip()) for line in lines} == {4}, lines

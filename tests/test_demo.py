@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness.process import wait_until
+from harness.process import processes_in, wait_until
 from harness.statusschema import assert_valid_status
 
 pytestmark = pytest.mark.integration
@@ -50,21 +50,6 @@ def demo_port() -> int:
         if port + 81 < 65536 and all(port_is_free(port + d) for d in (1, 2, 81)):
             return port
     raise RuntimeError("no free ports for the demo")
-
-
-def processes_in(directory: Path) -> list[int]:
-    """Processes whose working directory is inside *directory* (the demo's servers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cwd = Path(os.readlink(entry / "cwd"))
-        except OSError:
-            continue
-        if cwd == directory or directory in cwd.parents:
-            found.append(int(entry.name))
-    return found
 
 
 def test_demo_moves_the_server_figures_and_stops_cleanly(tmp_path):

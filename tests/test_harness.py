@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import textwrap
 
 import psutil
 import pytest
-from harness.hub import running_hub
+from harness.hub import HubProcess, running_hub
 from harness.process import ManagedProcess, StartError, processes_in, wait_until
 
 pytestmark = pytest.mark.integration
@@ -86,3 +87,23 @@ def test_a_hub_killed_mid_test_leaves_no_process_behind(tmp_path):
         assert len(processes_in(hub.workdir)) >= 2, processes_in(hub.workdir)
     # running_hub's stop() has ended them
     assert processes_in(hub.workdir) == []
+
+
+def test_a_hub_whose_port_is_taken_starts_on_new_ports_with_its_configuration(tmp_path):
+    """A port taken between choosing and binding: the hub starts again on new ports, and a
+    callable ``service_config`` writes the service's settings for the new URL."""
+    hub = HubProcess(
+        tmp_path / "hub", service_config=lambda hub: f"c.Onboarding.public_url = {hub.url!r}\n"
+    )
+    taken = hub.port
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", taken))
+        blocker.listen()
+        hub.start()
+        try:
+            assert hub.port != taken
+            config = (hub.service_dir / "jupyterhub_onboarding_config.py").read_text()
+            assert f"c.Onboarding.public_url = {hub.url!r}" in config
+            assert hub.status()["tracker"] is not None  # served, and valid
+        finally:
+            hub.stop()

@@ -53,13 +53,14 @@ class CollectApp(FeeTierSettings, ReportSettings, ProviderSettings, Application)
     summary were written), 1 when any hub failed or the run could not be stored (the run
     is still stored and every other file written), 2 for usage or configuration errors.
     See docs/collector.md."""
+    # flush left: --help indents the whole block
     examples = """
-    jupyterhub-onboarding collect --hubs hubs.yaml
-    jupyterhub-onboarding collect --hubs hubs.yaml --format csv --output report.csv
-    jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format html --output oct.html
-    jupyterhub-onboarding collect --hubs hubs.yaml --store history.sqlite
-    jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --output-dir reports
-    """
+jupyterhub-onboarding collect --hubs hubs.yaml
+jupyterhub-onboarding collect --hubs hubs.yaml --format csv --output report.csv
+jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format html --output oct.html
+jupyterhub-onboarding collect --hubs hubs.yaml --store history.sqlite
+jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --output-dir reports
+"""
 
     aliases = {
         "backoff": "CollectApp.backoff",

@@ -24,8 +24,10 @@ Usage::
 
 ``hub_config`` is appended to the generated ``jupyterhub_config.py`` and ``service_config`` to
 the service's ``jupyterhub_onboarding_config.py`` (its working directory is
-``workdir / "service"``). :data:`VIEWER_HUB_CONFIG` gives ``carol`` the ``onboarding-viewer``
-role (she may open the service but is no admin).
+``workdir / "service"``); a callable ``service_config`` is called with the hub each time the
+files are written (e.g. ``lambda hub: f"c.Onboarding.public_url = {hub.url!r}"``: a port
+taken at start means new ports and so a new URL). :data:`VIEWER_HUB_CONFIG` gives ``carol``
+the ``onboarding-viewer`` role (she may open the service but is no admin).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class HubProcess(ManagedProcess):
         self,
         workdir: Path,
         *,
-        service_config: str = "",
+        service_config: str | Callable[[HubProcess], str] = "",
         hub_config: str = "",
         admin_users: tuple[str, ...] = ("admin",),
         poll_interval: float = 0.5,
@@ -160,8 +162,15 @@ c.Onboarding.hub_request_timeout = 5
 c.Onboarding.log_level = "DEBUG"
 """
         (self.service_dir / "jupyterhub_onboarding_config.py").write_text(
-            service + "\n" + self.service_config
+            service + "\n" + self.service_text()
         )
+
+    def service_text(self) -> str:
+        """The service's own configuration; a callable ``service_config`` is given the hub,
+        so what it writes follows the hub's ports (new ones when a port was taken)."""
+        if callable(self.service_config):
+            return self.service_config(self)
+        return self.service_config
 
     # -- life cycle ------------------------------------------------------------------------
 

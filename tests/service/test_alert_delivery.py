@@ -51,13 +51,15 @@ def test_check_in_and_first_value_reach_account_management(tmp_path):
         "alertmanager", alertmanager is not None, "Debian package prometheus-alertmanager"
     )
     live_since = utcnow() - timedelta(days=30)
+    # the public URL names the hub's proxy, known once the hub's ports are chosen (again when
+    # a port is taken at start)
     hub = HubProcess(
         tmp_path / "hub",
-        service_config=f'c.Onboarding.live_since = "{isoformat(live_since)}"\n',
+        service_config=lambda hub: (
+            f'c.Onboarding.live_since = "{isoformat(live_since)}"\n'
+            f"c.Onboarding.public_url = {hub.url!r}\n"
+        ),
     )
-    # the public URL names the hub's proxy, known once the hub's ports are chosen
-    with open(hub.service_dir / "jupyterhub_onboarding_config.py", "a") as config:
-        config.write(f"c.Onboarding.public_url = {hub.url!r}\n")
 
     with ExitStack() as stack:
         hub.start()

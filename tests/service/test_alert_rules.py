@@ -55,8 +55,11 @@ def promtool() -> str:
 
 
 def run(promtool: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """promtool's answer. ``test rules`` needs about 25 s of processor time (a week and more of
+    rule evaluations at one a minute), minutes on a busy machine: the timeout only stops a
+    promtool that hangs."""
     return subprocess.run(
-        [promtool, *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
+        [promtool, *args], capture_output=True, text=True, timeout=900, cwd=cwd, check=False
     )
 
 

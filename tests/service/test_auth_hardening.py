@@ -18,7 +18,6 @@ import re
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 from harness.hub import HubProcess, running_hub
-from harness.process import free_port, wait_until
+from harness.process import ManagedProcess, free_port, wait_until
 from tornado.web import decode_signed_value
 
 from jupyterhub_onboarding.service.handlers import HUB_CHECK_FAILED, HUB_NOT_ANSWERING
@@ -294,32 +293,39 @@ class FailingHub(ThreadingHTTPServer):
         return self.server_address[1]
 
 
-def start_hubless_service(workdir: Path, hub_port: int) -> tuple[subprocess.Popen, str, Path]:
+class HublessService(ManagedProcess):
     """The service on its own, its hub API at *hub_port* on the loopback interface."""
-    port = free_port()
-    (workdir / "jupyterhub_onboarding_config.py").write_text(
-        'c.Onboarding.log_level = "INFO"\nc.Onboarding.hub_request_timeout = 5\n'
-    )
-    env = {
-        **os.environ,
-        "JUPYTERHUB_API_TOKEN": "service-token-" + "0" * 20,
-        "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub_port}/hub/api",
-        "JUPYTERHUB_CLIENT_ID": "service-onboarding",
-        "JUPYTERHUB_SERVICE_NAME": "onboarding",
-        "JUPYTERHUB_SERVICE_PREFIX": "/services/onboarding/",
-        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
-        "PYTHONUNBUFFERED": "1",
-    }
-    log_path = workdir / "service.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub_onboarding"],
-            cwd=workdir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+
+    label = "the service without its hub"
+
+    def __init__(self, workdir: Path, hub_port: int) -> None:
+        super().__init__(workdir, "service.log")
+        self.hub_port = hub_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/services/onboarding/"
+
+    def prepare(self) -> None:
+        (self.workdir / "jupyterhub_onboarding_config.py").write_text(
+            'c.Onboarding.log_level = "INFO"\nc.Onboarding.hub_request_timeout = 5\n'
         )
-    return proc, f"http://127.0.0.1:{port}/services/onboarding/", log_path
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "jupyterhub_onboarding"]
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "JUPYTERHUB_API_TOKEN": "service-token-" + "0" * 20,
+            "JUPYTERHUB_API_URL": f"http://127.0.0.1:{self.hub_port}/hub/api",
+            "JUPYTERHUB_CLIENT_ID": "service-onboarding",
+            "JUPYTERHUB_SERVICE_NAME": "onboarding",
+            "JUPYTERHUB_SERVICE_PREFIX": "/services/onboarding/",
+            "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{self.port}",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def ready(self) -> bool:
+        return httpx.get(f"{self.url}health", timeout=2).status_code == 200
 
 
 @pytest.fixture(params=["down", "failing"])
@@ -329,17 +335,12 @@ def hubless_service(request, tmp_path) -> Iterator[tuple[str, str, Path, int]]:
     if failing is not None:
         failing.thread.start()
     hub_port = failing.port if failing is not None else free_port()
-    proc, url, log_path = start_hubless_service(tmp_path, hub_port)
+    service = HublessService(tmp_path, hub_port)
     try:
-        wait_until(lambda: httpx.get(f"{url}health", timeout=2).status_code == 200, 60, "service")
-        yield request.param, url, log_path, hub_port
+        service.start()
+        yield request.param, service.url, service.log_path, hub_port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        service.stop()
         if failing is not None:
             failing.shutdown()
             failing.server_close()

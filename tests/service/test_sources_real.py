@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ import httpx
 import pytest
 from harness.components import require_component
 from harness.hub import running_hub
-from harness.process import ProcessExited, free_port, wait_until
+from harness.process import ManagedProcess, free_port
 from harness.prometheus import PrometheusServer, ScrapeTarget, find_binary
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -80,35 +79,31 @@ def exporter_size(directory: Path) -> int:
     return total
 
 
-class DirsizeExporter:
+class DirsizeExporter(ManagedProcess):
     """``dirsize-exporter PARENT IOPS WAIT_MINUTES --port N``: measures at start, then
-    waits an hour (longer than any test), serving its gauges on /metrics."""
+    waits an hour (longer than any test), serving its gauges on /metrics; ready once it
+    serves the sizes :meth:`start` expects."""
 
-    def __init__(self, parent: Path, log: Path) -> None:
+    label = "the dirsize exporter"
+
+    def __init__(self, parent: Path, workdir: Path) -> None:
+        super().__init__(workdir, "dirsize.log")
         self.parent = parent
-        self.log = log
         self.port = free_port()
-        self.proc: subprocess.Popen | None = None
+        self.expected: dict[str, int] = {}
 
     def command(self) -> list[str]:
         # an IOPS budget of 1000 and an hour between measurements
-        return [str(BIN / "dirsize-exporter"), str(self.parent), "1000", "60"]
+        budget = ["1000", "60"]
+        return [str(BIN / "dirsize-exporter"), str(self.parent), *budget, "--port", str(self.port)]
 
-    def start(self, expected: dict[str, int]) -> None:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [*self.command(), "--port", str(self.port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    def start(self, expected: dict[str, int], timeout: float = 60) -> DirsizeExporter:
+        """Start, and wait for the first measurement to be *expected*."""
+        self.expected = expected
+        return super().start(timeout)
 
-        def measured() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise ProcessExited(f"dirsize-exporter exited:\n{self.log.read_text()}")
-            return self.sizes() == expected
-
-        wait_until(measured, 60, "the dirsize exporter's first measurement")
+    def ready(self) -> bool:
+        return self.sizes() == self.expected
 
     def sizes(self) -> dict[str, int]:
         """The sizes the exporter serves now, by directory."""
@@ -119,12 +114,6 @@ class DirsizeExporter:
             if family.name == "dirsize_total_size_bytes"
             for sample in family.samples
         }
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        self.proc = None
 
 
 @pytest.fixture
@@ -144,7 +133,7 @@ def homes(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def exporter(homes: Path, tmp_path: Path) -> Iterator[DirsizeExporter]:
-    exporter = DirsizeExporter(homes, tmp_path / "dirsize.log")
+    exporter = DirsizeExporter(homes, tmp_path / "dirsize")
     yield exporter
     exporter.stop()
 
