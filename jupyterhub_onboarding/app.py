@@ -33,6 +33,7 @@ from traitlets import (
 from traitlets.config import Application, catch_config_error
 
 from . import __version__
+from .billingsettings import BillingSettings
 from .core.clock import parse_iso, utcnow
 from .core.events import DEFAULT_SCALER_LINES, check_scaler_lines
 from .core.rules import CountingRules
@@ -82,7 +83,7 @@ async def watch_parent(
     on_gone()
 
 
-class Onboarding(FeeTierSettings, ReportSettings, SourceSettings, Application):
+class Onboarding(BillingSettings, FeeTierSettings, ReportSettings, SourceSettings, Application):
     """A JupyterHub service that tracks first value and monthly active users."""
 
     name = "jupyterhub-onboarding"
@@ -128,6 +129,10 @@ class Onboarding(FeeTierSettings, ReportSettings, SourceSettings, Application):
         "collect": (
             "jupyterhub_onboarding.collector.app.CollectApp",
             "Poll the status API of many hubs and write one report.",
+        ),
+        "recount": (
+            "jupyterhub_onboarding.recount.RecountApp",
+            "Recompute a closed month from the database, keeping the old figures beside it.",
         ),
     }
 

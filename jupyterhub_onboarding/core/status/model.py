@@ -27,7 +27,7 @@ from ..rules import BASES, ROLLING_WINDOWS
 from ..safetext import safe_text
 
 #: The schema version of the documents this release writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The version of documents without a ``schema_version`` (releases before it was added).
 FIRST_VERSION = 1
 
@@ -164,6 +164,15 @@ class MonthCount(Section):
     login: int = field(metadata=count("Distinct counted users with activity in the month (UTC)"))
     server: int = field(
         metadata=count("Distinct counted users with a running server in the month (UTC)")
+    )
+    closed: bool | None = field(
+        default=None,
+        metadata=about(
+            "True once the month has closed: its figures are then written once and only an "
+            "explicit recount changes them; false for a month still counted (to date). "
+            "Sent from schema version 3 on",
+            since=3,
+        ),
     )
 
 

@@ -107,7 +107,10 @@ def mau_section(snapshot: Snapshot) -> Mau:
         month=snapshot.month,
         login=snapshot.mau_login,
         server=snapshot.mau_server,
-        history=tuple(snapshot.history),
+        # a month the store has not said is closed is counted to date
+        history=tuple(
+            dataclasses.replace(entry, closed=bool(entry.closed)) for entry in snapshot.history
+        ),
     )
 
 

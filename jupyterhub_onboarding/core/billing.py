@@ -1,0 +1,133 @@
+"""Billing that can be audited: when a month closes, the list behind its MAU, the keyed
+pseudonyms that let a community's hubs count each person once. Pure, no I/O.
+
+A month closes ``close_days`` after it ends (UTC); from then on its figures, the counted
+users behind them and its fee are read as they were written, whatever changes later. The
+pseudonym of a user is the HMAC-SHA256, under a key the hubs of one community share, of the
+normalised username: equal names give equal pseudonyms on every hub with the same key, and
+nothing about the name can be read back without the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from .clock import as_utc
+from .rules import month_label
+from .usage import month_bounds
+
+#: Default days after a month's end when it closes.
+DEFAULT_CLOSE_DAYS = 3
+
+
+def closes_at(month: int, close_days: int) -> datetime:
+    """When the ``YYYYMM`` *month* closes: *close_days* after its last instant (UTC)."""
+    return month_bounds(month)[1] + timedelta(days=close_days)
+
+
+def is_due(month: int, now: datetime, close_days: int) -> bool:
+    """Whether *month* has closed by *now*."""
+    return as_utc(now) >= closes_at(month, close_days)
+
+
+def normalise_username(name: str) -> str:
+    """The form of a username that pseudonyms are made of: Unicode NFKC, surrounding
+    whitespace removed, case folded (``" Ada "`` and ``"ADA"`` are the same person)."""
+    return unicodedata.normalize("NFKC", name).strip().casefold()
+
+
+def pseudonym(key: str, name: str) -> str:
+    """The keyed pseudonym of *name*: HMAC-SHA256 under *key*, as 64 hex digits."""
+    if not key:
+        raise ValueError("a pseudonym needs a key")
+    digest = hmac.new(key.encode("utf-8"), normalise_username(name).encode("utf-8"), hashlib.sha256)
+    return digest.hexdigest()
+
+
+def day_range(days: int, month: int) -> tuple[date, date] | None:
+    """The first and last day set in a month's activity mask *days* (None: no day)."""
+    if days <= 0:
+        return None
+    start = month_bounds(month)[0].date()
+    first = (days & -days).bit_length() - 1
+    last = days.bit_length() - 1
+    return start + timedelta(days=first), start + timedelta(days=last)
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """A month's MAU on both bases and the fee on the billing basis."""
+
+    month: str
+    login: int
+    server: int
+    basis: str
+    fee: float
+
+
+@dataclass(frozen=True)
+class ClosedMonth(MonthFigures):
+    """One written version of a closed month: who wrote it and when (revision 1 is the
+    closing itself, each recount adds one)."""
+
+    revision: int
+    closed_at: datetime
+    closed_by: str
+
+
+@dataclass(frozen=True)
+class BillingLine:
+    """One counted user active in a month: the list behind the MAU (hub admins only)."""
+
+    name: str
+    login_days: int
+    server_days: int
+    #: Not counted any more (the exclusions changed since).
+    excluded_since: bool
+    deleted_at: datetime | None
+
+    @property
+    def login(self) -> bool:
+        return self.login_days != 0
+
+    @property
+    def server(self) -> bool:
+        return self.server_days != 0
+
+
+@dataclass(frozen=True)
+class BillingList:
+    """The list behind one month's MAU, and whether it is the closed one."""
+
+    month: int
+    lines: tuple[BillingLine, ...]
+    closed: ClosedMonth | None
+
+    @property
+    def label(self) -> str:
+        return month_label(self.month)
+
+    @property
+    def login(self) -> int:
+        return sum(1 for line in self.lines if line.login)
+
+    @property
+    def server(self) -> int:
+        return sum(1 for line in self.lines if line.server)
+
+    def days(self, line: BillingLine) -> tuple[date, date] | None:
+        """The first and last day *line*'s user was active in the month, on either basis."""
+        return day_range(line.login_days | line.server_days, self.month)
+
+
+def distinct(pseudonym_sets: Iterable[Sequence[str]]) -> int:
+    """How many distinct people the hubs' pseudonym lists hold together."""
+    seen: set[str] = set()
+    for names in pseudonym_sets:
+        seen.update(names)
+    return len(seen)
