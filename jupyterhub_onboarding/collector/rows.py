@@ -150,6 +150,9 @@ def month_figures(
     else:
         found = [entry for entry in mau.history if entry.month == month]
         login, server = (found[-1].login, found[-1].server) if found else (0, 0)
+        if found and found[-1].closed and found[-1].estimated_usage_fee is not None:
+            # a closed month's fee is the one the hub wrote when it closed
+            return login, server, found[-1].estimated_usage_fee
     if month is None or month == billing.month:
         return login, server, billing.estimated_usage_fee
     billable = server if billing.basis == "server" else login

@@ -132,6 +132,11 @@ class Report:
     stale: bool
     changes: tuple[Change, ...] = ()
     observations: tuple[str, ...] = field(default_factory=tuple)
+    #: True once the hub has closed the month (its figures and fee written once), None when
+    #: the hub's release does not say.
+    month_closed: bool | None = None
+    #: The fee the hub wrote when the month closed (None: not closed).
+    closed_fee: float | None = None
 
     @property
     def month_name(self) -> str:
@@ -391,6 +396,8 @@ def build_report(
         fee_total=fees.total(lines),
         previous_fee=fees.usage_fee(previous_mau, tiers),
         stale=document.tracker.stale,
+        month_closed=figures.mau.closed,
+        closed_fee=figures.mau.estimated_usage_fee if figures.mau.closed else None,
     )
     return replace(report, changes=report_changes(report), observations=observations(report))
 
@@ -430,6 +437,8 @@ def report_data(report: Report) -> dict[str, Any]:
         "month": report.month,
         "month_name": report.month_name,
         "month_to_date": report.month_to_date,
+        "month_closed": bool(report.month_closed),
+        "closed_fee": None if report.closed_fee is None else report.money(report.closed_fee),
         "generated_at": report.generated_at,
         "service_version": report.service_version,
         "tier": report.tier,

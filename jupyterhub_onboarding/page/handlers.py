@@ -146,6 +146,7 @@ def landing_namespace(
         "meeting_default_date": (record.meeting.held_on if record.meeting else today),
         "xsrf_token": xsrf_token,
         "checklist_url": service_prefix + "checklist",
+        "billing_url": service_prefix + "billing/",
         "meeting_url": service_prefix + "meeting",
         "users": users,
         "landing_url": service_prefix,
@@ -561,6 +562,7 @@ class ReportHandler(PageHandler):
             page_title=f"Usage report {report.month}",
             report=report,
             pdf_url=f"{self.prefix}report/{report.month}.pdf",
+            billing_url=f"{self.prefix}billing/{report.month}",
             landing_url=self.prefix,
         )
 

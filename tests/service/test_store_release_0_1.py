@@ -79,8 +79,8 @@ def test_the_upgrade_closes_the_past_months_once_with_the_figures_they_had(store
     store.apply_rules(CountingRules(excluded_users=frozenset({"staff", "bob"})))
     agg = store.aggregates(later, threshold=5)
     assert agg.months == (
-        MonthCount("2026-10", 4, 2, closed=True),
-        MonthCount("2026-11", 7, 1, closed=True),
+        MonthCount("2026-10", 4, 2, closed=True, estimated_usage_fee=40.0),
+        MonthCount("2026-11", 7, 1, closed=True, estimated_usage_fee=70.0),
     )
     october = store.billing.month_list(202610)
     assert sorted(line.name for line in october.lines) == ["ada", "bob", "cy", "dee"]

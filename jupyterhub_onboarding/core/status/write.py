@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ... import __version__
+from .. import fees
 from ..buckets import LAST_LOGIN_BUCKETS, SERVER_MINUTES_BUCKETS
 from ..checklist import OnboardingRecord, build_checklist, progress
 from ..clock import as_utc, isoformat
@@ -29,6 +30,7 @@ from .model import (
     FirstValue,
     Hub,
     Mau,
+    MonthCount,
     MonthDetails,
     NewUsers,
     Onboarding,
@@ -107,11 +109,19 @@ def mau_section(snapshot: Snapshot) -> Mau:
         month=snapshot.month,
         login=snapshot.mau_login,
         server=snapshot.mau_server,
-        # a month the store has not said is closed is counted to date
-        history=tuple(
-            dataclasses.replace(entry, closed=bool(entry.closed)) for entry in snapshot.history
-        ),
+        history=tuple(_history_entry(entry, snapshot) for entry in snapshot.history),
     )
+
+
+def _history_entry(entry: MonthCount, snapshot: Snapshot) -> MonthCount:
+    """A month of the MAU history: a closed month as written when it closed, any other
+    counted to date with its fee from today's tiers."""
+    if entry.closed and entry.estimated_usage_fee is not None:
+        return entry
+    settings = snapshot.settings
+    billable = entry.server if settings.billing_basis == "server" else entry.login
+    fee = fees.usage_fee(billable, settings.fee_tiers)
+    return dataclasses.replace(entry, closed=False, estimated_usage_fee=fee)
 
 
 def billing_section(snapshot: Snapshot) -> Billing:

@@ -178,7 +178,9 @@ class Store:
         closed = {month_label(m): c for m, c in self.billing.closed_months().items()}
         months = {m.month: replace(m, closed=False) for m in found.months}
         for label, version in closed.items():
-            months[label] = MonthCount(label, version.login, version.server, closed=True)
+            months[label] = MonthCount(
+                label, version.login, version.server, closed=True, estimated_usage_fee=version.fee
+            )
         return replace(found, months=tuple(months[label] for label in sorted(months)))
 
     def logged_in_users(self, limit: int | None = None) -> list[KnownUser]:
