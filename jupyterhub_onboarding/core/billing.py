@@ -131,3 +131,30 @@ def distinct(pseudonym_sets: Iterable[Sequence[str]]) -> int:
     for names in pseudonym_sets:
         seen.update(names)
     return len(seen)
+
+
+#: What the key check is made of: an HMAC of this text tells hubs sharing a key from hubs
+#: with different keys, without telling anything of the key or of any username.
+KEY_CHECK_TEXT = "jupyterhub-onboarding billing key check"
+
+
+def key_check(key: str) -> str:
+    """A value equal on every hub with the same key (the first 16 hex digits of an HMAC)."""
+    return pseudonym(key, KEY_CHECK_TEXT)[:16]
+
+
+def billing_document(listed: BillingList, key: str) -> dict[str, object]:
+    """The body of ``api/v1/billing/YYYY-MM``: the month's counts and, per basis, the sorted
+    keyed pseudonyms of its counted active users, never their names."""
+    made = {line.name: pseudonym(key, line.name) for line in listed.lines}
+    return {
+        "month": listed.label,
+        "closed": listed.closed is not None,
+        "mau_login": listed.login,
+        "mau_server": listed.server,
+        "key_check": key_check(key),
+        "pseudonyms": {
+            "login": sorted(made[line.name] for line in listed.lines if line.login),
+            "server": sorted(made[line.name] for line in listed.lines if line.server),
+        },
+    }

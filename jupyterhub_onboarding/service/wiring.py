@@ -26,6 +26,7 @@ from ..core.status.model import StatusDocument
 from ..core.status.write import build_status, report_section
 from ..retry import RetryPolicy
 from ..settings import StandardLinks
+from .billing import routes as billing_routes
 from .events import routes as event_routes
 from .handlers import NotFoundHandler, core_routes
 from .hubclient import HubClient
@@ -344,6 +345,7 @@ class OnboardingService:
 
     def routes(self) -> list:
         routes = core_routes(self) + metrics_routes(self) + event_routes(self)
+        routes += billing_routes(self)
         for factory in self.extra_routes:
             routes.extend(factory(self))
         routes.append((self.app.service_prefix + ".*", NotFoundHandler, {"service": self}))
