@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from .clock import as_utc
 from .rules import month_label
@@ -125,14 +125,6 @@ class BillingList:
         return day_range(line.login_days | line.server_days, self.month)
 
 
-def distinct(pseudonym_sets: Iterable[Sequence[str]]) -> int:
-    """How many distinct people the hubs' pseudonym lists hold together."""
-    seen: set[str] = set()
-    for names in pseudonym_sets:
-        seen.update(names)
-    return len(seen)
-
-
 #: What the key check is made of: an HMAC of this text tells hubs sharing a key from hubs
 #: with different keys, without telling anything of the key or of any username.
 KEY_CHECK_TEXT = "jupyterhub-onboarding billing key check"
@@ -158,3 +150,54 @@ def billing_document(listed: BillingList, key: str) -> dict[str, object]:
             "server": sorted(made[line.name] for line in listed.lines if line.server),
         },
     }
+
+
+class BillingError(ValueError):
+    """A billing document that cannot be read; the message names the field."""
+
+
+@dataclass(frozen=True)
+class HubPseudonyms:
+    """One hub's billing document as read: counts, key check and pseudonyms per basis."""
+
+    month: str
+    closed: bool
+    mau_login: int
+    mau_server: int
+    key_check: str
+    login: frozenset[str]
+    server: frozenset[str]
+
+
+def read_billing(value: object) -> HubPseudonyms:
+    """The one reader of ``api/v1/billing/YYYY-MM``; BillingError names what is wrong."""
+    if not isinstance(value, dict):
+        raise BillingError("the billing document is not an object")
+
+    def field(name: str, kind: type) -> Any:
+        found = value.get(name)
+        if not isinstance(found, kind) or (kind is int and isinstance(found, bool)):
+            raise BillingError(f"{name} is not {'a count' if kind is int else kind.__name__}")
+        return found
+
+    pseudonyms = field("pseudonyms", dict)
+    sets = {}
+    for basis in ("login", "server"):
+        names = pseudonyms.get(basis)
+        if not isinstance(names, list) or not all(
+            isinstance(item, str) and len(item) == 64 for item in names
+        ):
+            raise BillingError(f"pseudonyms.{basis} is not a list of pseudonyms")
+        sets[basis] = frozenset(names)
+    document = HubPseudonyms(
+        month=field("month", str),
+        closed=field("closed", bool),
+        mau_login=field("mau_login", int),
+        mau_server=field("mau_server", int),
+        key_check=field("key_check", str),
+        login=sets["login"],
+        server=sets["server"],
+    )
+    if (len(document.login), len(document.server)) != (document.mau_login, document.mau_server):
+        raise BillingError("the pseudonyms do not add up to mau_login and mau_server")
+    return document

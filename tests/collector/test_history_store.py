@@ -200,9 +200,9 @@ def test_a_fresh_history_gets_the_schema_of_its_tables(fresh_url):
     try:
         assert store.schema_revision() is None
         store.upgrade()
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == "0004"
         store.upgrade()  # harmless
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == "0004"
         run_id = append_new_run(store)
     finally:
         store.close()
@@ -235,9 +235,9 @@ def test_a_release_0_1_history_is_taken_over_in_place(release_0_1_url):
     try:
         assert store.schema_revision() is None
         store.upgrade()
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == "0004"
         store.upgrade()  # harmless
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == "0004"
         run_id = append_new_run(store)
     finally:
         store.close()
@@ -289,7 +289,7 @@ def test_a_history_can_share_the_database_of_a_service(fresh_url):
         service.upgrade()
         collector.upgrade()
         service_head = ScriptDirectory(str(SERVICE_MIGRATIONS.directory)).get_current_head()
-        assert (service.schema_revision(), collector.schema_revision()) == (service_head, "0003")
+        assert (service.schema_revision(), collector.schema_revision()) == (service_head, "0004")
         tables = set(inspect(collector.engine).get_table_names())
         assert {"alembic_version", VERSION_TABLE, "users", "collect_runs"} <= tables
         append_new_run(collector)
