@@ -1,34 +1,25 @@
-"""Shared fixtures. Real components are started once per session where possible."""
+"""Shared fixtures and hooks. Real components are started once per session where possible;
+the helpers that start them are in ``tests/harness/``."""
 
 from __future__ import annotations
 
-import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from harness import ROOT
+from harness.components import require_component
+from harness.postgres import PostgresServer, find_pg_bin
+from harness.process import STARTED, ManagedProcess
 
-TESTS = Path(__file__).parent
-ROOT = TESTS.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
-#: Debian's Chromium, driven by Playwright (which cannot download a browser here).
-CHROMIUM = "/usr/bin/chromium"
-#: Headless flags for a closed network: no background connections, a fresh profile each run.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
 #: Fixtures that start or drive a real component (hub and proxy, PostgreSQL, Prometheus or
-#: promtool, Chromium, a built wheel). A test using one is marked ``integration``, so
-#: ``make test-fast`` (``-m "not integration"``) runs only the tests that need none.
+#: promtool, Chromium, a built wheel, openssl). A test using one is
+#: marked ``integration``, so ``make test-fast`` (``-m "not integration"``) runs only the
+#: tests that need none.
 REAL_COMPONENT_FIXTURES = frozenset(
     {
         "browser_context",
@@ -42,9 +33,26 @@ REAL_COMPONENT_FIXTURES = frozenset(
         "prometheus_binary",
         "promtool",
         "real_hubs",
+        "tls_files",
         "wheel",
     }
 )
+
+#: Audit events of a new process: a test outside the integration tier must start none.
+_PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.exec", "os.system"})
+#: The fast-tier test running now, if any (the audit hook below refuses it a process).
+_FAST_TEST: list[str] = []
+
+
+def _refuse_processes_in_fast_tests(event: str, _args: object) -> None:
+    if _FAST_TEST and event in _PROCESS_EVENTS:
+        raise RuntimeError(
+            f"{_FAST_TEST[0]} starts a process ({event}) but is not marked integration: "
+            "mark it, or use a fixture of REAL_COMPONENT_FIXTURES (tests/conftest.py)"
+        )
+
+
+sys.addaudithook(_refuse_processes_in_fast_tests)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -53,21 +61,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
 
 
-def require_component(name: str, found: bool, how: str) -> None:
-    """Skip with a printed reason when a real component is missing; in CI, fail instead."""
-    if found:
-        return
-    message = f"{name} is not installed ({how})"
-    if os.environ.get("CI"):
-        pytest.fail(f"{message}; CI must run every test (make test installs it)")
-    print(f"SKIP: {message}")
-    pytest.skip(message)
-
-
-def require_binary(binary: str, package: str) -> str:
-    path = shutil.which(binary) or (binary if Path(binary).exists() else None)
-    require_component(binary, path is not None, f"Debian package {package}")
-    return str(path)
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A test not marked ``integration`` may start no process, in set-up, call or teardown."""
+    fast = item.get_closest_marker("integration") is None
+    if fast:
+        _FAST_TEST[:] = [item.nodeid]
+    try:
+        return (yield)
+    finally:
+        _FAST_TEST.clear()
 
 
 @pytest.fixture(scope="session")
@@ -77,32 +80,27 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
+def postgres():
     """A real PostgreSQL server from Debian's package, as an unprivileged user."""
-    from postgres import PostgresServer, find_pg_bin
-
     bindir = find_pg_bin()
     require_component("PostgreSQL server", bindir is not None, "Debian package postgresql")
+    assert bindir is not None
     # outside pytest's root-only temporary tree, so the postgres user can reach it
     workdir = Path(tempfile.mkdtemp(prefix="onboarding-pg-"))
-    server = PostgresServer(workdir, bindir)
-    server.start()
-    yield server
-    server.stop()
+    with PostgresServer(workdir, bindir) as server:
+        yield server
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _hubs_of(item) -> list:
-    """The real hubs a test used: its fixtures' and those it started itself."""
-    from hubproc import STARTED, HubProcess
-
-    hubs = []
+def _processes_of(item) -> list[ManagedProcess]:
+    """The managed processes a test used: its fixtures' and those it started itself."""
+    found = []
     for value in getattr(item, "funcargs", {}).values():
-        hub = getattr(value, "hub", value)
-        if isinstance(hub, HubProcess):
-            hubs.append(hub)
-    hubs.extend(STARTED[item.stash.get(_STARTED_BEFORE, len(STARTED)) :])
-    return list(dict.fromkeys(hubs))
+        process = getattr(value, "hub", value)
+        if isinstance(process, ManagedProcess):
+            found.append(process)
+    found.extend(STARTED[item.stash.get(_STARTED_BEFORE, len(STARTED)) :])
+    return list(dict.fromkeys(found))
 
 
 _STARTED_BEFORE = pytest.StashKey[int]()
@@ -110,16 +108,24 @@ _STARTED_BEFORE = pytest.StashKey[int]()
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    from hubproc import STARTED
-
     item.stash[_STARTED_BEFORE] = len(STARTED)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """When a test that used a real hub fails, show the hub's (and service's) log tail."""
+    """When a test that used a real component fails, show its log tail (a hub's log holds
+    the proxy's and the service's lines too)."""
     report = yield
     if report.failed:
-        for hub in _hubs_of(item)[-2:]:
-            report.sections.append((f"log tail of the hub in {hub.workdir}", hub.log_tail(80)))
+        for process in _processes_of(item)[-2:]:
+            report.sections.append(
+                (f"log tail of {process.label} in {process.workdir}", process.log_tail(80))
+            )
     return report
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop every managed process a test or fixture left running, with what it started."""
+    for process in reversed(STARTED):
+        if process.proc is not None:  # not stopped yet, whether it still runs or not
+            process.stop()

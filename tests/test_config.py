@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hubproc import free_port
+from harness.process import free_port
 from traitlets import TraitError
 from traitlets.config import Application, Config
 
@@ -30,6 +30,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.integration  # starts a process
 @pytest.mark.parametrize(
     ("argument", "trait"),
     [
@@ -53,6 +54,7 @@ def test_bad_value_fails_at_start_naming_the_trait(tmp_path, argument, trait):
     assert not (tmp_path / "jupyterhub_onboarding.sqlite").exists()  # nothing started
 
 
+@pytest.mark.integration  # starts a process
 def test_bad_value_in_config_file_fails_naming_the_trait(tmp_path):
     (tmp_path / "jupyterhub_onboarding_config.py").write_text(
         "c.Onboarding.fee_tiers = [[10, 10.0], [5, 5.0], [None, 0]]\n"
@@ -62,6 +64,7 @@ def test_bad_value_in_config_file_fails_naming_the_trait(tmp_path):
     assert "Onboarding.fee_tiers" in result.stderr
 
 
+@pytest.mark.integration  # starts a process
 @pytest.mark.parametrize("value", ["[]", "['profile', '  ']"])
 def test_usage_keys_must_be_non_empty_naming_the_trait(tmp_path, value):
     (tmp_path / "jupyterhub_onboarding_config.py").write_text(
@@ -73,6 +76,7 @@ def test_usage_keys_must_be_non_empty_naming_the_trait(tmp_path, value):
     assert value.strip("[]").split(",")[0] in result.stderr
 
 
+@pytest.mark.integration  # starts a process
 def test_broken_config_file_is_an_error_not_ignored(tmp_path):
     (tmp_path / "jupyterhub_onboarding_config.py").write_text("c.Onboarding.poll_interval = (\n")
     result = run(cwd=tmp_path)
@@ -80,6 +84,7 @@ def test_broken_config_file_is_an_error_not_ignored(tmp_path):
     assert "jupyterhub_onboarding_config.py" in result.stderr
 
 
+@pytest.mark.integration  # starts a process
 def test_generate_config_writes_every_option(tmp_path):
     result = run("--generate-config", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -91,6 +96,7 @@ def test_generate_config_writes_every_option(tmp_path):
     assert again.returncode != 0  # never overwrites
 
 
+@pytest.mark.integration  # starts a process
 def test_help_all_lists_options(tmp_path):
     result = run("--help-all", cwd=tmp_path)
     assert result.returncode == 0
@@ -153,6 +159,7 @@ def test_configuration_reference_is_in_sync():
     )
 
 
+@pytest.mark.integration  # starts a process
 @pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
 def test_library_warnings_reach_the_service_log_but_not_their_info_lines(tmp_path, level, shown):
     script = f"""
@@ -215,6 +222,7 @@ def run_with_config(
         pytest.fail(f"the service started with this configuration:\n{config}\n{log}")
 
 
+@pytest.mark.integration  # starts a process
 @pytest.mark.parametrize(
     ("config", "option", "value"),
     [
@@ -287,6 +295,7 @@ def test_bad_value_stops_the_service_with_one_line(tmp_path, config, option, val
     assert not (tmp_path / "jupyterhub_onboarding.sqlite").exists()  # nothing started
 
 
+@pytest.mark.integration  # starts a process
 def test_a_good_configuration_starts_the_service(tmp_path):
     """The check above is real: with good values the same command starts and keeps running."""
     with pytest.raises(pytest.fail.Exception, match="the service started"):
@@ -294,6 +303,7 @@ def test_a_good_configuration_starts_the_service(tmp_path):
     assert (tmp_path / "jupyterhub_onboarding.sqlite").exists()
 
 
+@pytest.mark.integration  # starts a process
 def test_an_empty_token_stops_the_service_with_one_line(tmp_path):
     (tmp_path / "jupyterhub_onboarding_config.py").write_text("c.Onboarding.api_token = ''\n")
     result = run(cwd=tmp_path)
@@ -304,6 +314,7 @@ def test_an_empty_token_stops_the_service_with_one_line(tmp_path):
     ]
 
 
+@pytest.mark.integration  # starts a process
 def test_a_database_password_is_not_shown_in_the_error(tmp_path):
     result = run_with_config(
         tmp_path, 'c.Onboarding.db_url = "postgresql+nosuchdriver://onboarding:s3cr3t-pw@db/x"'

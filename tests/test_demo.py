@@ -13,11 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hubproc import wait_until
+from harness.process import wait_until
+from harness.statusschema import assert_valid_status
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The users demo/run.py logs in.
+DEMO_USERS = ("ada", "grace", "alan", "katherine", "edsger", "barbara")
 
 
 def port_is_free(port: int) -> bool:
@@ -92,28 +95,48 @@ def test_demo_moves_the_server_figures_and_stops_cleanly(tmp_path):
         if demo.poll() is not None:
             raise AssertionError(f"the demo exited with {demo.returncode}")
         response = httpx.get(f"{url}/services/onboarding/api/v1/status", headers=headers)
-        return response.json() if response.status_code == 200 else None
+        if response.status_code != 200:
+            return None
+        assert_valid_status(response.json())  # ends the wait at once when invalid
+        return response.json()
 
     def log_tail() -> str:
         return (tmp_path / "demo.log").read_text(errors="replace")[-4000:]
 
+    def moved(status: dict | None) -> bool:
+        """The first three users have logged in and one has started a server (a server can
+        appear before the second and third logins are polled)."""
+        return bool(
+            status
+            and status["mau"]["server"] >= 1
+            and status["first_value"]["users_started_server"] >= 1
+            and status["first_value"]["users_logged_in"] >= 3
+            and status["active_users"]["24h"] >= 3
+        )
+
+    def running_servers() -> list[str]:
+        """The demo users whose server runs (the demo stops and starts them in turn)."""
+        models = [httpx.get(f"{url}/hub/api/users/{name}", headers=headers) for name in DEMO_USERS]
+        # a user the demo has not logged in yet is not found
+        return [m.json()["name"] for m in models if m.status_code == 200 and m.json()["servers"]]
+
     try:
         try:
             # within two minutes of the start: real servers, on the server basis
-            moved = wait_until(
-                lambda: (lambda s: s if s and s["mau"]["server"] >= 1 else None)(status()),
+            wait_until(
+                lambda: (lambda s: s if moved(s) else None)(status()),
                 120,
-                "a server-basis user in the demo's status",
+                "three logged-in users and a server-basis user in the demo's status",
                 interval=1,
+            )
+            assert wait_until(running_servers, 30, "a demo user's server to run")
+            wait_until(
+                lambda: processes_in(state / "home"),
+                30,
+                "a single-user server process in the demo's homes",
             )
         except (TimeoutError, AssertionError) as error:
             raise AssertionError(f"{error}\ndemo log:\n{log_tail()}") from None
-        assert moved["first_value"]["users_started_server"] >= 1
-        assert moved["first_value"]["users_logged_in"] >= 3
-        assert moved["active_users"]["24h"] >= 3
-        servers = httpx.get(f"{url}/hub/api/users/ada", headers=headers).json()["servers"]
-        assert servers, "ada's server is not running"
-        assert processes_in(state / "home"), "no single-user server runs in the demo's homes"
     finally:
         demo.send_signal(signal.SIGTERM)
         try:

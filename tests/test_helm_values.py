@@ -35,7 +35,8 @@ import httpx
 import jsonschema
 import pytest
 import yaml
-from hubproc import free_port, running_hub, wait_until
+from harness.hub import running_hub
+from harness.process import free_port, wait_until
 from jupyterhub.app import JupyterHub
 
 from jupyterhub_onboarding.app import Onboarding
@@ -534,7 +535,7 @@ def test_the_service_runs_with_the_values_settings(chart_hub):
 def test_the_collector_token_reads_the_status_and_nothing_else(chart_hub):
     hub, stand_in, _ = chart_hub
     headers = {"Authorization": f"token {stand_in.token(COLLECTOR)}"}
-    assert httpx.get(f"{hub.service_url}api/v1/status", headers=headers).status_code == 200
+    assert hub.status_response(stand_in.token(COLLECTOR)).status_code == 200
     assert httpx.get(f"{hub.url}/hub/api/users", headers=headers).status_code == 403
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
-from hubproc import HubProcess, running_hub
+from harness.hub import HubProcess, running_hub
+from harness.servicelog import leaks, service_lines
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from servicelog import leaks, service_lines
 from sqlalchemy import select
 from tornado.web import create_signed_value, decode_signed_value
 

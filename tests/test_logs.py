@@ -282,6 +282,7 @@ except ValueError:
 """
 
 
+@pytest.mark.integration  # starts a process
 def test_every_logger_of_the_service_process_is_redacted_and_escaped():
     result = subprocess.run(
         [sys.executable, "-c", SERVICE_LOGGING],

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from harness.collector import make_event, make_status, months_back
 
 from jupyterhub_onboarding.collector.files import hub_reports
 from jupyterhub_onboarding.collector.rows import read_answer
@@ -17,7 +18,6 @@ from jupyterhub_onboarding.core.clock import utcnow
 from jupyterhub_onboarding.core.monthly import build_report
 from jupyterhub_onboarding.core.rules import add_months, month_label, parse_month
 from jupyterhub_onboarding.core.status.read import StatusError, read_status
-from tests.collect_fixtures import make_event, make_status, months_back
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 NOW = utcnow()

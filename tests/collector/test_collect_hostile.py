@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from harness.collector import make_status, months_back, new_token, run_cli, write_hubs
 from sqlalchemy import create_engine, select
 
 from jupyterhub_onboarding.collector.files import write_hub_files, write_summary
@@ -18,14 +19,6 @@ from jupyterhub_onboarding.collector.store import collect_hub_rows, collect_runs
 from jupyterhub_onboarding.core.clock import utcnow
 from jupyterhub_onboarding.datafiles import find_data_files_path
 from jupyterhub_onboarding.pdf import PDFRenderer
-from tests.collect_fixtures import (
-    make_status,
-    months_back,
-    new_token,
-    run_cli,
-    stand_in_fixture,  # noqa: F401 - the stand_in fixture
-    write_hubs,
-)
 
 HUGE = 10**400  # 401 digits: more than a float, a Typst integer or a spreadsheet can hold
 #: A hub name whose display text is cleaned (the zero-width space becomes a visible mark).
@@ -78,6 +71,7 @@ def pdf_text(path: Path) -> str:
     return " ".join(done.stdout.decode().split())
 
 
+@pytest.mark.integration  # starts a process
 async def test_hostile_documents_are_error_rows_and_the_rest_of_the_run_is_written(
     tmp_path, stand_in
 ):

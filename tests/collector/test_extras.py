@@ -55,6 +55,7 @@ def run_without(tmp_path: Path, modules: list[str], *args: str) -> subprocess.Co
     )
 
 
+@pytest.mark.integration  # starts a process
 @pytest.mark.parametrize(
     ("modules", "missing"),
     [
@@ -77,11 +78,13 @@ def test_collect_without_the_extra_names_it_in_one_line(tmp_path, modules, missi
     assert run.stdout == ""
 
 
+@pytest.mark.integration  # starts a process
 def test_the_blocker_really_hides_the_modules(tmp_path):
     run = run_without(tmp_path, ["tqdm"], "-c", "import tqdm")
     assert run.returncode == 1 and "ModuleNotFoundError: No module named 'tqdm'" in run.stderr
 
 
+@pytest.mark.integration  # starts a process
 def test_the_service_needs_none_of_the_extra(tmp_path):
     """The hub side (service, page, core, and the command without ``collect``) imports
     neither PyYAML nor tqdm: with both missing it still imports and answers --help."""

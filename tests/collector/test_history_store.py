@@ -18,6 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+from harness.collector import run_cli, write_hubs
 from sqlalchemy import MetaData, create_engine, insert, inspect, select, text
 
 from jupyterhub_onboarding.collector.rows import Row
@@ -31,7 +32,6 @@ from jupyterhub_onboarding.collector.store import (
 from jupyterhub_onboarding.db import SchemaError
 from jupyterhub_onboarding.service.store import MIGRATIONS as SERVICE_MIGRATIONS
 from jupyterhub_onboarding.service.store import Store
-from tests.collect_fixtures import run_cli, write_hubs
 
 UTC = timezone.utc
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -268,6 +268,7 @@ async def collect_into(tmp_path: Path, history_file: Path):
     )  # fmt: skip
 
 
+@pytest.mark.integration  # starts a process
 async def test_the_command_appends_to_a_release_0_1_history(tmp_path):
     history_file = tmp_path / "history.sqlite"
     shutil.copyfile(RELEASE_0_1, history_file)
@@ -314,6 +315,7 @@ def test_a_half_made_history_is_refused(tmp_path):
         store.close()
 
 
+@pytest.mark.integration  # starts a process
 async def test_a_history_from_a_newer_release_is_not_touched(tmp_path):
     history_file = tmp_path / "newer.sqlite"
     shutil.copyfile(RELEASE_0_1, history_file)

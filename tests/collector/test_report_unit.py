@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timezone
 
 import pytest
+from harness.collector import UNSAFE_CHARACTERS, make_event, make_status, months_back, unsafe_in
 
 from jupyterhub_onboarding.collector.rows import (
     COLUMNS,
@@ -26,13 +27,6 @@ from jupyterhub_onboarding.collector.writers import render, to_csv, to_html, to_
 from jupyterhub_onboarding.core import fees
 from jupyterhub_onboarding.core.safetext import REPLACEMENT
 from jupyterhub_onboarding.core.status.read import read_status
-from tests.collect_fixtures import (
-    UNSAFE_CHARACTERS,
-    make_event,
-    make_status,
-    months_back,
-    unsafe_in,
-)
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 HOSTILE = "<img src=x onerror=alert(1)>"

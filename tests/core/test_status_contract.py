@@ -10,9 +10,9 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from harness.statusschema import SCHEMA_PATH, assert_valid_status, status_violations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from statusschema import SCHEMA_PATH, assert_valid_status, status_violations
 
 from jupyterhub_onboarding.core.checklist import Meeting, OnboardingRecord
 from jupyterhub_onboarding.core.events import Event

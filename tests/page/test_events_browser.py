@@ -2,60 +2,35 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, require_binary
-from hubproc import PASSWORD, running_hub
+from harness.browser import log_in
+from harness.hub import VIEWER_HUB_CONFIG, running_hub
 
 pytestmark = pytest.mark.integration
 
 HOSTILE = '<img src=x onerror=alert("e")>'
-# carol may open the service but is not an admin
-HUB_CONFIG = """
-c.JupyterHub.load_roles.append({
-    "name": "onboarding-viewer",
-    "scopes": ["access:services!service=onboarding"],
-    "users": ["carol"],
-})
-"""
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    with running_hub(tmp_path_factory.mktemp("events-page-hub"), hub_config=HUB_CONFIG) as hub:
+    with running_hub(
+        tmp_path_factory.mktemp("events-page-hub"), hub_config=VIEWER_HUB_CONFIG
+    ) as hub:
         yield hub
 
 
 @pytest.fixture(scope="module")
-def page(hub, tmp_path_factory):
-    chromium = require_binary(CHROMIUM, "chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-events")),
-            executable_path=chromium,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        page = context.new_page()
-        page.goto(hub.service_url)
-        page.wait_for_url(re.compile(r".*/hub/login.*"))
-        page.fill("#username_input", "admin")
-        page.fill("#password_input", PASSWORD)
-        page.click("#login_submit")
-        page.wait_for_url(hub.service_url)
-        try:
-            yield page
-        finally:
-            context.close()
+def page(hub, browser_context):
+    """A page of the admin, logged in on the service."""
+    page = browser_context.new_page()
+    log_in(page, hub)
+    return page
 
 
 def local(value: datetime) -> str:

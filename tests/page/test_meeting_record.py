@@ -20,20 +20,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 import pytest
 import yaml
-from conftest import CHROMIUM, CHROMIUM_ARGS, require_binary
-from hubproc import PASSWORD, running_hub, wait_until
+from harness.browser import log_in
+from harness.hub import VIEWER_HUB_CONFIG, running_hub
+from harness.process import wait_until
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-HUB_CONFIG = """
-c.JupyterHub.load_groups = {"onboarding-viewers": {"users": ["carol"]}}
-c.JupyterHub.load_roles.append({
-    "name": "onboarding-viewer",
-    "scopes": ["access:services!service=onboarding"],
-    "groups": ["onboarding-viewers"],
-})
-"""
 # The usage dashboard and the invoice timeframe are left unset: the summary page lists them.
 SERVICE_CONFIG = """
 c.StandardLinks.grafana_cost_url = "https://grafana.example.org/d/cost"
@@ -48,7 +41,9 @@ XSRF = re.compile(r'name="_xsrf" value="([^"]+)"')
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     with running_hub(
-        tmp_path_factory.mktemp("meeting-hub"), hub_config=HUB_CONFIG, service_config=SERVICE_CONFIG
+        tmp_path_factory.mktemp("meeting-hub"),
+        hub_config=VIEWER_HUB_CONFIG,
+        service_config=SERVICE_CONFIG,
     ) as hub:
         hub.login("admin").close()
         hub.wait_for_status(lambda s: s["first_value"]["users_logged_in"] >= 1)
@@ -151,34 +146,6 @@ def collect_csv(hub, tmp_path: Path) -> dict[str, str]:
     assert run.returncode == 0, run.stderr
     (row,) = csv.DictReader(io.StringIO((tmp_path / "report.csv").read_text()))
     return row
-
-
-@pytest.fixture(scope="module")
-def browser_context(hub, tmp_path_factory):
-    chromium = require_binary(CHROMIUM, "chromium")  # skips with a printed reason (fails in CI)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=chromium,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
-
-
-def log_in(page, hub) -> None:
-    page.goto(hub.service_url)
-    page.wait_for_url(re.compile(r".*/hub/login.*"))
-    page.fill("#username_input", "admin")
-    page.fill("#password_input", PASSWORD)
-    page.click("#login_submit")
-    page.wait_for_url(hub.service_url)
 
 
 def test_browser_ticks_unticks_and_records_the_meeting(hub, browser_context, tmp_path, artifacts):

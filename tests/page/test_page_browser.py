@@ -8,23 +8,16 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, require_binary
-from hubproc import PASSWORD, running_hub
+from harness.browser import log_in
+from harness.hub import PASSWORD, VIEWER_HUB_CONFIG, running_hub
 
 pytestmark = pytest.mark.integration
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
-# carol may open the service (the hub lets her through) but is not an admin: the page itself
-# must refuse her. bob has no access at all: the hub refuses him before the service is asked.
-HUB_CONFIG = """
-c.JupyterHub.load_groups = {"onboarding-viewers": {"users": ["carol"]}}
-c.JupyterHub.load_roles.append({
-    "name": "onboarding-viewer",
-    "scopes": ["access:services!service=onboarding"],
-    "groups": ["onboarding-viewers"],
-})
-"""
+# carol may open the service (the hub lets her through, VIEWER_HUB_CONFIG) but is not an
+# admin: the page itself must refuse her. bob has no access at all: the hub refuses him before
+# the service is asked.
 SERVICE_CONFIG = """
 c.StandardLinks.grafana_cost_url = "https://grafana.example.org/d/cost"
 c.StandardLinks.response_time = "one business day"
@@ -36,7 +29,9 @@ c.OnboardingEmail.account_manager = "Jo Rivera"
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     with running_hub(
-        tmp_path_factory.mktemp("page-hub"), hub_config=HUB_CONFIG, service_config=SERVICE_CONFIG
+        tmp_path_factory.mktemp("page-hub"),
+        hub_config=VIEWER_HUB_CONFIG,
+        service_config=SERVICE_CONFIG,
     ) as hub:
         # A community member with a hostile name logs in; wait until the service counted them.
         hub.login(HOSTILE).close()
@@ -121,27 +116,8 @@ def test_anonymous_is_sent_to_the_hub_login_and_back(hub):
     assert "Moment of first value" in landed.text
 
 
-@pytest.fixture(scope="module")
-def browser_context(hub, tmp_path_factory):
-    chromium = require_binary(CHROMIUM, "chromium")  # skips with a printed reason (fails in CI)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=chromium,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=hub.url)
-        try:
-            yield context
-        finally:
-            context.close()
-
-
 def test_browser_renders_the_page_safely(hub, browser_context, artifacts):
+    browser_context.grant_permissions(["clipboard-read", "clipboard-write"], origin=hub.url)
     page = browser_context.new_page()
     problems: list[str] = []
     dialogs: list[str] = []
@@ -150,12 +126,7 @@ def test_browser_renders_the_page_safely(hub, browser_context, artifacts):
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
 
     # Anonymous: the service sends the browser to the hub's login form, and back.
-    page.goto(hub.service_url)
-    page.wait_for_url(re.compile(r".*/hub/login.*"))
-    page.fill("#username_input", "admin")
-    page.fill("#password_input", PASSWORD)
-    page.click("#login_submit")
-    page.wait_for_url(hub.service_url)
+    log_in(page, hub)
     page.wait_for_load_state("load")
 
     assert page.locator("h1").first.inner_text() == "Onboarding"

@@ -119,6 +119,7 @@ def test_the_report_model_has_the_seeded_figures(tmp_path):
     assert not october.month_to_date and october.figures.details.profiles[0].name == "large"
 
 
+@pytest.mark.integration  # starts a process
 @needs_poppler
 @pytest.mark.parametrize("paper, size", [("a4", "(A4)"), ("letter", "612 x 792 pts (letter)")])
 def test_the_pdf_shows_the_figures_on_pages_with_embedded_fonts(tmp_path, paper, size):

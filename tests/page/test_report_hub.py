@@ -11,21 +11,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from hubproc import running_hub
+from harness.hub import VIEWER_HUB_CONFIG, running_hub
 
 from jupyterhub_onboarding.core.rules import add_months, month_label, month_of
 
 pytestmark = pytest.mark.integration
 
 HOSTILE_TIER_TEXT = '#eval("1") <b>x</b>'
-HUB_CONFIG = """
-c.JupyterHub.load_groups = {"onboarding-viewers": {"users": ["carol"]}}
-c.JupyterHub.load_roles.append({
-    "name": "onboarding-viewer",
-    "scopes": ["access:services!service=onboarding"],
-    "groups": ["onboarding-viewers"],
-})
-"""
 SERVICE_CONFIG = f"""
 c.Onboarding.first_value_threshold = 2
 c.Onboarding.report_page_size = "letter"
@@ -37,7 +29,9 @@ c.StandardLinks.response_time = {HOSTILE_TIER_TEXT!r}
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     with running_hub(
-        tmp_path_factory.mktemp("report-hub"), hub_config=HUB_CONFIG, service_config=SERVICE_CONFIG
+        tmp_path_factory.mktemp("report-hub"),
+        hub_config=VIEWER_HUB_CONFIG,
+        service_config=SERVICE_CONFIG,
     ) as hub:
         for name in ("ada", "ben"):
             hub.login(name).close()
@@ -51,11 +45,19 @@ def months() -> tuple[str, str]:
 
 
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs Debian's poppler-utils")
+def polled_since(status: dict, moment: datetime) -> bool:
+    """True when a poll that began after *moment* has been recorded."""
+    done = status["tracker"]["last_success_at"]
+    return done is not None and datetime.fromisoformat(done.replace("Z", "+00:00")) > moment
+
+
 def test_admin_downloads_this_and_last_months_report(hub, tmp_path):
-    status = hub.status()
     this, last = months()
     with closing(hub.login("admin")) as client:
         landing = client.get(hub.service_url)
+        # the report counts the admin's own login: compare it with a status polled after it
+        logged_in = datetime.now(timezone.utc)
+        status = hub.wait_for_status(lambda s: polled_since(s, logged_in))
         assert f'href="/services/onboarding/report/{this}"' in landing.text
         assert f'href="/services/onboarding/report/{last}"' in landing.text
         for month in (this, last):

@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import pytest
 import yaml
-from alertmanager import WebhookReceiver, find_alertmanager, running_alertmanager
-from conftest import require_component
-from hubproc import HubProcess
-from prometheus import RULES_FILE, ScrapeTarget, find_binary, running_prometheus
+from harness.alertmanager import WebhookReceiver, find_alertmanager, running_alertmanager
+from harness.components import require_component
+from harness.hub import HubProcess
+from harness.prometheus import RULES_FILE, ScrapeTarget, find_binary, running_prometheus
 
 from jupyterhub_onboarding.core.clock import isoformat, parse_iso, utcnow
 

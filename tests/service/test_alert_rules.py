@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import require_component
-from prometheus import (
+from harness.components import require_component
+from harness.prometheus import (
     DASHBOARD_FILE,
     RULES_FILE,
     RULES_TEST_FILE,

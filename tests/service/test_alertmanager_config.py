@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alertmanager import CONFIG_FILE, TEMPLATE_FILE, delivery_config, find_amtool
-from conftest import require_component
-from prometheus import load_rules
+from harness.alertmanager import CONFIG_FILE, TEMPLATE_FILE, delivery_config, find_amtool
+from harness.components import require_component
+from harness.prometheus import load_rules
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hubproc import HubProcess, free_port, running_hub, wait_until
+from harness.hub import HubProcess, running_hub
+from harness.process import free_port, wait_until
 from tornado.web import decode_signed_value
 
 from jupyterhub_onboarding.service.handlers import HUB_CHECK_FAILED, HUB_NOT_ANSWERING
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.integration
 
 COOKIE = "service-onboarding"
 LISTED = "zz-listed-user-1"
-#: hubproc's Onboarding.hub_request_timeout
+#: the test hub's Onboarding.hub_request_timeout
 HUB_REQUEST_TIMEOUT = 5
 #: A line the service writes, as a forged one would imitate it.
 FORGED = "[I 2026-01-01 00:00:00.000 Onboarding] Full poll recorded 999 users FORGED"
@@ -105,10 +106,10 @@ def admin(hub: HubProcess) -> Iterator[httpx.Client]:
 
 
 def test_tokens_codes_and_states_never_reach_the_log(hub, admin):
-    """At DEBUG (hubproc's level), the noisiest: the library logs most there."""
+    """At DEBUG (the test hub's level), the noisiest: the library logs most there."""
     url = hub.service_url
     assert httpx.get(f"{url}api/v1/status?token=LEAKME-0001").status_code == 401
-    response = httpx.get(f"{url}api/v1/status", headers={"Authorization": "token LEAKME-0002"})
+    response = hub.status_response("LEAKME-0002")
     assert response.status_code == 401
     response = httpx.get(f"{url}oauth_callback?code=LEAKME-0003&state=LEAKME-0004")
     assert response.status_code == 403  # no state cookie: refused
@@ -170,7 +171,7 @@ def test_a_narrowed_admin_token_gets_the_status_but_no_usernames(hub, admin):
     # the hub itself refuses this token its user list
     assert get(f"{hub.url}/hub/api/users", narrowed).status_code == 403
     # the status API is what such a token is for (the collector's token)
-    status = get(f"{hub.service_url}api/v1/status", narrowed)
+    status = hub.status_response(narrowed, timeout=30)
     assert status.status_code == 200 and LISTED not in status.text
     for route in ("", "summary", "summary.txt"):
         response = get(hub.service_url + route, narrowed)
@@ -209,12 +210,12 @@ def timed(request) -> tuple[httpx.Response, float]:
 def test_requests_answer_503_while_the_hub_is_frozen_then_recover(hub, admin):
     url = hub.service_url
     token = admin_token(hub)
-    assert get(f"{url}api/v1/status", token).status_code == 200
+    assert hub.status_response(token, timeout=30).status_code == 200
     assert admin.get(url).status_code == 200
     pid = hub.proc.pid
 
     def refused() -> tuple[httpx.Response, float] | None:
-        response, took = timed(lambda: get(f"{url}api/v1/status", token))
+        response, took = timed(lambda: hub.status_response(token, timeout=30))
         return (response, took) if response.status_code == 503 else None
 
     os.kill(pid, signal.SIGSTOP)
@@ -250,7 +251,9 @@ def test_requests_answer_503_while_the_hub_is_frozen_then_recover(hub, admin):
     finally:
         os.kill(pid, signal.SIGCONT)
     wait_until(
-        lambda: get(f"{url}api/v1/status", token).status_code == 200, 60, "the status API again"
+        lambda: hub.status_response(token, timeout=30).status_code == 200,
+        60,
+        "the status API again",
     )
     assert admin.get(url).status_code == 200
 

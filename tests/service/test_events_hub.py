@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import icalendar
 import pytest
-from hubproc import HubProcess, running_hub, wait_until
+from harness.hub import HubProcess, running_hub
+from harness.process import wait_until
 from ical.calendar_stream import IcsCalendarStream
 from prometheus_client.parser import text_string_to_metric_families
 

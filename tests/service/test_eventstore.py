@@ -22,25 +22,13 @@ from jupyterhub_onboarding.core.events import (
 )
 from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
 from jupyterhub_onboarding.core.rules import CountingRules
-from jupyterhub_onboarding.service.store import EventStore, Store
+from jupyterhub_onboarding.service.store import EventStore
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 RULES = CountingRules(excluded_pattern=re.compile("deployment-service-check"))
 #: Markup, iCalendar line breaks, commas and semicolons, quotes, non-Latin text and an emoji.
 HOSTILE = 'Exam <script>alert("x")</script>, part;1\\nBEGIN:VEVENT\r\nX: ü 试 🎓 \'"'
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'onboarding.sqlite'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database()
-    s = Store(url)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 @pytest.fixture

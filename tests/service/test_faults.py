@@ -17,9 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from faultproxy import FaultProxy
-from hubproc import HubProcess, running_hub, wait_until
-from servicelog import leaks, service_lines
+from harness.faultproxy import FaultProxy
+from harness.hub import HubProcess, running_hub
+from harness.process import wait_until
+from harness.servicelog import leaks, service_lines
 from sqlalchemy import text
 
 from jupyterhub_onboarding.service.store import Store
@@ -268,11 +269,7 @@ def test_sigkill_during_polls_loses_nothing(faulty):
 
     def status_when_up() -> dict | None:
         """The status if the service answers (every answer is kept for the checks)."""
-        response = httpx.get(
-            f"{hub.service_url}api/v1/status",
-            headers={"Authorization": f"token {hub.status_token}"},
-            timeout=5,
-        )
+        response = hub.status_response(timeout=5)
         if response.status_code != 200:
             return None
         history.append(response.json())

@@ -18,9 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import require_component
-from hubproc import running_hub, wait_until
-from prometheus import (
+from harness.components import require_component
+from harness.hub import running_hub
+from harness.process import wait_until
+from harness.prometheus import (
     PrometheusServer,
     ScrapeTarget,
     dashboard_queries,

@@ -1,7 +1,7 @@
 """The service against a database that turns read-only, long usernames and malformed entries,
 a hub that is killed, and a port that is taken.
 
-The real parts: a JupyterHub with the real proxy (``hubproc``), the service's real SQLite
+The real parts: a JupyterHub with the real proxy (``harness.hub``), the service's real SQLite
 file made immutable with ``chattr +i`` (so root cannot write it either), and real processes
 killed with SIGKILL. The rules behind each are unit-tested here too, without servers.
 """
@@ -22,9 +22,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import require_component
-from hubproc import HubProcess, running_hub, wait_until
-from servicelog import service_lines
+from harness.components import require_component
+from harness.hub import HubProcess, running_hub
+from harness.process import wait_until
+from harness.servicelog import service_lines
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -202,6 +203,7 @@ else:
 """
 
 
+@pytest.mark.integration  # starts a process
 def test_files_turning_read_only_under_an_open_store_are_an_error_not_sigbus(tmp_path):
     """The files become read-only while a process has the database open, as a file system
     remounted read-only does: the process gets an error, and is not killed by SIGBUS."""
@@ -225,6 +227,7 @@ def test_files_turning_read_only_under_an_open_store_are_an_error_not_sigbus(tmp
     assert out.startswith("database error:"), out
 
 
+@pytest.mark.integration  # starts a process
 async def test_a_failed_database_call_reconnects_before_its_retry(service, tmp_path):
     """A connection SQLite opened while the file was read-only stays read-only: the retry
     must use a new one, or the service fails until it is restarted by hand."""
@@ -340,18 +343,6 @@ def test_a_read_only_database_is_survived_reported_and_recovered_from(tmp_path):
 
 
 # -- long usernames and malformed entries ---------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'onboarding.sqlite'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database()
-    store = Store(url)
-    store.upgrade()
-    yield store
-    store.close()
 
 
 def deleted(store: Store) -> set[str]:

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-from hubproc import HubProcess, running_hub, wait_until
+from harness.hub import HubProcess, running_hub
+from harness.process import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -107,19 +108,18 @@ def test_deleted_user_stays_counted_and_first_value_never_regresses(hub):
 
 
 def test_status_api_needs_a_token_with_access(hub):
-    url = f"{hub.service_url}api/v1/status"
-    anonymous = httpx.get(url, follow_redirects=False)
+    anonymous = hub.status_response("", follow_redirects=False)
     assert anonymous.status_code == 401
     assert anonymous.headers["content-type"].startswith("application/json")
     assert "token" in anonymous.json()["message"]
 
-    bogus = httpx.get(url, headers={"Authorization": "token not-a-token"})
+    bogus = hub.status_response("not-a-token")
     assert bogus.status_code == 401
 
     # a real user's token without access to the service
     token = hub.api("POST", "users/ana/tokens", json={"scopes": ["read:users:name!user=ana"]})
     assert token.status_code == 201, token.text
-    denied = httpx.get(url, headers={"Authorization": f"token {token.json()['token']}"})
+    denied = hub.status_response(token.json()["token"])
     assert denied.status_code == 403
     assert denied.json()["status"] == 403
 
@@ -208,7 +208,7 @@ def test_postgresql_database(tmp_path, postgres):
 
 def test_no_deprecated_api_in_the_services_log(hub):
     """The service uses no deprecated JupyterHub, tornado or traitlets API: a warning that
-    points at the package's own code would show in the log (hubproc turns them on)."""
+    points at the package's own code would show in the log (the test hub turns them on)."""
     hub.login("deprecation-check")
     hub.wait_for_status(lambda s: s["first_value"]["users_logged_in"] >= 1)
     lines = hub.log_path.read_text(errors="replace").splitlines()

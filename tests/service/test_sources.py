@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hubproc import free_port
+from harness.process import free_port
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets

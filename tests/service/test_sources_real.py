@@ -20,9 +20,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import require_component
-from hubproc import ProcessExited, free_port, running_hub, wait_until
-from prometheus import PrometheusServer, ScrapeTarget, find_binary
+from harness.components import require_component
+from harness.hub import running_hub
+from harness.process import ProcessExited, free_port, wait_until
+from harness.prometheus import PrometheusServer, ScrapeTarget, find_binary
 from prometheus_client.parser import text_string_to_metric_families
 
 from jupyterhub_onboarding.core.clock import utcnow

@@ -17,18 +17,6 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 RULES = CountingRules(excluded_pattern=re.compile("deployment-service-check"))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'onboarding.sqlite'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database()
-    s = Store(url)
-    s.upgrade()
-    yield s
-    s.close()
-
-
 def seen(name, when=NOW, admin=False, server=False, started=None):
     servers = ()
     if server:

@@ -21,21 +21,6 @@ MIN = timedelta(minutes=1)
 RULES = CountingRules(excluded_pattern=re.compile("deployment-service-check"))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'onboarding.sqlite'}"
-    return request.getfixturevalue("postgres").create_database()
-
-
-@pytest.fixture
-def store(url):
-    s = Store(url)
-    s.upgrade()
-    yield s
-    s.close()
-
-
 def user(name, activity, *servers, admin=False):
     return UserSeen(name, admin, activity, tuple(servers))
 
@@ -93,18 +78,18 @@ def test_a_restart_is_a_new_session_and_named_servers_are_their_own(store):
     ]
 
 
-def test_an_open_session_is_closed_correctly_after_the_service_restarts(url):
-    first = Store(url)
+def test_an_open_session_is_closed_correctly_after_the_service_restarts(store_url):
+    first = Store(store_url)
     first.upgrade()
     first.record([user("ana", T0, server(T0))], T0 + MIN, RULES)
     first.close()  # the service dies with the server running
-    again = Store(url)
+    again = Store(store_url)
     # still running at the first poll after the restart: the same session
     again.record([user("ana", T0, server(T0))], T0 + 30 * MIN, RULES, full=True)
     assert [(r.started, r.ended) for r in stored(again)] == [(ts(T0), None)]
     again.close()
     # stopped while the service was down: ended at the stop, not at the restart
-    last = Store(url)
+    last = Store(store_url)
     stop = T0 + 40 * MIN
     last.record([user("ana", stop)], T0 + 90 * MIN, RULES, full=True)
     assert [(r.started, r.ended) for r in stored(last)] == [(ts(T0), ts(stop))]
@@ -264,7 +249,7 @@ def test_a_failed_commit_leaves_no_trace_and_the_next_poll_reads_sessions_again(
     assert [tuple(r) for r in rows] == [("ana", None), ("ben", None)]
 
 
-def test_the_current_months_table_from_its_summary_matches_the_sessions(url):
+def test_the_current_months_table_from_its_summary_matches_the_sessions(store_url):
     """After a refresh the page of the current month reads usage_user_months; every order,
     bucket and page gives what the sessions themselves give."""
     now = T0 + timedelta(hours=5)
@@ -273,7 +258,7 @@ def test_the_current_months_table_from_its_summary_matches_the_sessions(url):
         servers = tuple(server(T0 + i * MIN, f"s{j}", profile=f"p{j % 2}") for j in range(i % 4))
         polls.append(user(f"u{i:02d}", T0 - timedelta(days=i * 9), *servers))
     polls.append(user("idle", T0 - timedelta(days=40)))
-    plain = Store(url)
+    plain = Store(store_url)
     plain.upgrade()
     plain.record(polls, T0 + 20 * MIN, RULES)
     # u01, u05, u09 stop; the others keep running
@@ -319,8 +304,8 @@ def test_the_current_months_table_from_its_summary_matches_the_sessions(url):
     plain.close()
 
 
-def test_a_refresh_reads_only_the_sessions_polls_changed_and_agrees_with_a_full_read(url):
-    store = Store(url)
+def test_a_refresh_reads_only_the_sessions_polls_changed_and_agrees_with_a_full_read(store_url):
+    store = Store(store_url)
     store.upgrade()
     store.record([user("ana", T0, server(T0)), user("ben", T0, server(T0, "x"))], T0 + MIN, RULES)
     first = store.usage_figures(T0 + 2 * MIN).month("2026-11")
@@ -328,7 +313,7 @@ def test_a_refresh_reads_only_the_sessions_polls_changed_and_agrees_with_a_full_
     store.record([user("cleo", T0, server(T0 + 11 * MIN))], T0 + 12 * MIN, RULES)  # ana's ends
     cached = store.usage_figures(T0 + 20 * MIN).month("2026-11")
     store.close()
-    fresh_store = Store(url)  # a new process reads everything
+    fresh_store = Store(store_url)  # a new process reads everything
     fresh = fresh_store.usage_figures(T0 + 20 * MIN).month("2026-11")
     fresh_store.close()
     assert first.sessions == 2 and cached.sessions == 3
@@ -465,13 +450,13 @@ def read_only(url: str) -> str:
     return f"{url}?options=-c%20default_transaction_read_only%3Don"
 
 
-def test_the_figures_are_read_from_a_read_only_database(url):
-    writer = Store(url)
+def test_the_figures_are_read_from_a_read_only_database(store_url):
+    writer = Store(store_url)
     writer.upgrade()
     now = seed(writer)
     writer.record_milestones(5)
     writer.close()
-    reader = Store(read_only(url))
+    reader = Store(read_only(store_url))
     try:
         read_everything(reader, now)
         agg = reader.aggregates(now, 5)

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from hubproc import ProcessExited, free_port, wait_until
+from harness.process import ManagedProcess, free_port
 
 
 def find_pg_bin() -> Path | None:
@@ -22,14 +22,15 @@ def find_pg_bin() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-class PostgresServer:
+class PostgresServer(ManagedProcess):
+    label = "PostgreSQL"
+
     def __init__(self, workdir: Path, bindir: Path) -> None:
-        self.workdir = Path(workdir)
+        super().__init__(workdir, "postgres.log")
         self.bindir = bindir
         self.data = self.workdir / "data"
         self.port = free_port()
         self.user = "postgres"
-        self.proc: subprocess.Popen | None = None
         self._counter = 0
 
     def _as_owner(self, argv: list[str]) -> list[str]:
@@ -43,50 +44,45 @@ class PostgresServer:
             for path in (self.workdir, *self.workdir.rglob("*")):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
 
-    def start(self) -> None:
-        if not self.data.exists():
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            self._chown()
-            subprocess.run(
-                self._as_owner(
-                    [
-                        str(self.bindir / "initdb"),
-                        "-D",
-                        str(self.data),
-                        "-A",
-                        "trust",
-                        "-U",
-                        "postgres",
-                        "--no-sync",
-                    ]
-                ),
-                check=True,
-                capture_output=True,
-            )
-        self.proc = subprocess.Popen(
+    def prepare(self) -> None:
+        if self.data.exists():
+            return
+        self._chown()
+        subprocess.run(
             self._as_owner(
                 [
-                    str(self.bindir / "postgres"),
+                    str(self.bindir / "initdb"),
                     "-D",
                     str(self.data),
-                    "-p",
-                    str(self.port),
-                    "-h",
-                    "127.0.0.1",
-                    "-k",
-                    str(self.workdir),
-                    "-c",
-                    "fsync=off",
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
                 ]
             ),
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.workdir / "postgres.log", "ab"),  # noqa: SIM115
+            check=True,
+            capture_output=True,
         )
-        wait_until(self._ready, 60, "PostgreSQL to accept connections", interval=0.2)
 
-    def _ready(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise ProcessExited((self.workdir / "postgres.log").read_text()[-2000:])
+    def command(self) -> list[str]:
+        return self._as_owner(
+            [
+                str(self.bindir / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(self.workdir),
+                "-c",
+                "fsync=off",
+            ]
+        )
+
+    def ready(self) -> bool:
         result = subprocess.run(
             [str(self.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
             capture_output=True,
@@ -94,17 +90,18 @@ class PostgresServer:
         )
         return result.returncode == 0
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         """A fast shutdown: connected clients are disconnected, not waited for."""
-        if self.proc is not None and self.proc.poll() is None:
-            # signal the postmaster itself: runuser would forward a SIGTERM as a "smart"
-            # shutdown, which waits for every client to leave
-            pid = int((self.data / "postmaster.pid").read_text().split()[0])
-            os.kill(pid, signal.SIGINT)
-            self.proc.wait(timeout=30)
-        self.proc = None
+        # signal the postmaster itself: runuser would forward a SIGTERM as a "smart"
+        # shutdown, which waits for every client to leave
+        pid_file = self.data / "postmaster.pid"
+        if not pid_file.exists():  # the postmaster is gone already
+            super().terminate()
+            return
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
 
-    def restart(self) -> None:
+    def restart(self) -> float:
+        """Stop and start again; the seconds it took."""
         self.stop()
         start = time.monotonic()
         self.start()

@@ -13,15 +13,18 @@ Usage::
 - ``admin_token``: a token of a test service allowed to manage users and servers
 - ``login(name)``: an ``httpx.Client`` logged in through ``/hub/login`` (dummy login,
   password ``PASSWORD``); users listed in ``admin_users`` (default ``{"admin"}``) are admins
-- ``status(token=None)``, ``wait_for_status(predicate, timeout)``
+- ``status(token=None)``, ``wait_for_status(predicate, timeout)``: every document served is
+  checked against ``docs/status.schema.json`` (:func:`harness.statusschema.assert_valid_status`)
 - ``api(method, path, **kwargs)``: the hub REST API as the test admin service
 - ``start_server(name)``, ``stop_server(name)``: real single-user servers through the hub
 - ``service_pid()``, ``kill_service()``: the managed service's process (the hub restarts it)
-- ``stop()``; ``start()`` again reuses the same directories (and so the same databases)
+- ``stop()``; ``start()`` again reuses the same directories (and so the same databases);
+  stopping ends the proxy and single-user servers too, even those of a hub that died
 
 ``hub_config`` is appended to the generated ``jupyterhub_config.py`` and ``service_config`` to
 the service's ``jupyterhub_onboarding_config.py`` (its working directory is
-``workdir / "service"``).
+``workdir / "service"``). :data:`VIEWER_HUB_CONFIG` gives ``carol`` the ``onboarding-viewer``
+role (she may open the service but is no admin).
 """
 
 from __future__ import annotations
@@ -32,59 +35,39 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from harness.process import ManagedProcess, StartError, free_port, wait_until
+from harness.statusschema import assert_valid_status
+
 PASSWORD = "onboarding-test-password"
 BIN = Path(sys.executable).parent
 SERVICE_SCOPES = ["list:users", "read:users", "read:servers"]
-#: Every hub started in this test session, in order (conftest shows a failing test's logs).
-STARTED: list[HubProcess] = []
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 #: What the hub, the proxy or the service logs when a port it was given is taken.
 PORT_TAKEN = re.compile(r"Address already in use|EADDRINUSE|port \d+ is in use")
+#: ``carol`` may open the service (the ``onboarding-viewer`` role, through a group) but is
+#: not an admin; append it to a hub's ``hub_config``.
+VIEWER_HUB_CONFIG = """
+c.JupyterHub.load_groups = {"onboarding-viewers": {"users": ["carol"]}}
+c.JupyterHub.load_roles.append({
+    "name": "onboarding-viewer",
+    "scopes": ["access:services!service=onboarding"],
+    "groups": ["onboarding-viewers"],
+})
+"""
 
 
-class ProcessExited(RuntimeError):
-    """The process being waited for is gone: stop waiting at once."""
+class HubProcess(ManagedProcess):
+    """JupyterHub with the proxy and this service, on free loopback ports."""
 
+    label = "the hub"
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval=0.1) -> Any:
-    """Poll *predicate* until it returns something truthy; fail loudly after *timeout*.
-
-    Errors raised by *predicate* mean "not yet", except ProcessExited, which ends the wait.
-    """
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except ProcessExited:
-            raise
-        except Exception as error:  # the condition may not be checkable yet
-            last_error = error
-        else:
-            if value:
-                return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
-
-
-class HubProcess:
     def __init__(
         self,
         workdir: Path,
@@ -95,7 +78,7 @@ class HubProcess:
         poll_interval: float = 0.5,
         service_name: str = "onboarding",
     ) -> None:
-        self.workdir = Path(workdir)
+        super().__init__(workdir, "hub.log")
         self.service_dir = self.workdir / "service"
         self.service_config = service_config
         self.hub_config = hub_config
@@ -107,8 +90,6 @@ class HubProcess:
         self.service_url = f"{self.url}/services/{service_name}/"
         self.status_token = secrets.token_hex(16)
         self.admin_token = secrets.token_hex(16)
-        self.proc: subprocess.Popen | None = None
-        self.log_path = self.workdir / "hub.log"
         self._write_config()
 
     # -- configuration ---------------------------------------------------------------------
@@ -180,14 +161,27 @@ c.Onboarding.log_level = "DEBUG"
 
     # -- life cycle ------------------------------------------------------------------------
 
+    def command(self) -> list[str]:
+        return [str(BIN / "jupyterhub"), "-f", str(self.workdir / "jupyterhub_config.py")]
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+    def ready(self) -> bool:
+        """The hub's API answers, and the service answers behind the proxy."""
+        hub = httpx.get(f"{self.url}/hub/api/", timeout=2).status_code == 200
+        return hub and httpx.get(f"{self.service_url}health", timeout=2).status_code == 200
+
     def start(self, timeout: float = 90, attempts: int = 3) -> HubProcess:
         """Start the hub and wait for it and the service; on a port taken in between by
         another process (free ports are only free when asked), again on new ports."""
         for attempt in range(1, attempts + 1):
             log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
             try:
-                return self._start_once(timeout)
-            except RuntimeError:
+                return super().start(timeout)
+            except StartError:
                 text = self.log_path.read_bytes()[log_start:].decode(errors="replace")
                 if attempt == attempts or not PORT_TAKEN.search(text):
                     raise
@@ -199,53 +193,6 @@ c.Onboarding.log_level = "DEBUG"
         self.url = f"http://127.0.0.1:{self.port}"
         self.service_url = f"{self.url}/services/{self.service_name}/"
         self._write_config()
-
-    def _start_once(self, timeout: float) -> HubProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        env = dict(os.environ)
-        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-        self.proc = subprocess.Popen(
-            [str(BIN / "jupyterhub"), "-f", str(self.workdir / "jupyterhub_config.py")],
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        log.close()
-        STARTED.append(self)
-        try:
-            wait_until(self._hub_up, timeout, "the hub API")
-            wait_until(self._service_up, timeout, "the onboarding service behind the proxy")
-        except (TimeoutError, ProcessExited):
-            self.stop()
-            raise RuntimeError(f"hub did not start; log tail:\n{self.log_tail()}") from None
-        return self
-
-    def _hub_up(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise ProcessExited(f"jupyterhub exited early:\n{self.log_tail()}")
-        return httpx.get(f"{self.url}/hub/api/", timeout=2).status_code == 200
-
-    def _service_up(self) -> bool:
-        return httpx.get(f"{self.service_url}health", timeout=2).status_code == 200
-
-    def log_tail(self, lines: int = 60) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self.proc = None
 
     # -- hub interactions ------------------------------------------------------------------
 
@@ -268,12 +215,21 @@ c.Onboarding.log_level = "DEBUG"
             method, f"{self.url}/hub/api/{path.lstrip('/')}", headers=headers, timeout=60, **kwargs
         )
 
+    def status_response(self, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        """``GET api/v1/status`` with *token* (the status reader's by default; ``""`` for
+        none; *kwargs* go to ``httpx.get``); a document served (status 200) must match the
+        published schema, or this raises :class:`harness.statusschema.InvalidStatus`."""
+        token = self.status_token if token is None else token
+        headers = {"Authorization": f"token {token}"} if token else {}
+        kwargs.setdefault("timeout", 10)
+        response = httpx.get(f"{self.service_url}api/v1/status", headers=headers, **kwargs)
+        if response.status_code == 200:
+            assert_valid_status(response.json())
+        return response
+
     def status(self, token: str | None = None) -> dict:
-        response = httpx.get(
-            f"{self.service_url}api/v1/status",
-            headers={"Authorization": f"token {token or self.status_token}"},
-            timeout=10,
-        )
+        """The status document (checked against the schema); an HTTP error raises."""
+        response = self.status_response(token)
         response.raise_for_status()
         return response.json()
 
@@ -299,6 +255,7 @@ c.Onboarding.log_level = "DEBUG"
             f"the server of {name} to be ready",
             interval=0.5,
         )
+        self.remember_descendants()
 
     def stop_server(self, name: str, timeout: float = 60) -> None:
         response = self.api("DELETE", f"users/{name}/server")

@@ -10,8 +10,9 @@ Usage::
 
 The server is Debian's ``/usr/bin/prometheus`` on a free loopback port with a temporary
 TSDB, scraping and evaluating rules every second and loading ``onboarding-rules.yaml``;
-with ``alertmanagers=["host:port"]`` it sends the alerts there (see tests/alertmanager.py).
-Start-up waits on ``/-/ready``; :func:`find_binary` tells whether the binaries exist.
+with ``alertmanagers=["host:port"]`` it sends the alerts there (see harness.alertmanager).
+Start-up waits on ``/-/ready`` (:class:`harness.process.HttpProcess`); :func:`find_binary`
+tells whether the binaries exist.
 """
 
 from __future__ import annotations
@@ -21,18 +22,16 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
-from hubproc import free_port, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT
+from harness.process import HttpProcess, wait_until
+
 RULES_FILE = ROOT / "docs" / "prometheus" / "onboarding-rules.yaml"
 RULES_TEST_FILE = ROOT / "docs" / "prometheus" / "onboarding-rules.test.yaml"
 DASHBOARD_FILE = ROOT / "docs" / "grafana" / "onboarding-dashboard.json"
@@ -73,8 +72,11 @@ class ScrapeTarget:
         return config
 
 
-class PrometheusServer:
+class PrometheusServer(HttpProcess):
     """A Prometheus process scraping *targets* every second with *rule_files* loaded."""
+
+    label = "Prometheus"
+    ready_path = "/-/ready"
 
     def __init__(
         self,
@@ -85,7 +87,7 @@ class PrometheusServer:
         alertmanagers: Sequence[str] = (),
         extra_args: Sequence[str] = (),
     ) -> None:
-        self.workdir = Path(workdir)
+        super().__init__(workdir, "prometheus.log")
         #: more command-line flags, e.g. a retention for recorded samples of long ago
         self.extra_args = list(extra_args)
         #: ``host:port`` of each Alertmanager the rules' alerts are sent to.
@@ -93,15 +95,9 @@ class PrometheusServer:
         self.targets = list(targets)
         self.rule_files = [Path(p).resolve() for p in rule_files]
         self.binary = binary
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.config_path = self.workdir / "prometheus.yml"
-        self.log_path = self.workdir / "prometheus.log"
-        self.proc: subprocess.Popen | None = None
-        self.client = httpx.Client(base_url=self.url, timeout=10)
 
-    def write_config(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    def prepare(self) -> None:
         config = {
             "global": {
                 "scrape_interval": "1s",
@@ -119,59 +115,15 @@ class PrometheusServer:
         # the config holds scrape tokens
         os.chmod(self.config_path, 0o600)
 
-    def start(self, timeout: float = 60) -> PrometheusServer:
-        """Start (or start again after :meth:`stop`, on the same port and TSDB)."""
-        if self.client.is_closed:
-            self.client = httpx.Client(base_url=self.url, timeout=10)
-        self.write_config()
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed once the child has it
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                f"--config.file={self.config_path}",
-                f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--log.level=info",
-                *self.extra_args,
-            ],
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        try:
-            wait_until(self._ready, timeout, "Prometheus /-/ready", interval=0.1)
-        except (TimeoutError, RuntimeError) as error:
-            self.stop()
-            raise RuntimeError(
-                f"Prometheus did not start ({error}); log:\n{self.log_tail()}"
-            ) from None
-        return self
-
-    def _ready(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"prometheus exited with {self.proc.returncode}")
-        try:
-            return self.client.get("/-/ready").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self.proc = None
-        self.client.close()
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+    def command(self) -> list[str]:
+        return [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+            f"--web.listen-address={self.address}",
+            "--log.level=info",
+            *self.extra_args,
+        ]
 
     # -- HTTP API --------------------------------------------------------------------------
 

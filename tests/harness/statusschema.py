@@ -1,7 +1,8 @@
 """The published JSON Schema of the status document, for tests that check a served one.
 
-``assert_valid_status(document)`` fails with every violation named by its path; real-hub
-tests call it on what ``api/v1/status`` served, unit tests on what the writer makes.
+``assert_valid_status(document)`` fails with every violation named by its path. The real
+hub's helpers (:class:`harness.hub.HubProcess`) call it on every document ``api/v1/status``
+serves; unit tests call it on what the writer makes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "status.schema.json"
+from harness.process import StopWaiting
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "status.schema.json"
 
 
 @cache
@@ -32,7 +35,12 @@ def status_violations(document: Any) -> list[str]:
     )
 
 
+class InvalidStatus(StopWaiting, AssertionError):
+    """A document that breaks the schema: a test fails, and a wait for a status ends."""
+
+
 def assert_valid_status(document: Any) -> None:
     """Fail unless *document* is a status document as docs/status.schema.json says."""
     violations = status_violations(document)
-    assert not violations, "not a valid status document:\n" + "\n".join(violations)
+    if violations:
+        raise InvalidStatus("not a valid status document:\n" + "\n".join(violations))

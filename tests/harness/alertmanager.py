@@ -11,28 +11,26 @@ temporary data directory, clustering off. Its configuration is the shipped
 ``docs/alertmanager/alertmanager.yml`` with the receivers' email and webhook addresses
 replaced by *webhook_url* (``{receiver}`` in it is replaced by each receiver's name) and the
 grouping delays shortened; routes, matchers, grouping keys and templates stay as shipped.
-Start-up waits on ``/-/ready``; :func:`find_alertmanager` tells whether it is installed.
+Start-up waits on ``/-/ready`` (:class:`harness.process.HttpProcess`);
+:func:`find_alertmanager` tells whether it is installed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import signal
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
-from hubproc import free_port, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT
+from harness.process import HttpProcess, wait_until
+
 ALERTMANAGER_DIR = ROOT / "docs" / "alertmanager"
 CONFIG_FILE = ALERTMANAGER_DIR / "alertmanager.yml"
 TEMPLATE_FILE = ALERTMANAGER_DIR / "onboarding.tmpl"
@@ -84,78 +82,36 @@ def delivery_config(webhook_url: str, timing: dict[str, str] = FAST_TIMING) -> d
     return config
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(HttpProcess):
     """An Alertmanager process with *config* (a dict) on a free loopback port."""
 
+    label = "Alertmanager"
+    ready_path = "/-/ready"
+
     def __init__(self, workdir: Path, config: dict[str, Any], binary: str) -> None:
-        self.workdir = Path(workdir)
+        super().__init__(workdir, "alertmanager.log")
         self.config = config
         self.binary = binary
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.address}"
         self.config_path = self.workdir / "alertmanager.yml"
-        self.log_path = self.workdir / "alertmanager.log"
-        self.proc: subprocess.Popen | None = None
-        self.client = httpx.Client(base_url=self.url, timeout=10)
 
-    def start(self, timeout: float = 60) -> AlertmanagerServer:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    def prepare(self) -> None:
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed once the child has it
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                f"--config.file={self.config_path}",
-                f"--storage.path={self.workdir / 'data'}",
-                f"--web.listen-address={self.address}",
-                "--cluster.listen-address=",  # no gossip: one instance, no network ports
-                "--log.level=debug",
-            ],
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        try:
-            wait_until(self._ready, timeout, "Alertmanager /-/ready", interval=0.1)
-        except (TimeoutError, RuntimeError) as error:
-            self.stop()
-            raise RuntimeError(
-                f"Alertmanager did not start ({error}); log:\n{self.log_tail()}"
-            ) from None
-        return self
 
-    def _ready(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"alertmanager exited with {self.proc.returncode}")
-        try:
-            return self.client.get("/-/ready").status_code == 200
-        except httpx.TransportError:
-            return False
+    def command(self) -> list[str]:
+        return [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.path={self.workdir / 'data'}",
+            f"--web.listen-address={self.address}",
+            "--cluster.listen-address=",  # no gossip: one instance, no network ports
+            "--log.level=debug",
+        ]
 
     def alerts(self) -> list[dict[str, Any]]:
         """The alerts Alertmanager holds now (API v2)."""
         response = self.client.get("/api/v2/alerts")
         response.raise_for_status()
         return response.json()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self.proc = None
-        self.client.close()
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 @contextlib.contextmanager

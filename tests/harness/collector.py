@@ -1,7 +1,8 @@
-"""Fixtures for the collector's tests: stand-in status endpoints, a CLI runner, PostgreSQL.
+"""For the collector's tests: stand-in status endpoints, status documents, a CLI runner.
 
-Import the ``*_fixture`` functions into a test module to use the fixtures they name.
-The stand-in is a small tornado app on a free loopback port, in the test's own event loop.
+The fixtures on them (``stand_in``, ``tls_stand_in``, ``postgres_url``) are in
+``tests/collector/conftest.py``. The stand-in is a small tornado app on a free loopback
+port, in the test's own event loop.
 Its valid answers are built by the service's own writer (``core.status.write``) from a
 snapshot, so they follow the real contract.
 """
@@ -10,27 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import csv
+import io
 import os
+import re
 import secrets
-import subprocess
+import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-import pytest_asyncio
 import yaml
-from conftest import require_binary
+from sqlalchemy import create_engine, func, select
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from harness import ROOT
+from jupyterhub_onboarding.collector.hubsfile import HubEntry
+from jupyterhub_onboarding.collector.rows import COLUMNS
+from jupyterhub_onboarding.collector.store import collect_hub_rows, collect_runs
 from jupyterhub_onboarding.core.checklist import OnboardingRecord
+from jupyterhub_onboarding.core.clock import utcnow
 from jupyterhub_onboarding.core.events import Event
 from jupyterhub_onboarding.core.rules import add_months, month_label, month_of
 from jupyterhub_onboarding.core.snapshot import (
@@ -43,7 +50,6 @@ from jupyterhub_onboarding.core.snapshot import (
 from jupyterhub_onboarding.core.status.write import build_status, report_section, to_json
 from jupyterhub_onboarding.core.usage import MonthUsage, UsageFigures
 
-REPO = Path(__file__).resolve().parent.parent
 STATUS_PATH = "services/onboarding/api/v1/status"
 
 
@@ -342,41 +348,6 @@ async def stop_stand_in(stand_in: StandIn, server: HTTPServer) -> None:
     await server.close_all_connections()
 
 
-@pytest_asyncio.fixture(name="stand_in")
-async def stand_in_fixture() -> AsyncIterator[StandIn]:
-    endpoint, server = await start_stand_in()
-    try:
-        yield endpoint
-    finally:
-        await stop_stand_in(endpoint, server)
-
-
-@pytest.fixture(scope="session", name="tls_files")
-def tls_files_fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key, made with openssl."""
-    require_binary("openssl", "openssl")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
-@pytest_asyncio.fixture(name="tls_stand_in")
-async def tls_stand_in_fixture(tls_files: tuple[Path, Path]) -> AsyncIterator[StandIn]:
-    cert, key = tls_files
-    endpoint, server = await start_stand_in({"certfile": str(cert), "keyfile": str(key)})
-    try:
-        yield endpoint
-    finally:
-        await stop_stand_in(endpoint, server)
-
-
 # --- hubs files and the CLI -----------------------------------------------------------------
 
 
@@ -404,7 +375,7 @@ async def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> C
         key: value for key, value in os.environ.items() if not key.startswith("JUPYTERHUB_")
     }
     environment["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(REPO), environment.get("PYTHONPATH", "")])
+        filter(None, [str(ROOT), environment.get("PYTHONPATH", "")])
     )
     environment.update(env or {})
     started = time.monotonic()
@@ -431,10 +402,126 @@ async def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> C
     )
 
 
-# --- PostgreSQL -----------------------------------------------------------------------------
+# --- what the collector's tests share ----------------------------------------------------
+
+HOSTILE = "<img src=x onerror=alert(1)>"
 
 
-@pytest.fixture(scope="session", name="postgres_url")
-def postgres_url_fixture(postgres) -> str:
-    """A fresh database on the session's real PostgreSQL server (tests/conftest.py)."""
-    return postgres.create_database()
+SUMMARY = re.compile(r"(\d+) hubs, (\d+) answered, (\d+) failed, month (\S+), ([\d.]+) s")
+
+
+SECRET = "s3cr3t-value-never-shown"
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def good_status(now=None, **overrides):
+    now = now or utcnow()
+    figures = dict(
+        now=now,
+        live_days_ago=60,
+        logged_in=12,
+        started_server=8,
+        months={months_back(now, 1): (280, 120), months_back(now, 0): (15, 9)},
+        rolling_30d=20,
+    )
+    figures.update(overrides)
+    return make_status(**figures)
+
+
+def behind_status(now=None):
+    now = now or utcnow()
+    return make_status(
+        now=now,
+        live_days_ago=20,
+        logged_in=2,
+        started_server=0,
+        months={months_back(now, 0): (2, 0)},
+        rolling_30d=2,
+    )
+
+
+def csv_rows(text: str) -> dict[str, dict[str, str]]:
+    records = list(csv.DictReader(io.StringIO(text)))
+    assert records and list(records[0]) == list(COLUMNS)
+    by_hub = {record["hub"]: record for record in records}
+    assert len(by_hub) == len(records), "one row per hub"
+    return by_hub
+
+
+def entry(stand_in, kind: str, name: str, **extra) -> HubEntry:
+    url = stand_in.hub_url(kind, name)
+    return HubEntry(
+        name=name, status_url=f"{url}/{STATUS_PATH}", url=url, token_env=f"TOKEN_{name}", **extra
+    )
+
+
+def mixed_hubs(tmp_path: Path, stand_in, *, with_hang: bool) -> tuple[Path, dict[str, str]]:
+    """A hubs file of two good hubs and broken ones; returns it and the token environment."""
+    tokens = {name: new_token() for name in ("alpha", "beta", "e500", "e401", "garbage", "hang")}
+    stand_in.tokens.update(alpha=tokens["alpha"], beta=tokens["beta"])
+    stand_in.documents.update(alpha=good_status(), beta=behind_status())
+    (tmp_path / "beta.token").write_text(tokens["beta"] + "\n")
+    (tmp_path / "beta.token").chmod(0o600)
+    hubs = [
+        {"name": "alpha", "hub_url": stand_in.hub_url("ok", "alpha"), "token_env": "T_ALPHA"},
+        {
+            "name": "beta",
+            "status_url": f"{stand_in.hub_url('ok', 'beta')}/{STATUS_PATH}",
+            "token_file": "beta.token",
+        },
+        {"name": "e500", "hub_url": stand_in.hub_url("error500"), "token_env": "T_E500"},
+        {"name": "e401", "hub_url": stand_in.hub_url("unauthorized"), "token_env": "T_E401"},
+        {"name": "garbage", "hub_url": stand_in.hub_url("garbage"), "token_env": "T_GARBAGE"},
+        {"name": "down", "hub_url": f"http://127.0.0.1:{closed_port()}", "token_env": "T_ALPHA"},
+    ]
+    if with_hang:
+        hubs.append({"name": "hang", "hub_url": stand_in.hub_url("hang"), "token_env": "T_HANG"})
+    env = {f"T_{name.upper()}": token for name, token in tokens.items() if name != "beta"}
+    return write_hubs(tmp_path / "hubs.yaml", hubs), env
+
+
+def stored(url: str):
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            runs = connection.execute(select(collect_runs).order_by(collect_runs.c.id)).all()
+            rows = connection.execute(
+                select(collect_hub_rows).order_by(collect_hub_rows.c.run_id, collect_hub_rows.c.hub)
+            ).all()
+            count = connection.execute(select(func.count()).select_from(collect_hub_rows)).scalar()
+    finally:
+        engine.dispose()
+    return runs, rows, count
+
+
+async def store_twice(tmp_path, stand_in, store: str) -> dict[str, dict[str, str]]:
+    hubs_file, env = mixed_hubs(tmp_path, stand_in, with_hang=False)
+    args = ("--hubs", str(hubs_file), "--timeout", "2", "--retries", "0", "--store", store)
+    first = await run_cli(*args, "--format", "csv", "--output", "report.csv", cwd=tmp_path, env=env)
+    second = await run_cli(*args, "--format", "json", cwd=tmp_path, env=env)
+    assert first.returncode == second.returncode == 1, first.stderr + second.stderr
+    return csv_rows((tmp_path / "report.csv").read_text())
+
+
+def check_stored(url: str, report: dict[str, dict[str, str]]) -> None:
+    runs, rows, count = stored(url)
+    assert len(runs) == 2 and count == 2 * len(report)
+    assert [(run.hubs, run.failed) for run in runs] == [(6, 4), (6, 4)]
+    assert runs[0].started_at <= runs[0].finished_at <= runs[1].started_at
+    for row in rows[: len(report)]:
+        record = report[row.hub]
+        assert row.url == record["url"]
+        assert row.reachable == (record["reachable"] == "true")
+        assert (row.error or "") == record["error"]
+        for column in ("mau_login", "mau_server", "active_30d"):
+            assert ("" if row._mapping[column] is None else str(row._mapping[column])) == record[
+                column
+            ]
+        fee = record["estimated_usage_fee"]
+        assert row.estimated_usage_fee == (float(fee) if fee else None)
