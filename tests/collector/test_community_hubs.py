@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from collect_fixtures import run_cli, write_hubs
+from harness.collector import run_cli, write_hubs
 
 from jupyterhub_onboarding.core import fees
 from jupyterhub_onboarding.core.billing import pseudonym
@@ -31,7 +31,7 @@ SERVICE = "c.Onboarding.excluded_users = ['admin']\n"
 
 @pytest.fixture(scope="module")
 def three_hubs(tmp_path_factory):
-    from hubproc import HubProcess
+    from harness.hub import HubProcess
 
     keyed = SERVICE + f"c.Onboarding.billing_pseudonym_key = {KEY!r}\n"
     hubs = [

@@ -5,9 +5,14 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
 from jupyterhub_onboarding.core.rules import CountingRules
 from jupyterhub_onboarding.service.store import Store
+
+#: The recount runs as the command it is, in a process of its own.
+pytestmark = pytest.mark.integration
 
 UTC = timezone.utc
 NOV = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
