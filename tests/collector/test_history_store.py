@@ -59,6 +59,8 @@ ADDED_SINCE_0_1 = (
     "sessions", "server_hours", "median_session_minutes", "peak_concurrent_servers",
     "next_event_title", "next_event_kind", "next_event_start", "next_event_days_until",
     "next_event_expected_attendees", "next_event_checklist_done", "next_event_checklist_total",
+    "community", "community_mau_login", "community_mau_server", "community_estimated_usage_fee",
+    "community_deduplicated",
 )  # fmt: skip
 
 
