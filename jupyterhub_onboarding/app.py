@@ -27,6 +27,7 @@ from traitlets.config import Application, catch_config_error
 
 from . import __version__
 from .addresssettings import AddressSettings
+from .billingsettings import BillingSettings
 from .core.clock import parse_iso, utcnow
 from .core.rules import CountingRules
 from .core.snapshot import check_in_date
@@ -57,7 +58,13 @@ def _parse_live_since(value: str) -> datetime:
 
 
 class Onboarding(
-    AddressSettings, FeeTierSettings, ReportSettings, ProviderSettings, SourceSettings, Application
+    AddressSettings,
+    BillingSettings,
+    FeeTierSettings,
+    ReportSettings,
+    ProviderSettings,
+    SourceSettings,
+    Application,
 ):
     """A JupyterHub service that tracks first value and monthly active users."""
 
@@ -105,6 +112,10 @@ jupyterhub-onboarding collect --hubs hubs.yaml      # report across many hubs
         "collect": (
             "jupyterhub_onboarding.collector.app.CollectApp",
             "Poll the status API of many hubs and write one report.",
+        ),
+        "recount": (
+            "jupyterhub_onboarding.recount.RecountApp",
+            "Recompute a closed month from the database, keeping the old figures beside it.",
         ),
     }
 
@@ -570,11 +581,14 @@ jupyterhub-onboarding collect --hubs hubs.yaml      # report across many hubs
 
     def make_service(self):
         """The running service with every room of the package: status, metrics and the page."""
+        from .page.billing import routes as billing_page_routes
         from .page.events import routes as event_page_routes
         from .page.handlers import routes as page_routes
         from .service.wiring import OnboardingService
 
-        return OnboardingService(self, extra_routes=[page_routes, event_page_routes])
+        return OnboardingService(
+            self, extra_routes=[page_routes, event_page_routes, billing_page_routes]
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

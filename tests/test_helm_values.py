@@ -579,3 +579,28 @@ def test_the_page_is_reachable_through_the_proxy(chart_hub):
     settings = dig(per_hub_example(), SETTINGS)["StandardLinks"]
     assert settings["premier_guide_url"] in page.text
     assert settings["grafana_usage_url"] in page.text
+
+
+def test_the_pseudonym_key_comes_from_the_kubernetes_secret(tmp_path, monkeypatch):
+    """The Secret onboarding-billing, mounted where the values say, gives the service its
+    key; without it (the volume is optional) the service has none and starts all the same."""
+    values = onboarding_values()
+    (volume,) = [v for v in values["hub"]["extraVolumes"] if v["name"] == "onboarding-billing"]
+    assert volume["secret"] == {
+        "secretName": "onboarding-billing",
+        "optional": True,
+        "defaultMode": 0o400,
+    }
+    (mount,) = [m for m in values["hub"]["extraVolumeMounts"] if m["name"] == volume["name"]]
+    monkeypatch.delenv("ONBOARDING_BILLING_PSEUDONYM_KEY", raising=False)
+    url = values["hub"]["services"][SERVICE]["url"]
+
+    without = ChartStandIn(values, tmp_path / "without")
+    assert start_onboarding(without, url, monkeypatch).billing_pseudonym_key == ""
+
+    with_secret = ChartStandIn(values, tmp_path / "with")
+    secret_dir = with_secret.pod_path(mount["mountPath"])
+    secret_dir.mkdir(parents=True)
+    (secret_dir / "pseudonym-key").write_text("community-secret-0123456789\n")
+    app = start_onboarding(with_secret, url, monkeypatch)
+    assert app.billing_pseudonym_key == "community-secret-0123456789"

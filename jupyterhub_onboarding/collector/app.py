@@ -32,6 +32,7 @@ from ..settings import (
     above_zero,
     at_least,
 )
+from .community import Community, collect_communities, with_communities
 from .extras import require_extras
 from .hubsfile import HubEntry, HubsFileError, hubs_warnings, load_hubs
 from .poll import Answer, PollSettings, poll_hubs
@@ -345,7 +346,8 @@ jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --ou
             )
             for answer in answers
         ]
-        rows = order_rows(hub.row for hub in statuses)
+        communities = self._communities(hubs, statuses, month, tiers)
+        rows = order_rows(with_communities([hub.row for hub in statuses], communities))
         generated_at = isoformat(finished_at) or ""
         summary_written = True
         if self.output_dir:
@@ -359,6 +361,7 @@ jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --ou
                         month=month,
                         generated_at=generated_at,
                         events=hub_events(statuses),
+                        communities=communities,
                     )
                 )
             except OSError as error:
@@ -378,6 +381,14 @@ jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --ou
         stored = self._store_run(store, rows, started_at, finished_at, month)
         if failed or not stored or not summary_written:
             self.exit(1)
+
+    def _communities(self, hubs, statuses, month, tiers) -> list[Community]:
+        """Each community's MAU and fee across its hubs; says when one is only a sum."""
+        communities = collect_communities(hubs, statuses, month, self.poll_settings(), tiers)
+        for found in communities:
+            if not found.deduplicated:
+                self.log.warning("community %r: %s", found.community, found.note)
+        return communities
 
     def _write_files(
         self, hubs: list[HubStatus], tiers, generated_at: str, finished_at: datetime

@@ -28,6 +28,7 @@ HUB_KEYS = frozenset(
         "token_file",
         "verify_tls",
         "ca_file",
+        "community",
     }
 )
 
@@ -53,6 +54,8 @@ class HubEntry:
     token_file: Path | None = None
     verify_tls: bool = True
     ca_file: Path | None = None
+    #: The customer the hub belongs to: hubs of one community are billed as one.
+    community: str | None = None
 
 
 # --- the hubs file --------------------------------------------------------------------------
@@ -131,6 +134,9 @@ def parse_hub(entry: Any, index: int, base_dir: Path, service_name: str) -> HubE
         ca_file = base_dir / Path(entry["ca_file"].strip()).expanduser()
         if not ca_file.is_file():
             raise HubsFileError(f"{where}: ca_file {str(ca_file)!r} does not exist")
+    community = entry.get("community")
+    if community is not None and (not isinstance(community, str) or not community.strip()):
+        raise HubsFileError(f"{where}: community must be a name (a non-empty string)")
     return HubEntry(
         name=name,
         status_url=status_url,
@@ -139,6 +145,7 @@ def parse_hub(entry: Any, index: int, base_dir: Path, service_name: str) -> HubE
         token_file=token_file,
         verify_tls=verify_tls,
         ca_file=ca_file,
+        community=community.strip() if community else None,
     )
 
 

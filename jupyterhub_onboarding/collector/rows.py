@@ -53,6 +53,14 @@ COLUMNS: dict[str, str] = {
     "recorded.",
     "checklist_done": "Onboarding checklist items done (verified by the service or ticked off).",
     "checklist_total": "Onboarding checklist items in total.",
+    "community": "The community (customer) the hub belongs to, from the hubs file.",
+    "community_mau_login": "The community's MAU on the login basis across its hubs, each "
+    "person counted once when the hubs share a pseudonym key (else the sum).",
+    "community_mau_server": "The community's MAU on the server basis, counted the same way.",
+    "community_estimated_usage_fee": "The community's usage fee: the graduated tiers applied "
+    "once to its total MAU on the billing basis.",
+    "community_deduplicated": "true when the community's people were counted once through "
+    "keyed pseudonyms; false when its figures are the sum of its hubs'.",
     "error": "Why the hub has no figures (empty when it answered).",
     "unprepared_event": "The first event starting within 7 days whose preparation checklist "
     "is incomplete: title, lead time and checklist; empty when there is none.",
@@ -111,6 +119,11 @@ class Row:
     hub_access_confirmed: bool | None = None
     checklist_done: int | None = None
     checklist_total: int | None = None
+    community: str | None = None
+    community_mau_login: int | None = None
+    community_mau_server: int | None = None
+    community_estimated_usage_fee: float | None = None
+    community_deduplicated: bool | None = None
     error: str | None = None
     unprepared_event: str | None = None
     #: Made from the other fields (any value given is replaced).
@@ -180,6 +193,9 @@ def month_figures(
     else:
         found = [entry for entry in mau.history if entry.month == month]
         login, server = (found[-1].login, found[-1].server) if found else (0, 0)
+        if found and found[-1].closed and found[-1].estimated_usage_fee is not None:
+            # a closed month's fee is the one the hub wrote when it closed
+            return login, server, found[-1].estimated_usage_fee
     if month is None or month == billing.month:
         return login, server, billing.estimated_usage_fee
     billable = server if billing.basis == "server" else login

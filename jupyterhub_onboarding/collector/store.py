@@ -86,6 +86,11 @@ collect_hub_rows = Table(
     Column("next_event_checklist_total", Integer),
     Column("tracker_stale", Boolean),
     Column("service_version", String(64)),
+    Column("community", String(255)),
+    Column("community_mau_login", Integer),
+    Column("community_mau_server", Integer),
+    Column("community_estimated_usage_fee", Float),
+    Column("community_deduplicated", Boolean),
     Column("error", Text),
 )
 

@@ -30,6 +30,7 @@ from ..core.format import (
 )
 from ..core.rules import month_label, month_of
 from ..datafiles import find_data_files_path, template_environment
+from .community import Community
 from .rows import COLUMNS, EVENT_WINDOW_DAYS, HubEvent, Row, totals
 
 #: A spreadsheet treats a cell starting with one of these as a formula, also after spaces
@@ -70,15 +71,17 @@ def to_json(
     month: str | None,
     generated_at: str,
     events: Sequence[HubEvent] = (),
+    communities: Sequence[Community] = (),
 ) -> str:
-    """The report as one JSON document: the events ahead, the rows, their totals, the month
-    and the time."""
+    """The report as one JSON document: the events ahead, the rows, their totals, the
+    communities across their hubs, the month and the time."""
     document = {
         "generated_at": generated_at,
         "month": month,
         "events": [event.as_dict() for event in events],
         "hubs": [row.as_dict() for row in rows],
         "totals": asdict(totals(rows)),
+        "communities": [community.as_dict() for community in communities],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -220,8 +223,10 @@ def to_table(
     month: str | None,
     generated_at: str,
     events: Sequence[HubEvent] = (),
+    communities: Sequence[Community] = (),
 ) -> str:
-    """A plain-text table for a terminal: the events ahead, then the hubs and a totals line."""
+    """A plain-text table for a terminal: the events ahead, then the hubs and a totals line,
+    then the communities across their hubs."""
     body = [_table_cells(row) for row in rows]
     summary = totals(rows)
     fee_text = ", ".join(
@@ -249,8 +254,34 @@ def to_table(
     rule = "  ".join("-" * width for width in widths)
     lines = [title, "", *_event_lines(events), line(TABLE_HEADINGS), rule]
     lines += [line(cells) for cells in body[:-1]]
-    lines += [rule, line(body[-1])]
+    lines += [rule, line(body[-1]), *community_lines(communities)]
     return "\n".join(lines) + "\n"
+
+
+def community_text(community: Community) -> str:
+    """How a community's figures were counted, in one phrase."""
+    if community.deduplicated:
+        return "each person counted once across its hubs (keyed pseudonyms)"
+    return community.note
+
+
+def community_lines(communities: Sequence[Community]) -> list[str]:
+    """The communities under the table: MAU and fee on the total, each hub's own beside."""
+    if not communities:
+        return []
+    lines = ["", "Communities (one MAU and one fee across their hubs):"]
+    for found in communities:
+        lines.append(
+            f"  {found.community} {found.month}: MAU {number(found.mau_login)} login, "
+            f"{number(found.mau_server)} server; fee "
+            f"{fee(found.estimated_usage_fee, found.currency)} ({community_text(found)})"
+        )
+        for hub in found.hubs:
+            lines.append(
+                f"    {hub.hub}: MAU {number(hub.mau_login)} login, {number(hub.mau_server)} "
+                f"server; fee on its own {fee(hub.estimated_usage_fee, found.currency)}"
+            )
+    return lines
 
 
 @cache
@@ -277,11 +308,14 @@ def to_html(
     generated_at: str,
     events: Sequence[HubEvent] = (),
     files: Sequence[str | None] | None = None,
+    communities: Sequence[Community] = (),
 ) -> str:
     """A self-contained HTML page (inline CSS, no scripts, no external resources). With
     *files* (for each row, the file of its report beside the page, or None), hub names link
     to those; else to the hubs."""
     return _html_template().render(
+        communities=communities,
+        community_text=community_text,
         rows=rows,
         totals=totals(rows),
         title=report_title(month, generated_at),
@@ -302,6 +336,7 @@ def render(
     month: str | None,
     generated_at: str,
     events: Sequence[HubEvent] = (),
+    communities: Sequence[Community] = (),
 ) -> str:
     """The report in format *fmt* (``table``, ``json``, ``csv`` or ``html``).
 
@@ -309,5 +344,7 @@ def render(
     line per hub, with the next event in its columns.
     """
     if fmt == "csv":
-        return to_csv(rows)
-    return WRITERS[fmt](rows, month=month, generated_at=generated_at, events=events)
+        return to_csv(rows)  # the community's figures are in each hub's line
+    return WRITERS[fmt](
+        rows, month=month, generated_at=generated_at, events=events, communities=communities
+    )

@@ -143,6 +143,11 @@ class Report:
     provider_name: str = ""
     #: The provider's logo: (format, bytes), format ``png``, ``jpg`` or ``svg``.
     provider_logo: tuple[str, bytes] | None = None
+    #: True once the hub has closed the month (its figures and fee written once), None when
+    #: the hub's release does not say.
+    month_closed: bool | None = None
+    #: The fee the hub wrote when the month closed (None: not closed).
+    closed_fee: float | None = None
 
     @property
     def month_name(self) -> str:
@@ -500,6 +505,8 @@ def build_report(
         community_name=safe_text(branding.community_name, MAX_TEXT),
         provider_name=safe_text(branding.provider_name, MAX_TEXT),
         provider_logo=branding.provider_logo,
+        month_closed=figures.mau.closed,
+        closed_fee=figures.mau.estimated_usage_fee if figures.mau.closed else None,
     )
     changes = report_changes(report) if compared_with else ()
     return replace(report, changes=changes, observations=observations(report))

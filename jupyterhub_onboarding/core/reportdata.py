@@ -69,6 +69,8 @@ def report_data(report: Report) -> dict[str, Any]:
         "month_name": report.month_name,
         "month_title": report.month_title,
         "month_to_date": report.month_to_date,
+        "month_closed": bool(report.month_closed),
+        "closed_fee": None if report.closed_fee is None else report.money(report.closed_fee),
         "compared_with": report.compared_with,
         "generated_at": report.generated_at,
         "service_version": report.service_version,

@@ -145,6 +145,7 @@ def landing_namespace(
         "onboarding_url": service_prefix + "onboarding",
         "usage_url": service_prefix + "usage",
         "reports_url": service_prefix + "reports",
+        "billing_url": service_prefix + "billing/",
         "meeting_url": service_prefix + "meeting",
         "landing_url": service_prefix,
         "summary_url": service_prefix + "summary",

@@ -80,5 +80,6 @@ class ReportHandler(PageHandler):
             page_title=f"Usage report, {report.month_title}",
             report=report,
             pdf_url=f"{self.prefix}report/{report.month}.pdf",
+            billing_url=f"{self.prefix}billing/{report.month}",
             landing_url=self.prefix,
         )

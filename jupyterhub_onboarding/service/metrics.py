@@ -29,9 +29,9 @@ from .. import __version__
 from ..core.clock import Clock, as_utc, latest
 from ..core.events import Event
 from ..core.pollstats import PollStats
-from ..core.rules import BASES, ROLLING_WINDOWS
+from ..core.rules import BASES, ROLLING_WINDOWS, parse_month
 from ..core.snapshot import Snapshot
-from ..core.status.model import Usage
+from ..core.status.model import MonthCount, Usage
 from ..core.status.write import (
     billing_section,
     events_section,
@@ -39,6 +39,7 @@ from ..core.status.write import (
     mau_section,
     usage_section,
 )
+from ..core.usage import month_bounds
 from .handlers import APIHandler
 
 PREFIX = "jupyterhub_onboarding_"
@@ -50,6 +51,9 @@ CONFIG_ERROR = f"{PREFIX}config_error"
 METRIC_NAMES: tuple[str, ...] = (
     f"{PREFIX}active_users",
     f"{PREFIX}check_in_due",
+    f"{PREFIX}closed_month_active_users",
+    f"{PREFIX}closed_month_start_timestamp_seconds",
+    f"{PREFIX}closed_month_usage_fee_dollars",
     CONFIG_ERROR,
     f"{PREFIX}estimated_usage_fee_dollars",
     f"{PREFIX}first_value_achieved",
@@ -82,6 +86,12 @@ DEFAULT_STALE_AFTER = timedelta(minutes=15)
 
 _HELP = {
     "active_users": "Counted users with activity in a rolling window (not MAU).",
+    "closed_month_active_users": "MAU of the latest closed UTC month, per basis, as written "
+    "when it closed (or last recounted); present once a month has closed.",
+    "closed_month_start_timestamp_seconds": "The first instant of the latest closed UTC month, "
+    "as a Unix timestamp (present once a month has closed).",
+    "closed_month_usage_fee_dollars": "The usage fee of the latest closed UTC month as written "
+    "when it closed, in the configured currency (present once a month has closed).",
     "config_error": "1 while a setting is refused (the service serves nothing else), 0 otherwise.",
     "check_in_due": "1 when the check-in is due: first value not reached check_in_days "
     "after going live.",
@@ -190,6 +200,9 @@ class OnboardingCollector(Collector):
             _family("gauge", "active_users", labels=["period"]),
             _family("gauge", "estimated_usage_fee_dollars"),
             _family("gauge", "check_in_due"),
+            _family("gauge", "closed_month_active_users", labels=["basis"]),
+            _family("gauge", "closed_month_start_timestamp_seconds"),
+            _family("gauge", "closed_month_usage_fee_dollars"),
             InfoMetricFamily(PREFIX + "links", _HELP["links"]),
             _family("gauge", "monthly_sessions"),
             _family("gauge", "monthly_server_hours"),
@@ -281,7 +294,24 @@ class OnboardingCollector(Collector):
         billing = billing_section(snapshot)
         yield _family("gauge", "estimated_usage_fee_dollars", value=billing.estimated_usage_fee)
         yield _family("gauge", "check_in_due", value=int(first_value.check_in_due))
+        yield from self._closed_month_families(mau.history)
         yield from self._usage_families(usage_section(snapshot))
+
+    def _closed_month_families(self, history: Sequence[MonthCount]) -> Iterator[Metric]:
+        """The latest closed month's figures, as written when it closed."""
+        closed = [entry for entry in history if entry.closed]
+        if not closed:
+            return
+        latest = closed[-1]
+        family = _family("gauge", "closed_month_active_users", labels=["basis"])
+        family.add_metric(["login"], latest.login)
+        family.add_metric(["server"], latest.server)
+        yield family
+        start = month_bounds(parse_month(latest.month))[0]
+        yield _family("gauge", "closed_month_start_timestamp_seconds", value=start.timestamp())
+        yield _family(
+            "gauge", "closed_month_usage_fee_dollars", value=latest.estimated_usage_fee or 0.0
+        )
 
     def _usage_families(self, usage: Usage) -> Iterator[Metric]:
         yield _family("gauge", "monthly_sessions", value=usage.sessions)

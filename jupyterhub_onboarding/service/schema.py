@@ -160,3 +160,32 @@ events = Table(
     Column("actual_users", Integer, nullable=True),
     Index("ix_events_start", "start"),
 )
+
+#: Closed months: each version of a month's figures as written, revision 1 when the month
+#: closed, one more for each recount (``recount --month``), never changed afterwards. The
+#: latest revision is the month's figures; ``closed_by`` is "service" for the closing itself,
+#: else who ran the recount.
+billing_months = Table(
+    "billing_months",
+    metadata,
+    Column("month", Integer, primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("mau_login", Integer, nullable=False),
+    Column("mau_server", Integer, nullable=False),
+    Column("basis", String(8), nullable=False),
+    Column("fee", Float, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=False),
+    Column("closed_by", Text, nullable=False),
+)
+
+#: The counted users behind each version of a closed month, with their activity masks as
+#: they were counted (usernames stay in ``users``; admin page only).
+billing_month_users = Table(
+    "billing_month_users",
+    metadata,
+    Column("month", Integer, primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("login_days", Integer, nullable=False),
+    Column("server_days", Integer, nullable=False),
+)

@@ -26,6 +26,7 @@ from ..core.status.model import StatusDocument
 from ..core.status.write import build_status, report_section
 from ..retry import RetryPolicy
 from ..settings import StandardLinks
+from .billing import routes as billing_routes
 from .events import routes as event_routes
 from .handlers import NotFoundHandler, core_routes
 from .hubclient import HubClient
@@ -227,6 +228,8 @@ class OnboardingService:
             return
         store = self.store
         try:
+            # months that closed are written before the figures are read, once
+            await self._close_months()
             # first value is written before it is read: the figures' reads write nothing
             await self._run_db(
                 self.refresh_retry, partial(store.record_milestones, self.app.first_value_threshold)
@@ -257,6 +260,29 @@ class OnboardingService:
             # the events only when the database answered: a locked one would hold the poll's
             # outcome back by another busy timeout
             await self.refresh_events()
+
+    async def _close_months(self) -> None:
+        """Write the months that closed since the last refresh (each once, ever)."""
+        settings = self.settings
+        closed = await self._run_db(
+            self.refresh_retry,
+            partial(
+                self.store.close_months,
+                self.clock(),
+                self.app.billing_close_days,
+                settings.billing_basis,
+                settings.fee_tiers,
+            ),
+        )
+        for month in closed:
+            self.log.info(
+                "Closed %s: MAU login %d, server %d; fee %.2f on the %s basis",
+                month.month,
+                month.login,
+                month.server,
+                month.fee,
+                month.basis,
+            )
 
     async def refresh_events(self) -> None:
         """Read the events again; measure the actual of those that ended recently."""
@@ -324,6 +350,7 @@ class OnboardingService:
 
     def routes(self) -> list:
         routes = core_routes(self) + metrics_routes(self) + event_routes(self)
+        routes += billing_routes(self)
         for factory in self.extra_routes:
             routes.extend(factory(self))
         routes.append((self.app.service_prefix + ".*", NotFoundHandler, {"service": self}))

@@ -59,6 +59,8 @@ ADDED_SINCE_0_1 = (
     "sessions", "server_hours", "median_session_minutes", "peak_concurrent_servers",
     "next_event_title", "next_event_kind", "next_event_start", "next_event_days_until",
     "next_event_expected_attendees", "next_event_checklist_done", "next_event_checklist_total",
+    "community", "community_mau_login", "community_mau_server", "community_estimated_usage_fee",
+    "community_deduplicated",
 )  # fmt: skip
 
 
@@ -200,9 +202,9 @@ def test_a_fresh_history_gets_the_schema_of_its_tables(fresh_url):
     try:
         assert store.schema_revision() is None
         store.upgrade()
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == "0004"
         store.upgrade()  # harmless
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == "0004"
         run_id = append_new_run(store)
     finally:
         store.close()
@@ -235,9 +237,9 @@ def test_a_release_0_1_history_is_taken_over_in_place(release_0_1_url):
     try:
         assert store.schema_revision() is None
         store.upgrade()
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == "0004"
         store.upgrade()  # harmless
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == "0004"
         run_id = append_new_run(store)
     finally:
         store.close()
@@ -290,7 +292,7 @@ def test_a_history_can_share_the_database_of_a_service(fresh_url):
         service.upgrade()
         collector.upgrade()
         service_head = ScriptDirectory(str(SERVICE_MIGRATIONS.directory)).get_current_head()
-        assert (service.schema_revision(), collector.schema_revision()) == (service_head, "0003")
+        assert (service.schema_revision(), collector.schema_revision()) == (service_head, "0004")
         tables = set(inspect(collector.engine).get_table_names())
         assert {"alembic_version", VERSION_TABLE, "users", "collect_runs"} <= tables
         append_new_run(collector)

@@ -77,7 +77,9 @@ def test_columns_are_the_row_fields_in_order():
         "next_event_start", "next_event_days_until", "next_event_expected_attendees",
         "next_event_checklist_done", "next_event_checklist_total", "tracker_stale",
         "service_version", "onboarding_date", "hub_access_confirmed", "checklist_done",
-        "checklist_total", "error", "unprepared_event", "needs",
+        "checklist_total", "community", "community_mau_login", "community_mau_server",
+        "community_estimated_usage_fee", "community_deduplicated", "error", "unprepared_event",
+        "needs",
     ]  # fmt: skip
 
 

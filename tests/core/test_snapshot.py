@@ -109,7 +109,10 @@ def test_status_document_fields_and_no_names():
         LIVE + timedelta(days=2),
         Aggregates(
             users_logged_in=2,
-            months=(MonthCount("2026-10", 1, 0), MonthCount("2026-11", 2, 1)),
+            months=(
+                MonthCount("2026-10", 1, 0, closed=True, estimated_usage_fee=12.5),
+                MonthCount("2026-11", 2, 1),
+            ),
             rolling={"24h": 1, "7d": 2},
         ),
     )
@@ -122,8 +125,20 @@ def test_status_document_fields_and_no_names():
         "login": 2,
         "server": 1,
         "history": [
-            {"month": "2026-10", "login": 1, "server": 0},
-            {"month": "2026-11", "login": 2, "server": 1},
+            {
+                "month": "2026-10",
+                "login": 1,
+                "server": 0,
+                "closed": True,
+                "estimated_usage_fee": 12.5,
+            },
+            {
+                "month": "2026-11",
+                "login": 2,
+                "server": 1,
+                "closed": False,
+                "estimated_usage_fee": 20.0,
+            },
         ],
     }
     assert doc["active_users"] == {"24h": 1, "7d": 2, "14d": 0, "30d": 0}

@@ -214,7 +214,7 @@ def test_text_is_made_safe_and_cut_to_its_length_when_read():
 def test_unknown_fields_are_left_alone():
     document = over_the_wire(make_model())
     document["storage"] = {"bytes": 10**30}
-    document["mau"]["history"][0]["closed"] = True
+    document["mau"]["history"][0]["invoiced"] = True
     assert read_status(document) == make_model()
 
 
@@ -273,6 +273,19 @@ def test_the_previous_month_to_date_is_cut_at_the_same_point():
     entry = model.report.previous_to_date
     assert entry.until == datetime(2026, 10, 20, 12, 0, tzinfo=UTC)  # NOW is 20 November 12:00
     assert entry.mau.month == entry.usage.month == "2026-10"
+
+
+def test_each_month_of_the_mau_history_says_whether_it_is_closed_from_version_3():
+    document = over_the_wire(make_model())
+    assert [entry["closed"] for entry in document["mau"]["history"]] == [False] * len(
+        document["mau"]["history"]
+    )
+    del document["mau"]["history"][0]["closed"]
+    with pytest.raises(StatusError, match=r"^missing mau.history\[0\].closed$"):
+        read_status(document)
+    document["schema_version"] = 2  # a document of the release before closed months
+    assert read_status(document).mau.history[0].closed is None
+    assert status_violations(document) == []
 
 
 @pytest.mark.parametrize(

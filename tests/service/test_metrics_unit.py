@@ -342,7 +342,7 @@ def test_poll_stats_reject_counts_of_the_wrong_length():
 
 def test_series_names_are_exactly_the_documented_contract():
     full = scrape(
-        snapshot(),
+        snapshot(months=(MonthCount("2026-10", 4, 1, closed=True, estimated_usage_fee=40.0),)),
         PollStats(),
         links=public_links("https://hub.example.org", "/s/"),
         events=(EXAM,),
@@ -389,8 +389,9 @@ def test_metric_types_and_help_as_documented():
 
 def test_describe_names_every_family_that_collect_can_produce():
     links = public_links("https://hub.example.org", "/services/onboarding/")
+    closed = (MonthCount("2026-10", 4, 1, closed=True, estimated_usage_fee=40.0),)
     collector = OnboardingCollector(
-        lambda: snapshot(),
+        lambda: snapshot(months=closed),
         lambda: PollStats(),
         Clock(NOW),
         links=lambda: links,
@@ -505,3 +506,19 @@ def test_hostile_profile_names_stay_one_escaped_label_value():
     # are escaped by the exposition
     assert sample.labels == {"profile": 'x"} 1\ufffdevil{a="'}
     assert "evil" not in {f.name for f in families.values()}
+
+
+def test_the_latest_closed_month_is_shown_as_written_when_it_closed():
+    months = (
+        MonthCount("2026-09", 40, 4, closed=True, estimated_usage_fee=300.0),
+        MonthCount("2026-10", 12, 3, closed=True, estimated_usage_fee=110.0),
+        MonthCount("2026-11", 6, 2, closed=False),
+    )
+    text = scrape(snapshot(months=months))
+    assert value(text, "closed_month_active_users", basis="login") == 12
+    assert value(text, "closed_month_active_users", basis="server") == 3
+    assert value(text, "closed_month_usage_fee_dollars") == 110.0
+    october = datetime(2026, 10, 1, tzinfo=timezone.utc).timestamp()
+    assert value(text, "closed_month_start_timestamp_seconds") == october
+    # the open month stays "to date" in monthly_active_users; nothing closed, no series
+    assert "closed_month" not in scrape(snapshot(months=months[2:])).replace("# HELP", "")

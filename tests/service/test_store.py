@@ -25,9 +25,9 @@ def seen(name, when=NOW, admin=False, server=False, started=None):
 
 
 def test_schema_is_versioned(store):
-    assert store.schema_revision() == "0005"
+    assert store.schema_revision() == "0006"
     store.upgrade()  # idempotent
-    assert store.schema_revision() == "0005"
+    assert store.schema_revision() == "0006"
 
 
 def test_recording_twice_counts_nobody_twice(store):

@@ -33,7 +33,7 @@ def store(tmp_path):
 
 
 def test_the_figures_of_release_0_1_are_kept(store):
-    assert store.schema_revision() == "0005"
+    assert store.schema_revision() == "0006"
     assert store.get_or_set_state("live_since", "not this") == "2026-10-20T09:00:00Z"
     store.record_milestones(5)  # the service's first refresh after the upgrade
     agg = store.aggregates(LAST_POLL, threshold=5)
@@ -43,7 +43,10 @@ def test_the_figures_of_release_0_1_are_kept(store):
     assert agg.admin_logged_in
     assert agg.nth_seen_at["login"] == FIRST_VALUE
     assert agg.milestones == {"login": FIRST_VALUE}
-    assert agg.months == (MonthCount("2026-10", 4, 2), MonthCount("2026-11", 7, 1))
+    assert agg.months == (
+        MonthCount("2026-10", 4, 2, closed=False),
+        MonthCount("2026-11", 7, 1, closed=False),
+    )
     known = {user.name: user for user in store.logged_in_users()}
     assert sorted(known) == ["ada", "bob", "cy", "dee", "eve", "fay", "gus"]
     assert known["gus"].deleted_at == LAST_POLL
@@ -60,4 +63,25 @@ def test_polls_after_the_upgrade_add_to_the_figures(store):
     agg = store.aggregates(later, threshold=5)
     assert agg.users_logged_in == 8 and agg.users_known == 9
     assert agg.milestones == {"login": FIRST_VALUE}  # never moved
-    assert agg.months[-1] == MonthCount("2026-11", 8, 1)
+    assert agg.months[-1] == MonthCount("2026-11", 8, 1, closed=False)
+
+
+def test_the_upgrade_closes_the_past_months_once_with_the_figures_they_had(store):
+    # the first refresh after the upgrade, long after both months ended
+    later = datetime(2027, 2, 1, tzinfo=UTC)
+    closed = store.close_months(later, 3, "login", ((10, 10.0), (None, 5.0)))
+    assert [(m.month, m.login, m.server, m.fee) for m in closed] == [
+        ("2026-10", 4, 2, 40.0),
+        ("2026-11", 7, 1, 70.0),
+    ]
+    assert store.close_months(later, 3, "login", ((10, 10.0), (None, 5.0))) == []
+    # bob (active in October with a server) is excluded afterwards: the months stay
+    store.apply_rules(CountingRules(excluded_users=frozenset({"staff", "bob"})))
+    agg = store.aggregates(later, threshold=5)
+    assert agg.months == (
+        MonthCount("2026-10", 4, 2, closed=True, estimated_usage_fee=40.0),
+        MonthCount("2026-11", 7, 1, closed=True, estimated_usage_fee=70.0),
+    )
+    october = store.billing.month_list(202610)
+    assert sorted(line.name for line in october.lines) == ["ada", "bob", "cy", "dee"]
+    assert [line.name for line in october.lines if line.excluded_since] == ["bob"]

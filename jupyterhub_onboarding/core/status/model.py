@@ -75,9 +75,14 @@ def count(doc: str = "", *, minimum: int = 0) -> Meta:
     return {"doc": doc, "minimum": minimum, "maximum": MAX_COUNT}
 
 
-def measure(doc: str = "", *, signed: bool = False) -> Meta:
+def measure(doc: str = "", *, signed: bool = False, since: int = FIRST_VERSION) -> Meta:
     """A finite number within MAX_NUMBER (not negative unless *signed*)."""
-    return {"doc": doc, "minimum": -MAX_NUMBER if signed else 0.0, "maximum": MAX_NUMBER}
+    return {
+        "doc": doc,
+        "minimum": -MAX_NUMBER if signed else 0.0,
+        "maximum": MAX_NUMBER,
+        "since": since,
+    }
 
 
 def text(limit: int, doc: str = "", *, choices: tuple[str, ...] = ()) -> Meta:
@@ -169,6 +174,23 @@ class MonthCount(Section):
     login: int = field(metadata=count("Distinct counted users with activity in the month (UTC)"))
     server: int = field(
         metadata=count("Distinct counted users with a running server in the month (UTC)")
+    )
+    closed: bool | None = field(
+        default=None,
+        metadata=about(
+            "True once the month has closed: its figures are then written once and only an "
+            "explicit recount changes them; false for a month still counted (to date). "
+            "Sent from schema version 3 on",
+            since=3,
+        ),
+    )
+    estimated_usage_fee: float | None = field(
+        default=None,
+        metadata=measure(
+            "The month's usage fee on the billing basis: as written when it closed for a "
+            "closed month, else from today's tiers. Sent from schema version 3 on",
+            since=3,
+        ),
     )
 
 

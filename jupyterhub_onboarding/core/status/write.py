@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ... import __version__
+from .. import fees
 from ..buckets import LAST_LOGIN_BUCKETS, SERVER_MINUTES_BUCKETS
 from ..checklist import OnboardingRecord, build_checklist, progress
 from ..clock import as_utc, isoformat
@@ -30,6 +31,7 @@ from .model import (
     FirstValue,
     Hub,
     Mau,
+    MonthCount,
     MonthDetails,
     NewUsers,
     Onboarding,
@@ -109,8 +111,19 @@ def mau_section(snapshot: Snapshot) -> Mau:
         month=snapshot.month,
         login=snapshot.mau_login,
         server=snapshot.mau_server,
-        history=tuple(snapshot.history),
+        history=tuple(_history_entry(entry, snapshot) for entry in snapshot.history),
     )
+
+
+def _history_entry(entry: MonthCount, snapshot: Snapshot) -> MonthCount:
+    """A month of the MAU history: a closed month as written when it closed, any other
+    counted to date with its fee from today's tiers."""
+    if entry.closed and entry.estimated_usage_fee is not None:
+        return entry
+    settings = snapshot.settings
+    billable = entry.server if settings.billing_basis == "server" else entry.login
+    fee = fees.usage_fee(billable, settings.fee_tiers)
+    return dataclasses.replace(entry, closed=False, estimated_usage_fee=fee)
 
 
 def billing_section(snapshot: Snapshot) -> Billing:
@@ -218,7 +231,7 @@ def previous_to_date_section(snapshot: Snapshot) -> PreviousToDate:
     found = snapshot.previous_to_date or empty_month_to_date(snapshot.generated_at)
     return PreviousToDate(
         until=found.until,
-        mau=found.mau,
+        mau=_history_entry(found.mau, snapshot),  # counted to date: never closed
         new_users=found.new_users,
         usage=_usage_month(found.usage),
     )

@@ -4,7 +4,8 @@
 - ``sessions``: server sessions, recorded from each poll's running servers, and daily peaks;
 - ``usage``: usage figures per month; ``usertable``: the per-user table and its pages;
 - ``onboarding``: small persisted state, the checklist ticks and the meeting;
-- ``events``: planned events.
+- ``events``: planned events;
+- ``billing``: closed months, their versions and the users behind them.
 
 Each part keeps its own cache. Recording a poll is one transaction over users and sessions;
 what it changed comes back as a ``RecordResult``, and the usage figures follow it. Reads do
@@ -22,12 +23,14 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from ...core.billing import ClosedMonth
 from ...core.checklist import Meeting, OnboardingRecord
 from ...core.hubmodel import UserSeen
-from ...core.rules import CountingRules
-from ...core.snapshot import Aggregates
+from ...core.rules import CountingRules, month_label
+from ...core.snapshot import Aggregates, MonthCount
 from ...core.usage import LabelKeys, UsageFigures
 from ...db import Migrations, make_engine, schema_revision, upgrade_schema
+from .billing import BillingStore
 from .events import EventStore
 from .monthtodate import previous_to_date
 from .onboarding import OnboardingStore
@@ -40,6 +43,7 @@ from .usertable import USAGE_SORTS, UsageQuery, UsageRow, UserTable
 __all__ = [
     "MIGRATIONS",
     "USAGE_SORTS",
+    "BillingStore",
     "EventStore",
     "KnownUser",
     "Poll",
@@ -78,6 +82,7 @@ class Store:
         self.user_table = UserTable(self.engine, self.log)
         self.onboarding = OnboardingStore(self.engine)
         self.events = EventStore(self.engine)
+        self.billing = BillingStore(self.engine)
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -147,6 +152,16 @@ class Store:
 
     # -- written after a poll -------------------------------------------------------------------
 
+    def close_months(
+        self,
+        now: datetime,
+        close_days: int,
+        basis: str,
+        tiers: Sequence[tuple[int | None, float]],
+    ) -> list[ClosedMonth]:
+        """Close the months due by *now* and not closed yet (written once, never again)."""
+        return self.billing.close_due(now, close_days, basis, tiers)
+
     def record_milestones(self, threshold: int) -> dict[str, datetime]:
         """Store first value once reached, per basis (never moved); the stored milestones."""
         return self.users.record_milestones(threshold)
@@ -158,11 +173,23 @@ class Store:
     # -- reads ----------------------------------------------------------------------------------
 
     def aggregates(self, now: datetime, threshold: int, generating_days: int = 14) -> Aggregates:
-        """Every count the snapshot needs, with first value as stored, and the previous
-        month up to the same point as *now*."""
+        """Every count the snapshot needs, with first value as stored, each closed month's
+        figures as written when it closed (or last recounted), and the previous month up to
+        the same point as *now*."""
         found = self.users.aggregates(now, threshold, generating_days)
+        closed = {month_label(m): c for m, c in self.billing.closed_months().items()}
+        months = {m.month: replace(m, closed=False) for m in found.months}
+        for label, version in closed.items():
+            months[label] = MonthCount(
+                label, version.login, version.server, closed=True, estimated_usage_fee=version.fee
+            )
         with self.engine.connect() as conn:
-            return replace(found, previous_to_date=previous_to_date(conn, now))
+            before = previous_to_date(conn, now)
+        return replace(
+            found,
+            months=tuple(months[label] for label in sorted(months)),
+            previous_to_date=before,
+        )
 
     def logged_in_users(self, limit: int | None = None) -> list[KnownUser]:
         """Counted users who have logged in, earliest first (usernames: admin page only)."""
