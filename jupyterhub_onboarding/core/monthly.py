@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import fees
+from .checkin import CheckinReport, cost_line
 from .clock import isoformat
 from .format import (
     MONTH_NAMES,
@@ -132,6 +133,8 @@ class Report:
     stale: bool
     changes: tuple[Change, ...] = ()
     observations: tuple[str, ...] = field(default_factory=tuple)
+    #: cloud cost beside the fee, storage, hub configuration (checkin.py)
+    checkin: CheckinReport | None = None
 
     @property
     def month_name(self) -> str:
@@ -391,6 +394,10 @@ def build_report(
         fee_total=fees.total(lines),
         previous_fee=fees.usage_fee(previous_mau, tiers),
         stale=document.tracker.stale,
+        checkin=CheckinReport(
+            cost_line(document.cost, month, fees.total(lines), document.billing.currency or "USD"),
+            storage=document.storage,
+        ),
     )
     return replace(report, changes=report_changes(report), observations=observations(report))
 
@@ -485,4 +492,5 @@ def report_data(report: Report) -> dict[str, Any]:
         ],
         "observations": list(report.observations),
         "stale": report.stale,
+        "checkin": report.checkin.data() if report.checkin else None,
     }

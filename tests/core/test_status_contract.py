@@ -145,7 +145,7 @@ def test_what_the_service_writes_reads_back_the_same_and_is_valid():
     meeting = Meeting(date(2026, 11, 19), True, "secret-admin-name", NOW)
     model = make_model(record=OnboardingRecord(meeting=meeting))
     document = over_the_wire(model)
-    assert document["schema_version"] == SCHEMA_VERSION == 2
+    assert document["schema_version"] == SCHEMA_VERSION == 3
     assert_valid_status(document)
     assert read_status(document) == model
     assert "secret-admin-name" not in json.dumps(document)
@@ -213,7 +213,7 @@ def test_text_is_made_safe_and_cut_to_its_length_when_read():
 
 def test_unknown_fields_are_left_alone():
     document = over_the_wire(make_model())
-    document["storage"] = {"bytes": 10**30}
+    document["quota"] = {"bytes": 10**30}
     document["mau"]["history"][0]["closed"] = True
     assert read_status(document) == make_model()
 
@@ -258,7 +258,7 @@ def test_a_version_2_document_has_every_section(section):
 @pytest.mark.parametrize(
     ("version", "message"),
     [
-        (3, "schema_version 3 is not one this release reads (1 to 2)"),
+        (4, "schema_version 4 is not one this release reads (1 to 3)"),
         (0, "schema_version 0 is not one this release reads"),
         ("2", "schema_version is not a whole number"),
         (True, "schema_version is not a whole number"),
