@@ -658,11 +658,14 @@ class Onboarding(FeeTierSettings, ReportSettings, SourceSettings, Application):
 
     def make_service(self):
         """The running service with every room of the package: status, metrics and the page."""
+        from .page.checkin import routes as checkin_page_routes
         from .page.events import routes as event_page_routes
         from .page.handlers import routes as page_routes
         from .service.wiring import OnboardingService
 
-        return OnboardingService(self, extra_routes=[page_routes, event_page_routes])
+        return OnboardingService(
+            self, extra_routes=[page_routes, event_page_routes, checkin_page_routes]
+        )
 
     def listen_sockets(self) -> list[socket.socket]:
         """The sockets to serve on; exits with one line when the address cannot be had."""

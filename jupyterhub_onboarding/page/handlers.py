@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from http.client import responses
 from typing import Any
-from urllib.parse import urlsplit
 
 from jinja2 import Environment
 from markupsafe import Markup
@@ -25,7 +24,7 @@ from ..core.checklist import Meeting, OnboardingRecord, build_checklist, manual_
 from ..core.clock import as_utc
 from ..core.format import basis_verb, month_name
 from ..core.links import Link, resolve_links
-from ..core.monthly import Report, build_report, report_data
+from ..core.monthly import report_data
 from ..core.rules import add_months, month_label, month_of, parse_month
 from ..core.snapshot import Snapshot
 from ..core.summary_email import (
@@ -40,6 +39,7 @@ from ..service.handlers import BaseHandler
 from ..service.store import UsageQuery
 from ..settings import OnboardingEmail, StandardLinks
 from .chart import mau_chart_svg
+from .checkinviews import hub_report, landing_checkin
 from .eventviews import events_namespace
 from .templating import NavService, build_environment, hub_page_namespace, render_page
 from .usage import (
@@ -341,6 +341,7 @@ class LandingHandler(PageHandler):
                 xsrf_token=self.xsrf_token.decode("ascii"),
             ),
             **usage,
+            **landing_checkin(service, snapshot),
             **{**events_namespace(self), **extra},
         )
 
@@ -506,18 +507,6 @@ class SummaryTextHandler(SummaryHandler):
         self.finish(self.summary().text)
 
 
-def hub_name(hub_url: str) -> str:
-    """What a report calls the hub: its host name (the URL when it has none)."""
-    return urlsplit(hub_url).hostname or hub_url
-
-
-def hub_report(service: Any, hub_url: str, month: str) -> Report:
-    """The report of *month* from the status document the service serves now, built as the
-    collector builds it from the same document."""
-    document = service.status_document(hub_url)
-    return build_report(document, month, hub_name=hub_name(hub_url), hub_url=hub_url)
-
-
 class ReportHandler(PageHandler):
     """``report/YYYY-MM`` (HTML, printable) and ``report/YYYY-MM.pdf``: admins only."""
 
@@ -539,7 +528,7 @@ class ReportHandler(PageHandler):
         snapshot = service.current_snapshot()
         if month > month_of(snapshot.generated_at):
             raise web.HTTPError(404, "no report for a month that has not begun")
-        report = hub_report(service, self.hub_url, month_label(month))
+        report = await hub_report(service, self.hub_url, month_label(month))
         if pdf:
             data = report_data(report)
             body = await asyncio.to_thread(
