@@ -260,3 +260,34 @@ def test_the_report_has_the_cost_beside_the_fee_and_the_storage():
     before = report_data(build_report(model, "2026-10", hub_name="hub"))["checkin"]
     assert before["cost"]["amount"] == "not available"
     assert json.loads(json.dumps(to_json(model)))["cost"]["month"] == "2026-11"
+
+
+# -- the collector's columns --------------------------------------------------------------------
+
+
+def test_the_collectors_row_has_cost_total_and_storage_and_never_a_zero_for_a_missing_cost():
+    from jupyterhub_onboarding.collector.rows import status_row
+    from jupyterhub_onboarding.collector.writers import to_csv
+
+    model = read_status(
+        over_the_wire(with_checkin(CostFigures("2026-11", 1234.5, "USD", "prometheus")))
+    )
+    row = status_row("alpha", "https://hub.example.org", model)
+    assert (row.cloud_cost, row.cloud_cost_currency) == (1234.5, "USD")
+    assert row.estimated_usage_fee is not None
+    assert row.estimated_total == row.estimated_usage_fee + 1234.5
+    assert row.home_storage_bytes == 2_350_000_000
+    assert row.home_storage_measured_at == "2026-11-20T11:00:00Z"
+    # another month: the document has no cost of it
+    october = status_row("alpha", "https://hub.example.org", model, month="2026-10")
+    assert october.cloud_cost is None and october.estimated_total is None
+    # no source: empty cells, not 0
+    bare = status_row("beta", "https://b.example.org", read_status(over_the_wire(make_model())))
+    assert bare.cloud_cost is None and bare.estimated_total is None
+    assert bare.home_storage_bytes is None and bare.home_storage_measured_at is None
+    lines = to_csv([row, bare]).splitlines()
+    header = lines[0].split(",")
+    cells = dict(zip(header, lines[2].split(","), strict=True))
+    assert cells["cloud_cost"] == "" and cells["estimated_total"] == ""
+    full = dict(zip(header, lines[1].split(","), strict=True))
+    assert full["cloud_cost"] == "1234.5" and full["home_storage_bytes"] == "2350000000"
