@@ -582,12 +582,14 @@ jupyterhub-onboarding collect --hubs hubs.yaml      # report across many hubs
     def make_service(self):
         """The running service with every room of the package: status, metrics and the page."""
         from .page.billing import routes as billing_page_routes
+        from .page.checkin import routes as checkin_page_routes
         from .page.events import routes as event_page_routes
         from .page.handlers import routes as page_routes
         from .service.wiring import OnboardingService
 
         return OnboardingService(
-            self, extra_routes=[page_routes, event_page_routes, billing_page_routes]
+            self,
+            extra_routes=[page_routes, event_page_routes, billing_page_routes, checkin_page_routes],
         )
 
 

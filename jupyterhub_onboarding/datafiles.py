@@ -80,6 +80,7 @@ def template_environment(loader: BaseLoader, **options: Any) -> Environment:
         month_abbreviation=fmt.month_abbreviation,
         month_name=fmt.month_name,
         number=fmt.number,
+        size=fmt.size,
         utc=fmt.format_utc,
         yes_no=fmt.yes_no,
     )

@@ -39,6 +39,10 @@ class PDFRenderer:
         self._lock = threading.Lock()
         self._compilers: dict[str, Any] = {}
 
+    def _root(self) -> str:
+        """The folder a template's ``#import`` and ``#include`` are found in."""
+        return str(self.templates or find_data_files_path() / "templates")
+
     def _source(self, name: str) -> bytes:
         if self.templates is not None:
             return (self.templates / name).read_bytes()
@@ -60,7 +64,7 @@ class PDFRenderer:
         with self._lock:
             compiler = self._compilers.get(template)
             if compiler is None:
-                compiler = typst.Compiler(source, ignore_system_fonts=True)
+                compiler = typst.Compiler(source, ignore_system_fonts=True, root=self._root())
                 self._compilers[template] = compiler
             try:
                 # the source again each time: a compiler made from bytes otherwise looks for

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..core import fees
+from ..core.checkin import cost_line
 from ..core.clock import isoformat
 from ..core.format import days_away
 from ..core.safetext import safe_text
@@ -38,6 +39,13 @@ COLUMNS: dict[str, str] = {
     "peak_concurrent_servers": "The most servers running at one poll in the report month.",
     "estimated_usage_fee": "Usage-fee estimate for the report month on the hub's billing basis.",
     "currency": "Currency of the fee estimate.",
+    "cloud_cost": "The report month's cloud cost as the hub reads it (passed through without "
+    "markup, not in the fee); empty when not available (only the hub's current month).",
+    "cloud_cost_currency": "Currency of the cloud cost.",
+    "estimated_total": "Usage-fee estimate plus cloud cost, when both are known in one currency.",
+    "home_storage_bytes": "Bytes in the hub's home directories as last measured; empty when "
+    "not set up or never measured.",
+    "home_storage_measured_at": "When those sizes were measured, ISO 8601 UTC.",
     "next_event_title": "Title of the hub's next planned event (exam, workshop, demo).",
     "next_event_kind": "Kind of the next event: exam, workshop, demo or other.",
     "next_event_start": "Start of the next event, ISO 8601 UTC.",
@@ -106,6 +114,11 @@ class Row:
     peak_concurrent_servers: int | None = None
     estimated_usage_fee: float | None = None
     currency: str | None = None
+    cloud_cost: float | None = None
+    cloud_cost_currency: str | None = None
+    estimated_total: float | None = None
+    home_storage_bytes: int | None = None
+    home_storage_measured_at: str | None = None
     next_event_title: str | None = None
     next_event_kind: str | None = None
     next_event_start: str | None = None
@@ -251,6 +264,20 @@ def unprepared_event(upcoming: Sequence[UpcomingEvent]) -> str | None:
     return None if found is None else event_line(found)
 
 
+def _checkin_columns(status: StatusDocument, month: str, fee: float | None) -> dict[str, Any]:
+    """Cloud cost, estimated total and home storage (the hub's current figures)."""
+    line = cost_line(status.cost, month, fee or 0.0, status.billing.currency)
+    storage = status.storage
+    measured = storage.measured_at if storage is not None else None
+    return {
+        "cloud_cost": line.amount,
+        "cloud_cost_currency": line.currency if line.available else None,
+        "estimated_total": line.estimated_total if fee is not None else None,
+        "home_storage_bytes": storage.total_bytes if storage is not None else None,
+        "home_storage_measured_at": isoformat(measured),
+    }
+
+
 def upcoming_events(status: StatusDocument) -> tuple[UpcomingEvent, ...]:
     """The hub's planned events, earliest first (none when its service predates events)."""
     if status.events is None:
@@ -290,6 +317,7 @@ def status_row(
         peak_concurrent_servers=None if usage is None else usage.peak_concurrent_servers,
         estimated_usage_fee=fee,
         currency=status.billing.currency,
+        **_checkin_columns(status, month or status.mau.month, fee),
         tracker_stale=status.tracker.stale,
         service_version=status.version,
         unprepared_event=unprepared_event(upcoming),

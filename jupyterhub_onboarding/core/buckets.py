@@ -1,4 +1,4 @@
-"""The buckets of the two usage distributions, whose keys the status document carries.
+"""The buckets of the usage and storage distributions, whose keys the status document carries.
 
 Each bucket is (key, label, lower bound, upper bound); a value on an edge belongs to the
 upper bucket (exactly 1 day is "1-7 days").
@@ -24,4 +24,18 @@ SERVER_MINUTES_BUCKETS: tuple[tuple[str, str, float, float], ...] = (
     ("2h_10h", "2-10 hours", 120.0, 600.0),
     ("10h_40h", "10-40 hours", 600.0, 2400.0),
     ("over_40h", "40 hours or more", 2400.0, math.inf),
+)
+
+#: Decimal units, as disk sizes are sold and quotas usually written.
+MB = 10**6
+GB = 10**9
+
+#: Buckets of home directory size in bytes: (key, label, lower bound, upper bound). A size on
+#: an edge belongs to the upper bucket (exactly 1 GB is "1-10 GB").
+SIZE_BUCKETS: tuple[tuple[str, str, float, float], ...] = (
+    ("under_100mb", "under 100 MB", 0.0, 100.0 * MB),
+    ("100mb_1gb", "100 MB-1 GB", 100.0 * MB, 1.0 * GB),
+    ("1gb_10gb", "1-10 GB", 1.0 * GB, 10.0 * GB),
+    ("10gb_100gb", "10-100 GB", 10.0 * GB, 100.0 * GB),
+    ("over_100gb", "100 GB or more", 100.0 * GB, math.inf),
 )

@@ -207,3 +207,22 @@ def format_count(value: int, singular: str, plural: str | None = None) -> str:
 def yes_no(value: bool | None) -> str:
     """``yes``, ``no``, or empty when unknown."""
     return "" if value is None else ("yes" if value else "no")
+
+
+#: Units of a size in bytes, decimal as disks and quotas are sold (1 GB is 10**9 bytes).
+SIZE_UNITS = ("bytes", "kB", "MB", "GB", "TB", "PB")
+
+
+def size(value: float | None, none: str = "") -> str:
+    """Bytes in decimal units, three significant figures: ``1234`` -> ``1.23 kB``,
+    ``52_100_000`` -> ``52.1 MB``, ``999`` -> ``999 bytes``."""
+    if value is None:
+        return none
+    amount, unit = float(value), 0
+    while abs(amount) >= 999.5 and unit < len(SIZE_UNITS) - 1:
+        amount /= 1000
+        unit += 1
+    if unit == 0:
+        return f"{round(amount):,} bytes"
+    digits = 0 if abs(amount) >= 99.95 else (1 if abs(amount) >= 9.995 else 2)
+    return f"{amount:.{digits}f} {SIZE_UNITS[unit]}"

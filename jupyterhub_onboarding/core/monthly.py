@@ -18,6 +18,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from . import fees
+from .checkin import CheckinReport, cost_line
 from .format import (
     basis_colour,
     days,
@@ -148,6 +149,8 @@ class Report:
     month_closed: bool | None = None
     #: The fee the hub wrote when the month closed (None: not closed).
     closed_fee: float | None = None
+    #: cloud cost beside the fee, storage, hub configuration (checkin.py)
+    checkin: CheckinReport | None = None
 
     @property
     def month_name(self) -> str:
@@ -507,6 +510,10 @@ def build_report(
         provider_logo=branding.provider_logo,
         month_closed=figures.mau.closed,
         closed_fee=figures.mau.estimated_usage_fee if figures.mau.closed else None,
+        checkin=CheckinReport(
+            cost_line(document.cost, month, fees.total(lines), document.billing.currency or "USD"),
+            storage=document.storage,
+        ),
     )
     changes = report_changes(report) if compared_with else ()
     return replace(report, changes=changes, observations=observations(report))

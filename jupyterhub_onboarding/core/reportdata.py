@@ -136,6 +136,7 @@ def report_data(report: Report) -> dict[str, Any]:
         ],
         "observations": list(report.observations),
         "stale": report.stale,
+        "checkin": report.checkin.data() if report.checkin else None,
     }
 
 

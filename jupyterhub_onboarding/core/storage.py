@@ -13,24 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .buckets import GB as GB
+from .buckets import MB as MB
+from .buckets import SIZE_BUCKETS as SIZE_BUCKETS
 from .clock import as_utc
 from .homedirs import DirectoryNaming
 from .sources import SourceProblem
 from .usage import distribution, percentile
-
-#: Decimal units, as disk sizes are sold and quotas usually written.
-MB = 10**6
-GB = 10**9
-
-#: Buckets of home directory size in bytes: (key, label, lower bound, upper bound). A size on
-#: an edge belongs to the upper bucket (exactly 1 GB is "1-10 GB").
-SIZE_BUCKETS: tuple[tuple[str, str, float, float], ...] = (
-    ("under_100mb", "under 100 MB", 0.0, 100.0 * MB),
-    ("100mb_1gb", "100 MB-1 GB", 100.0 * MB, 1.0 * GB),
-    ("1gb_10gb", "1-10 GB", 1.0 * GB, 10.0 * GB),
-    ("10gb_100gb", "10-100 GB", 10.0 * GB, 100.0 * GB),
-    ("over_100gb", "100 GB or more", 100.0 * GB, math.inf),
-)
 
 #: How many of the largest directories the admin views list by default.
 LARGEST_COUNT = 10

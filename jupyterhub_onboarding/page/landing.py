@@ -24,6 +24,7 @@ from ..core.format import basis_verb, days, days_away, month_name
 from ..core.links import Link
 from ..core.rules import add_months, month_label, month_of, parse_month
 from ..core.status.model import PREPARATION_DAYS, StatusDocument, UpcomingEvent
+from .checkinviews import landing_checkin
 from .eventviews import events_namespace
 from .handlers import PageHandler, landing_namespace
 from .usage import usage_namespace
@@ -204,6 +205,7 @@ class SectionHandler(PageHandler):
         namespace.update(events_namespace(self))
         namespace.update(extra)
         namespace["warming_up"] = service.warming_up
+        namespace.update(landing_checkin(service, snapshot))
         self.render_html(TEMPLATES[section], **namespace)
 
 

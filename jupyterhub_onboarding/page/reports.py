@@ -13,6 +13,7 @@ from ..core.monthly import NoReport, Report, build_report
 from ..core.reportdata import report_data
 from ..core.rules import month_label, month_of, parse_month
 from ..pdf import PDFRenderer
+from .checkinviews import checkin_report
 from .handlers import PageHandler
 
 
@@ -57,6 +58,8 @@ class ReportHandler(PageHandler):
             report = hub_report(
                 service, self.hub_url, month_label(month), self.email.community_name
             )
+            # its own month's cloud cost and the hub's configuration, asked of their sources
+            report = await checkin_report(service, report)
         except NoReport as error:
             raise web.HTTPError(404, "%s.", error) from None
         if pdf:

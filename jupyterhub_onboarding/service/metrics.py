@@ -31,7 +31,7 @@ from ..core.events import Event
 from ..core.pollstats import PollStats
 from ..core.rules import BASES, ROLLING_WINDOWS, parse_month
 from ..core.snapshot import Snapshot
-from ..core.status.model import MonthCount, Usage
+from ..core.status.model import MonthCount, Storage, Usage
 from ..core.status.write import (
     billing_section,
     events_section,
@@ -59,6 +59,8 @@ METRIC_NAMES: tuple[str, ...] = (
     f"{PREFIX}first_value_achieved",
     f"{PREFIX}first_value_threshold",
     f"{PREFIX}first_value_timestamp_seconds",
+    f"{PREFIX}home_storage_bytes",
+    f"{PREFIX}home_storage_measured_timestamp_seconds",
     f"{PREFIX}info",
     f"{PREFIX}last_successful_poll_timestamp_seconds",
     f"{PREFIX}links_info",
@@ -101,6 +103,10 @@ _HELP = {
     "first_value_threshold": "Counted users needed for the moment of first value.",
     "first_value_timestamp_seconds": "When first value was reached, as a Unix timestamp "
     "(present only once reached).",
+    "home_storage_bytes": "Bytes in all home directories as last measured (present only "
+    "once Prometheus has answered the home storage query).",
+    "home_storage_measured_timestamp_seconds": "When the home directory sizes were last "
+    "measured, as a Unix timestamp (present only once measured).",
     "info": "Build information of the onboarding service.",
     "links": "The hub's public URL, the onboarding page and the summary email, for alert "
     "annotations (present only when the hub's public URL is configured).",
@@ -160,12 +166,14 @@ class OnboardingCollector(Collector):
         *,
         links: Callable[[], Mapping[str, str] | None] = lambda: None,
         events: Callable[[], Sequence[Event]] = tuple,
+        storage: Callable[[], Storage | None] = lambda: None,
     ) -> None:
         self._snapshot = snapshot
         self._stats = stats
         self._clock = clock
         self._links = links
         self._events = events
+        self._storage = storage
 
     @classmethod
     def for_service(cls, service: Any) -> OnboardingCollector:
@@ -181,6 +189,7 @@ class OnboardingCollector(Collector):
             clock=service.clock,
             links=lambda: public_links(service.app.public_url, service.app.service_prefix),
             events=lambda: service.events,
+            storage=lambda: service.status_storage(),
         )
 
     def describe(self) -> list[Metric]:
@@ -212,6 +221,8 @@ class OnboardingCollector(Collector):
             _family("gauge", "next_event_start_timestamp_seconds"),
             _family("gauge", "next_event_expected_attendees"),
             _family("gauge", "next_event_checklist_complete"),
+            _family("gauge", "home_storage_bytes"),
+            _family("gauge", "home_storage_measured_timestamp_seconds"),
         ]
 
     def collect(self) -> Iterator[Metric]:
@@ -228,6 +239,14 @@ class OnboardingCollector(Collector):
         if snapshot is not None:
             yield from self._snapshot_families(snapshot)
         yield from self._event_families(now)
+        storage = self._storage()
+        if storage is not None and storage.measured_at is not None:
+            yield _family("gauge", "home_storage_bytes", value=storage.total_bytes)
+            yield _family(
+                "gauge",
+                "home_storage_measured_timestamp_seconds",
+                value=storage.measured_at.timestamp(),
+            )
 
     def _event_families(self, now: datetime) -> Iterator[Metric]:
         """The next planned event's start, size and readiness (nothing while none is planned):

@@ -17,19 +17,25 @@ from tornado import web
 
 from ..core.checklist import Meeting, OnboardingRecord
 from ..core.clock import as_utc, isoformat, parse_iso
+from ..core.cost import SOURCE_NONE, CostFigures
 from ..core.events import SIZING_DAYS, Event, window_actual
+from ..core.hubinfo import HubConfiguration
 from ..core.hubmodel import UserSeen
 from ..core.links import resolve_links
 from ..core.pollstats import PollStats
+from ..core.rules import month_label, month_of
 from ..core.snapshot import Aggregates, Settings, Snapshot, build_snapshot
-from ..core.status.model import StatusDocument
-from ..core.status.write import build_status, report_section
+from ..core.status.model import StatusDocument, Storage
+from ..core.status.write import build_status, cost_section, report_section, storage_section
 from ..retry import RetryPolicy
 from ..settings import StandardLinks
 from .billing import routes as billing_routes
+from .cost import cost_reader
 from .events import routes as event_routes
 from .handlers import NotFoundHandler, core_routes
-from .hubclient import HubClient
+from .homestorage import storage_poller
+from .hubclient import HubAPIError, HubClient
+from .hubinfo import read_hub_configuration
 from .metrics import routes as metrics_routes
 from .store import Store
 from .tracker import Tracker
@@ -117,6 +123,17 @@ class OnboardingService:
         self.settings = self._settings(as_utc(self.clock()))
         #: The hub's standard links, tier and support, for the status API and the pages.
         self.links = StandardLinks(parent=app)
+        #: The hub's usernames as the polls saw them: the owners of home directories.
+        self.hub_usernames: frozenset[str] = frozenset()
+        #: Home directory sizes from Prometheus (None when not configured).
+        self.storage = storage_poller(
+            app, usernames=self._usernames, clock=self.clock, log=self.log
+        )
+        #: The cloud cost of a month; the current month's is read after each refresh, in
+        #: the background, and kept here (None until read).
+        self.cost = cost_reader(app, clock=self.clock, log=self.log)
+        self.month_cost: CostFigures | None = None
+        self._cost_task: asyncio.Task[None] | None = None
         self.web_app = self.make_web_app()
 
     # -- configuration derived at start ---------------------------------------------------
@@ -217,6 +234,15 @@ class OnboardingService:
             label_keys=self.label_keys,
         )
         self.log.debug("Recorded poll: %s", result)
+        names = frozenset(user.name for user in seen)
+        self.hub_usernames = names if full else self.hub_usernames | names
+
+    def _usernames(self) -> frozenset[str]:
+        """The hub's usernames for the storage poller; LookupError before a full poll (the
+        directories' owners stay unknown, or are their names under the default naming)."""
+        if not self.hub_usernames:
+            raise LookupError("the hub's users are not read yet")
+        return self.hub_usernames
 
     async def refresh(self) -> None:
         """Recompute the figures and the listed users from the database (after every poll).
@@ -257,6 +283,7 @@ class OnboardingService:
             self.aggregates = replace(aggregates, usage=usage)
             self.figures_read = True
             self.onboarding_record = record
+            self.refresh_cost()
             # the events only when the database answered: a locked one would hold the poll's
             # outcome back by another busy timeout
             await self.refresh_events()
@@ -308,6 +335,35 @@ class OnboardingService:
             self.events = found
             self.events_peak = peak
 
+    # -- the check-in sources: cost, storage, hub configuration --------------------------
+
+    def refresh_cost(self) -> None:
+        """Read the current month's cloud cost in the background (the reader keeps answers
+        15 minutes), so nothing waits on its source."""
+        if self.cost.source == SOURCE_NONE or (self._cost_task and not self._cost_task.done()):
+            return
+        self._cost_task = asyncio.ensure_future(self._read_month_cost())
+
+    async def _read_month_cost(self) -> None:
+        try:
+            self.month_cost = await self.cost.month_cost(month_label(month_of(self.clock())))
+        except Exception:  # a bug must not end the service; the cost stays as it was
+            self.log.exception("Cloud cost not read")
+
+    def status_storage(self) -> Storage:
+        """The home directory figures without names, as the status API and metrics give them."""
+        state = self.storage.state if self.storage is not None else None
+        return storage_section(state, configured=self.storage is not None)
+
+    async def hub_configuration(self, profiles: Sequence[str] = ()) -> HubConfiguration | None:
+        """The hub's version, authenticator and spawner for a report; None when the hub does
+        not answer (the report leaves the configuration out)."""
+        try:
+            return await read_hub_configuration(self.hub, profiles)
+        except HubAPIError as error:
+            self.log.warning("Hub configuration not read (%s)", error)
+            return None
+
     # -- the onboarding meeting -----------------------------------------------------------
 
     async def set_tick(self, item: str, ticked: bool, by: str) -> None:
@@ -338,12 +394,19 @@ class OnboardingService:
             support_email=links.support_email,
             response_time=links.response_time,
         )
+        cost = self.month_cost
+        if cost is not None and cost.month != snapshot.month:
+            cost = None  # last month's, until this month's is read
         return build_status(
             snapshot,
             record=self.onboarding_record,
             report=report,
             events=self.events,
             hub_url=hub_url,
+            storage=self.status_storage(),
+            cost=cost_section(
+                cost, month=snapshot.month, currency=self.cost.currency, source=self.cost.source
+            ),
         )
 
     # -- web ------------------------------------------------------------------------------
@@ -384,6 +447,8 @@ class OnboardingService:
         be reached), the first figures, and the polls."""
         self.warm_up_task = asyncio.ensure_future(self.warm_up())
         self.tracker.start()
+        if self.storage is not None:
+            self.storage.start()
 
     async def warm_up(self) -> None:
         delay = WARM_UP_RETRY_FIRST
@@ -406,6 +471,11 @@ class OnboardingService:
         if self.warm_up_task is not None:
             self.warm_up_task.cancel()
         await self.tracker.stop()
+        if self.storage is not None:
+            await self.storage.stop()
+        if self._cost_task is not None:
+            self._cost_task.cancel()
+        self.cost.close()
         self.hub.close()
         self.executor.shutdown(wait=True)
         self.store.close()

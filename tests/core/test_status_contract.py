@@ -213,7 +213,7 @@ def test_text_is_made_safe_and_cut_to_its_length_when_read():
 
 def test_unknown_fields_are_left_alone():
     document = over_the_wire(make_model())
-    document["storage"] = {"bytes": 10**30}
+    document["quota"] = {"bytes": 10**30}
     document["mau"]["history"][0]["invoiced"] = True
     assert read_status(document) == make_model()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,6 +26,9 @@ from jupyterhub_onboarding.core.snapshot import (
     TrackerState,
     build_snapshot,
 )
+from jupyterhub_onboarding.core.status.model import Storage
+from jupyterhub_onboarding.core.status.write import storage_section
+from jupyterhub_onboarding.core.storage import DirectorySize, StorageState, storage_figures
 from jupyterhub_onboarding.core.usage import LabelUsage, MonthUsage, UsageFigures
 from jupyterhub_onboarding.service.metrics import (
     METRIC_NAMES,
@@ -71,6 +75,17 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+STORAGE_AT = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+MEASURED_STORAGE = storage_section(
+    StorageState(
+        storage_figures(
+            (DirectorySize("ada", 1_234_000, "ada"), DirectorySize("b", 567)), STORAGE_AT
+        )
+    ),
+    configured=True,
+)
 
 
 def snapshot(
@@ -120,6 +135,7 @@ def scrape(
     clock: Clock | None = None,
     links: dict[str, str] | None = None,
     events: tuple[Event, ...] = (),
+    storage: Storage | None = None,
 ) -> str:
     registry = CollectorRegistry()
     registry.register(
@@ -129,6 +145,7 @@ def scrape(
             clock or Clock(NOW),
             links=lambda: links,
             events=lambda: events,
+            storage=lambda: storage,
         )
     )
     return generate_latest(registry).decode()
@@ -346,9 +363,21 @@ def test_series_names_are_exactly_the_documented_contract():
         PollStats(),
         links=public_links("https://hub.example.org", "/s/"),
         events=(EXAM,),
+        storage=MEASURED_STORAGE,
     )
     assert names(full) == set(METRIC_NAMES)
     assert all(name.startswith(P) for name in METRIC_NAMES)
+
+
+def test_home_storage_total_and_its_time_once_measured_and_kept_while_the_source_fails():
+    assert P + "home_storage_bytes" not in names(scrape(snapshot()))
+    never = storage_section(StorageState(), configured=True)
+    assert P + "home_storage_bytes" not in names(scrape(snapshot(), storage=never))
+    text = scrape(snapshot(), storage=MEASURED_STORAGE)
+    assert value(text, "home_storage_bytes") == 1_234_567
+    assert value(text, "home_storage_measured_timestamp_seconds") == STORAGE_AT.timestamp()
+    failed = replace(MEASURED_STORAGE, problem="Prometheus is unreachable (connection refused)")
+    assert value(scrape(snapshot(), storage=failed), "home_storage_bytes") == 1_234_567
 
 
 def test_links_info_names_the_hub_page_and_summary_once_the_public_url_is_known():
@@ -396,6 +425,7 @@ def test_describe_names_every_family_that_collect_can_produce():
         Clock(NOW),
         links=lambda: links,
         events=lambda: (EXAM,),
+        storage=lambda: MEASURED_STORAGE,
     )
     described = {family.name for family in collector.describe()}
     collected = {family.name for family in collector.collect()}
@@ -411,6 +441,7 @@ def test_collector_reads_the_service_it_is_given_on_every_scrape():
         clock=Clock(NOW),
         events=(),
         app=SimpleNamespace(service_prefix="/services/onboarding/", public_url=""),
+        status_storage=lambda: MEASURED_STORAGE,
     )
     registry = metrics_registry(service)
     assert registry is not REGISTRY
@@ -420,6 +451,7 @@ def test_collector_reads_the_service_it_is_given_on_every_scrape():
     text = generate_latest(registry).decode()
     assert value(text, "users_logged_in") == 5
     assert value(text, "poll_errors_total") == 1
+    assert value(text, "home_storage_bytes") == 1_234_567
     # nothing leaks into the process-wide registry
     assert REGISTRY.get_sample_value(P + "users_logged_in") is None
 

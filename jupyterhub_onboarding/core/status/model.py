@@ -21,7 +21,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .. import fees
-from ..buckets import LAST_LOGIN_BUCKETS, SERVER_MINUTES_BUCKETS
+from ..buckets import LAST_LOGIN_BUCKETS, SERVER_MINUTES_BUCKETS, SIZE_BUCKETS
 from ..events import MAX_TITLE
 from ..rules import BASES, ROLLING_WINDOWS
 from ..safetext import safe_text
@@ -431,6 +431,51 @@ class Events(Section):
 
 
 @dataclass(frozen=True)
+class Storage(Section):
+    """Home directory storage as last measured (no names): null figures until a first read
+    succeeds; the figures stay, with their time, while the source fails."""
+
+    configured: bool = field(
+        metadata=about("Onboarding.prometheus_url and home_storage_query are set")
+    )
+    measured_at: datetime | None = field(
+        metadata=about("When Prometheus evaluated the query of the figures (null: never read)")
+    )
+    total_bytes: int | None = field(metadata=count("Bytes in all home directories"))
+    directories: int | None = field(metadata=count("Home directories measured"))
+    median_bytes: float | None = field(metadata=measure("Median home directory size"))
+    p90_bytes: float | None = field(metadata=measure("90th percentile of the sizes"))
+    distribution: Mapping[str, int] = field(
+        metadata=counts(
+            tuple(key for key, *_ in SIZE_BUCKETS),
+            "Home directories by size (decimal units, an edge in the upper bucket)",
+            required=False,
+        )
+    )
+    problem: str | None = field(
+        metadata=text(MAX_TEXT, "Why the latest read failed (null when it succeeded)")
+    )
+
+
+@dataclass(frozen=True)
+class Cost(Section):
+    """The current month's cloud cost, passed through without markup (never folded into
+    the usage fee)."""
+
+    month: str = field(metadata=month())
+    amount: float | None = field(
+        metadata=measure("The month's cost so far; null when not available", signed=True)
+    )
+    currency: str = field(metadata=text(8))
+    source: str = field(
+        metadata=text(16, "Where the figure comes from", choices=("prometheus", "url", "none"))
+    )
+    problem: str | None = field(
+        metadata=text(MAX_TEXT, "Why the source gave no figure (null when it answered)")
+    )
+
+
+@dataclass(frozen=True)
 class StatusDocument(Section):
     """The whole status of one hub. No usernames."""
 
@@ -466,3 +511,7 @@ class StatusDocument(Section):
         metadata=about("What the monthly usage report needs beyond the other sections", since=2)
     )
     events: Events | None = field(metadata=about("The hub's planned events", since=2))
+    storage: Storage | None = field(
+        metadata=about("Home directory storage, from Prometheus (no names)", since=3)
+    )
+    cost: Cost | None = field(metadata=about("The current month's cloud cost", since=3))

@@ -15,18 +15,21 @@ from typing import Any
 
 from ... import __version__
 from .. import fees
-from ..buckets import LAST_LOGIN_BUCKETS, SERVER_MINUTES_BUCKETS
+from ..buckets import LAST_LOGIN_BUCKETS, SERVER_MINUTES_BUCKETS, SIZE_BUCKETS
 from ..checklist import OnboardingRecord, build_checklist, progress
 from ..clock import as_utc, isoformat
+from ..cost import SOURCE_NONE, CostFigures
 from ..events import Event, days_until, upcoming
 from ..links import Link
 from ..monthtodate import empty_month_to_date
 from ..snapshot import Snapshot
+from ..storage import StorageState
 from ..usage import MonthUsage
 from .model import (
     FIRST_VERSION,
     SCHEMA_VERSION,
     Billing,
+    Cost,
     Events,
     FirstValue,
     Hub,
@@ -39,6 +42,7 @@ from .model import (
     ReportLink,
     ReportSection,
     StatusDocument,
+    Storage,
     Tracker,
     UpcomingEvent,
     Usage,
@@ -56,13 +60,17 @@ def build_status(
     report: ReportSection,
     events: Sequence[Event],
     hub_url: str | None = None,
+    storage: Storage | None = None,
+    cost: Cost | None = None,
 ) -> StatusDocument:
     """The whole status of one hub at the snapshot's time, as documented in
     ``docs/status.schema.json``.
 
     *hub_url* fills in the hub's URL when the configuration does not give one; *record* is
     what administrators recorded of the onboarding meeting; *report* is the section built by
-    :func:`report_section`; *events* are every stored event (the planned ones are listed).
+    :func:`report_section`; *events* are every stored event (the planned ones are listed);
+    *storage* and *cost* are built by :func:`storage_section` and :func:`cost_section`
+    (without them: storage not configured, cost not available).
     """
     return StatusDocument(
         schema_version=SCHEMA_VERSION,
@@ -84,6 +92,8 @@ def build_status(
         onboarding=onboarding_section(snapshot, record),
         report=report,
         events=events_section(events, snapshot.generated_at),
+        storage=storage or storage_section(None, configured=False),
+        cost=cost or cost_section(None, month=snapshot.month, currency=snapshot.settings.currency),
     )
 
 
@@ -262,6 +272,42 @@ def events_section(events: Sequence[Event], now: datetime) -> Events:
             )
             for event in upcoming(events, now)
         )
+    )
+
+
+def storage_section(state: StorageState | None, *, configured: bool) -> Storage:
+    """The last home directory figures without names, and the latest read's problem."""
+    figures = state.figures if state is not None else None
+    problem = state.problem.message() if state is not None and state.problem else None
+    if figures is None:
+        return Storage(configured, None, None, None, None, None, {}, problem)
+    summary = figures.summary
+    return Storage(
+        configured=configured,
+        measured_at=summary.measured_at,
+        total_bytes=summary.total_bytes,
+        directories=summary.directories,
+        median_bytes=summary.median_bytes,
+        p90_bytes=summary.p90_bytes,
+        distribution=_every_bucket(summary.distribution, SIZE_BUCKETS),
+        problem=problem,
+    )
+
+
+def cost_section(
+    figures: CostFigures | None, *, month: str, currency: str, source: str = SOURCE_NONE
+) -> Cost:
+    """The month's cloud cost as the cost reader gave it (*figures*), or "not available"
+    from *source* while none was read."""
+    if figures is None:
+        problem = None if source == SOURCE_NONE else "not read yet"
+        return Cost(month=month, amount=None, currency=currency, source=source, problem=problem)
+    return Cost(
+        month=figures.month,
+        amount=figures.amount,
+        currency=figures.currency,
+        source=figures.source,
+        problem=figures.problem,
     )
 
 
