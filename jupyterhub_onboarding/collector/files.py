@@ -133,9 +133,7 @@ def summary_data(
             {
                 "hub": safe_text(row.hub, MAX_TEXT),
                 "action": row.action or "ok",
-                "needs": safe_text(
-                    row.error if row.error is not None else (row.needs or "ok"), MAX_TEXT
-                ),
+                "needs": safe_text(row.needs_text, MAX_TEXT),
                 "first_value": first_value_text(row),
                 "mau_login": number(row.mau_login),
                 "mau_server": number(row.mau_server),
