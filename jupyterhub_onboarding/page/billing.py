@@ -15,10 +15,8 @@ from tornado import web
 
 from ..core.billing import BillingList, closes_at
 from ..core.format import format_money, format_utc, month_name, yes_no
-from ..core.rules import add_months, month_label, month_of, parse_month
-from ..settings import OnboardingEmail
-from .handlers import PageHandler
-from .templating import build_environment
+from ..core.rules import add_months, month_label, month_of
+from .handlers import PageHandler, handler_kwargs
 from .usage import csv_cell
 
 CSV_COLUMNS = (
@@ -72,15 +70,8 @@ class BillingHandler(PageHandler):
     async def get(self, label: str, as_csv: str | None = None) -> None:
         self.require_admin()
         service = self.service
-        try:
-            month = parse_month(label)
-        except ValueError:
-            raise web.HTTPError(400, "month must look like YYYY-MM") from None
-        if not service.database_ready:
-            raise web.HTTPError(503)
+        month = self.begun_month(label, "list")
         now = service.clock()
-        if month > month_of(now):
-            raise web.HTTPError(404, "no list for a month that has not begun")
         listed = await service.db(service.store.billing.month_list, month)
         if as_csv:
             self.set_header("Content-Type", "text/csv; charset=utf-8")
@@ -122,12 +113,7 @@ def routes(service) -> list:
     """The billing page routes under the service prefix."""
     app = service.app
     prefix = re.escape(app.service_prefix)
-    kwargs = {
-        "service": service,
-        "env": build_environment(app.template_paths, app.data_files_path),
-        "links": service.links,
-        "email": OnboardingEmail(parent=app),
-    }
+    kwargs = handler_kwargs(service)
     return [
         web.url(
             prefix + r"billing/([0-9]{4}-[0-9]{2})(\.csv)?",

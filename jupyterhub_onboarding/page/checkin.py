@@ -11,9 +11,7 @@ from tornado import web
 
 from ..core.checkin import storage_data
 from ..core.storage import LARGEST_COUNT, DirectorySize
-from ..settings import OnboardingEmail
-from .handlers import PageHandler
-from .templating import build_environment
+from .handlers import PageHandler, handler_kwargs
 
 #: How the storage page's table can be ordered: the query's ``sort`` -> the row's key.
 STORAGE_SORTS = {
@@ -67,11 +65,6 @@ class StorageHandler(PageHandler):
 def routes(service: Any) -> list:
     """The check-in sub-pages under the service prefix."""
     app = service.app
-    kwargs = {
-        "service": service,
-        "env": build_environment(app.template_paths, app.data_files_path),
-        "links": service.links,
-        "email": OnboardingEmail(parent=app),
-    }
+    kwargs = handler_kwargs(service)
     prefix = re.escape(app.service_prefix)
     return [web.url(prefix + "storage", StorageHandler, kwargs, name="onboarding-storage")]

@@ -16,10 +16,9 @@ from tornado import web
 
 from ..core.clock import as_utc
 from ..core.events import CHECKLIST_KEYS, Event, EventFields, EventInvalid, FormState, parse_form
-from ..settings import OnboardingEmail
 from .eventviews import FORM_FIELDS, events_namespace
+from .handlers import handler_kwargs
 from .landing import SectionHandler
-from .templating import build_environment
 
 
 class EventFormHandler(SectionHandler):
@@ -123,12 +122,7 @@ def routes(service) -> list:
     """The event form routes under the service prefix."""
     app = service.app
     prefix = re.escape(app.service_prefix)
-    kwargs = {
-        "service": service,
-        "env": build_environment(app.template_paths, app.data_files_path),
-        "links": service.links,
-        "email": OnboardingEmail(parent=app),
-    }
+    kwargs = handler_kwargs(service)
     return [
         web.url(prefix + "events", NewEventHandler, kwargs, name="onboarding-event-new"),
         web.url(prefix + r"events/(\d+)", EditEventHandler, kwargs, name="onboarding-event-edit"),

@@ -261,6 +261,20 @@ class PageHandler(BaseHandler):
             # the login page again would loop.
             raise web.HTTPError(403)
 
+    def begun_month(self, label: str, what: str) -> int:
+        """The month index of *label* (``YYYY-MM``) for a page about that month: 400 when it
+        is no month, 503 before the database answers, 404 naming *what* for a month that has
+        not begun."""
+        try:
+            month = parse_month(label)
+        except ValueError:
+            raise web.HTTPError(400, "month must look like YYYY-MM") from None
+        if not self.service.database_ready:
+            raise web.HTTPError(503)
+        if month > month_of(self.service.clock()):
+            raise web.HTTPError(404, "There is no %s of a month that has not begun.", what)
+        return month
+
     def require_admin(self) -> None:
         """Only hub admins may see these pages (the hub's scopes already restrict access).
 
@@ -499,17 +513,22 @@ class SummaryTextHandler(SummaryHandler):
         self.finish(self.summary().text)
 
 
-def routes(service) -> list:
-    """The page routes under the service prefix, with the one template environment."""
+def handler_kwargs(service: Any) -> dict[str, Any]:
+    """What every page handler is given: the service, the template environment, the links
+    and the email settings."""
     app = service.app
-    env = build_environment(app.template_paths, app.data_files_path)
-    prefix = app.service_prefix
-    kwargs = {
+    return {
         "service": service,
-        "env": env,
+        "env": build_environment(app.template_paths, app.data_files_path),
         "links": service.links,
         "email": OnboardingEmail(parent=app),
     }
+
+
+def routes(service) -> list:
+    """The page routes under the service prefix, with the one template environment."""
+    prefix = service.app.service_prefix
+    kwargs = handler_kwargs(service)
     report_kwargs = {**kwargs, "renderer": PDFRenderer()}
     # the first screen, the sub-pages and the reports build on the handlers here
     from .landing import routes as section_routes

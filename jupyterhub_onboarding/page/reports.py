@@ -11,7 +11,7 @@ from tornado import web
 
 from ..core.monthly import NoReport, Report, build_report
 from ..core.reportdata import report_data
-from ..core.rules import month_label, month_of, parse_month
+from ..core.rules import month_label
 from ..pdf import PDFRenderer
 from .checkinviews import checkin_report
 from .handlers import PageHandler
@@ -45,15 +45,8 @@ class ReportHandler(PageHandler):
     async def get(self, label: str, pdf: str | None = None) -> None:
         self.require_admin()
         service = self.service
-        try:
-            month = parse_month(label)
-        except ValueError:
-            raise web.HTTPError(400, "month must look like YYYY-MM") from None
-        if not service.database_ready:
-            raise web.HTTPError(503)
+        month = self.begun_month(label, "report")
         snapshot = service.current_snapshot()
-        if month > month_of(snapshot.generated_at):
-            raise web.HTTPError(404, "There is no report of a month that has not begun.")
         try:
             report = hub_report(
                 service, self.hub_url, month_label(month), self.email.community_name
