@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from traitlets import HasTraits, Integer, List, TraitError, Unicode, default, validate
 
 from .core.eventfeed import DEFAULT_SCALER_LINES, check_scaler_lines
+from .core.links import is_http_url
 
 
 class AddressSettings(HasTraits):
@@ -27,7 +28,11 @@ class AddressSettings(HasTraits):
         value = proposal["value"].strip()
         if value:
             parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.port:
+            try:
+                port = parts.port
+            except ValueError:  # a port that is no number
+                port = None
+            if parts.scheme not in ("http", "https") or not port:
                 raise TraitError(
                     "Onboarding.bind_url must be an http URL with a port, e.g. "
                     f"'http://:10101', got {value!r}"
@@ -76,13 +81,7 @@ class AddressSettings(HasTraits):
     @validate("hub_api_url")
     def _check_hub_api_url(self, proposal):
         value = proposal["value"].strip()
-        try:
-            parts = urlsplit(value)
-            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-            parts.port  # noqa: B018 - raises ValueError for a port that is no number
-        except ValueError:
-            usable = False
-        if not usable:
+        if not is_http_url(value):
             raise TraitError(
                 "Onboarding.hub_api_url must be an http(s) URL such as "
                 f"'http://127.0.0.1:8081/hub/api', got {value!r}"

@@ -13,6 +13,7 @@ from traitlets import Enum, Float, HasTraits, TraitError, Unicode, validate
 
 from .core.cost import SOURCE_NONE, SOURCE_PROMETHEUS, SOURCE_URL, check_cost_query
 from .core.homedirs import SCHEMES, DirectoryNaming, check_pattern
+from .core.links import is_http_url
 from .settings import above_zero, option_name
 
 #: A Prometheus label name.
@@ -26,15 +27,11 @@ def _http_url(proposal: dict[str, Any], example: str) -> str:
     value = proposal["value"].strip().rstrip("/")
     if not value:
         return value
-    try:
-        parts = urlsplit(value)
-        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError for a port that is no number
-    except ValueError:
-        usable = False
-    if not usable or parts.query or parts.fragment:
+    usable = is_http_url(value)
+    parts = urlsplit(value) if usable else None
+    if parts is None or parts.query or parts.fragment:
         # the value may hold credentials: name the option, show only its shape
-        shown = f"{parts.scheme or '?'}://..." if usable else repr(value[:40])
+        shown = f"{parts.scheme}://..." if parts is not None else repr(value[:40])
         raise TraitError(
             f"{option_name(proposal)} must be an http(s) URL without query such as "
             f"{example!r}, got {shown}"

@@ -404,3 +404,9 @@ def test_help_examples_are_indented_alike(app_class, capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if "jupyterhub" in line]
     assert len(lines) >= 3
     assert {len(line) - len(line.lstrip()) for line in lines} == {4}, lines
+
+
+@pytest.mark.parametrize("value", ["http://:abc", "http://127.0.0.1:99999999999", "ftp://:10101"])
+def test_a_bind_url_without_a_usable_port_is_refused_naming_the_trait(value):
+    with pytest.raises(TraitError, match=r"Onboarding\.bind_url"):
+        Onboarding(bind_url=value)

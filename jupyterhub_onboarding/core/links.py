@@ -50,6 +50,16 @@ class Link:
     url: str | None
 
 
+def is_http_url(value: str) -> bool:
+    """*value* is an http(s) URL with a host and, if any, a numeric port."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def link_template_problem(value: str) -> str | None:
     """Why *value* is not a usable link template (None when it is, or is empty)."""
     if not value:
