@@ -351,7 +351,9 @@ jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --ou
         generated_at = isoformat(finished_at) or ""
         summary_written = True
         if self.output_dir:
-            rows, summary_written = self._write_files(statuses, tiers, generated_at, finished_at)
+            rows, summary_written = self._write_files(
+                statuses, tiers, generated_at, finished_at, communities
+            )
         else:
             try:
                 self.write(
@@ -391,7 +393,12 @@ jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --ou
         return communities
 
     def _write_files(
-        self, hubs: list[HubStatus], tiers, generated_at: str, finished_at: datetime
+        self,
+        hubs: list[HubStatus],
+        tiers,
+        generated_at: str,
+        finished_at: datetime,
+        communities: Sequence[Community],
     ) -> tuple[list[Row], bool]:
         """Each hub's report and the summary into --output-dir. Returns the rows, with the
         error of each report that could not be made, and whether the summary was written."""
@@ -425,6 +432,7 @@ jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --ou
                         events=hub_events(hubs),
                         files=files,
                         page_size=self.report_page_size,
+                        communities=communities,
                     )
                 )
             except PDFError as error:
@@ -433,7 +441,8 @@ jupyterhub-onboarding collect --hubs hubs.yaml --month 2026-10 --format pdf --ou
         except OSError as error:
             self.usage_error(f"cannot write into --output-dir {self.output_dir}: {error.strerror}")
         self.log.info("wrote %d files into %s", len(written), self.output_dir)
-        return rows, summary
+        # each hub's row carries its community's figures, as without --output-dir
+        return order_rows(with_communities(rows, communities)), summary
 
     def _store_run(self, store, rows, started_at: datetime, finished_at: datetime, month):
         if store is None:

@@ -27,9 +27,11 @@ from ..core.safetext import safe_text
 from ..core.status.model import MAX_TEXT
 from ..datafiles import find_data_files_path, template_environment
 from ..pdf import PDFError, PDFRenderer
+from .community import Community
 from .rows import EVENT_WINDOW_DAYS, HubEvent, HubStatus, Row, order_rows, totals
 from .writers import (
     checklist_text,
+    community_text,
     first_value_text,
     generated_text,
     next_event_text,
@@ -92,9 +94,10 @@ def summary_data(
     month_to_date: bool,
     generated_at: str,
     events: Sequence[HubEvent] = (),
+    communities: Sequence[Community] = (),
 ) -> dict:
-    """The summary PDF's data: totals, the events ahead and one line per hub, all plain
-    text formatted as the HTML summary has it."""
+    """The summary PDF's data: totals, the events ahead, each community's MAU and fee across
+    its hubs and one line per hub, all plain text formatted as the HTML summary has it."""
     summary = totals(rows)
     fee_text = ", ".join(
         fee(amount, currency) for currency, amount in summary.estimated_usage_fee.items()
@@ -128,6 +131,17 @@ def summary_data(
                 "ready": item.event.ready,
             }
             for item in events
+        ],
+        "communities": [
+            {
+                "community": safe_text(found.community, MAX_TEXT),
+                "mau_login": number(found.mau_login),
+                "mau_server": number(found.mau_server),
+                "fee": fee(found.estimated_usage_fee, found.currency),
+                "counted": community_text(found),
+                "hubs": ", ".join(safe_text(hub.hub, MAX_TEXT) for hub in found.hubs),
+            }
+            for found in communities
         ],
         "rows": [
             {
@@ -214,19 +228,27 @@ def write_summary(
     files: Mapping[Row, Path] | None = None,
     page_size: str = "a4",
     renderer: PDFRenderer | None = None,
+    communities: Sequence[Community] = (),
 ) -> Path:
     """Write the summary of all hubs into *directory*: the events ahead (*events*, from the
-    same answers as the rows) and the hubs, their names linking to their *files* (HTML).
-    PDFError or OSError if it cannot be written."""
+    same answers as the rows), the *communities* across their hubs and the hubs, their names
+    linking to their *files* (HTML). PDFError or OSError if it cannot be written."""
     path = directory / f"summary-{month}.{fmt}"
     if fmt == "pdf":
-        data: Any = summary_data(rows, month, month_to_date, generated_at, events)
+        data: Any = summary_data(rows, month, month_to_date, generated_at, events, communities)
         renderer = renderer or PDFRenderer()
         path.write_bytes(renderer.render("report-summary.typ", data, page_size=page_size))
     else:
         names = [file.name if (file := (files or {}).get(row)) else None for row in rows]
         path.write_text(
-            to_html(rows, month=month, generated_at=generated_at, events=events, files=names),
+            to_html(
+                rows,
+                month=month,
+                generated_at=generated_at,
+                events=events,
+                files=names,
+                communities=communities,
+            ),
             encoding="utf-8",
         )
     return path
