@@ -87,17 +87,7 @@ def report_data(report: Report) -> dict[str, Any]:
         "cost_dashboard_url": report.cost_dashboard_url,
         "cost_dashboard_text": link_target(report.cost_dashboard_url or ""),
         "figures": _month_data(report.figures),
-        "chart": [
-            {
-                "month": bar.month,
-                "short": month_abbreviation(bar.month),
-                "login": bar.login,
-                "server": bar.server,
-                "login_text": number(bar.login),
-                "server_text": number(bar.server),
-            }
-            for bar in report.chart
-        ],
+        "chart": _chart(report),
         "chart_max": max([1, *(max(bar.login, bar.server) for bar in report.chart)]),
         "first_value": {
             "achieved": report.first_value_achieved,
@@ -115,21 +105,7 @@ def report_data(report: Report) -> dict[str, Any]:
             {"label": label, "count": number(count)}
             for label, count in report.last_login_distribution
         ],
-        "billing": {
-            "basis": report.billing_basis,
-            "mau": number(report.billing_mau),
-            "currency": report.currency,
-            "lines": [
-                {
-                    "label": line.label,
-                    "users": number(line.users),
-                    "price": report.money(line.price),
-                    "subtotal": report.money(line.subtotal),
-                }
-                for line in report.fee_lines
-            ],
-            "total": report.money(report.fee_total),
-        },
+        "billing": _billing(report),
         "changes": [
             {"figure": c.figure, "current": c.current, "previous": c.previous, "change": c.change}
             for c in report.changes
@@ -137,6 +113,38 @@ def report_data(report: Report) -> dict[str, Any]:
         "observations": list(report.observations),
         "stale": report.stale,
         "checkin": report.checkin.data() if report.checkin else None,
+    }
+
+
+def _chart(report: Report) -> list[dict[str, Any]]:
+    return [
+        {
+            "month": bar.month,
+            "short": month_abbreviation(bar.month),
+            "login": bar.login,
+            "server": bar.server,
+            "login_text": number(bar.login),
+            "server_text": number(bar.server),
+        }
+        for bar in report.chart
+    ]
+
+
+def _billing(report: Report) -> dict[str, Any]:
+    return {
+        "basis": report.billing_basis,
+        "mau": number(report.billing_mau),
+        "currency": report.currency,
+        "lines": [
+            {
+                "label": line.label,
+                "users": number(line.users),
+                "price": report.money(line.price),
+                "subtotal": report.money(line.subtotal),
+            }
+            for line in report.fee_lines
+        ],
+        "total": report.money(report.fee_total),
     }
 
 

@@ -15,13 +15,12 @@ from ..core.events import (
     KINDS,
     Event,
     FormState,
-    SizingHint,
     form_values,
     lead_time_text,
-    sizing_hint,
     to_local,
     upcoming,
 )
+from ..core.eventsizing import SizingHint, sizing_hint
 
 #: The labels of the event form's fields, as its error summary names them.
 FIELD_LABELS = {

@@ -18,7 +18,8 @@ from tornado import web
 from ..core.checklist import Meeting, OnboardingRecord
 from ..core.clock import as_utc, isoformat, parse_iso
 from ..core.cost import SOURCE_NONE, CostFigures
-from ..core.events import SIZING_DAYS, Event, window_actual
+from ..core.events import Event
+from ..core.eventsizing import SIZING_DAYS, window_actual
 from ..core.hubinfo import HubConfiguration
 from ..core.hubmodel import UserSeen
 from ..core.links import resolve_links

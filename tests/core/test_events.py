@@ -11,7 +11,6 @@ from jupyterhub_onboarding.core.events import (
     Actual,
     Event,
     EventInvalid,
-    WindowSession,
     days_until,
     event_document,
     form_values,
@@ -20,11 +19,10 @@ from jupyterhub_onboarding.core.events import (
     parse_form,
     parse_json,
     parse_local,
-    sizing_hint,
     to_local,
-    window_actual,
     zone,
 )
+from jupyterhub_onboarding.core.eventsizing import WindowSession, sizing_hint, window_actual
 from jupyterhub_onboarding.core.status.write import events_section, to_json
 
 NOW = datetime(2027, 2, 1, 12, 0, tzinfo=timezone.utc)

@@ -18,8 +18,8 @@ from jupyterhub_onboarding.core.events import (
     MAX_TITLE,
     Actual,
     EventFields,
-    window_actual,
 )
+from jupyterhub_onboarding.core.eventsizing import window_actual
 from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
 from jupyterhub_onboarding.core.rules import CountingRules
 from jupyterhub_onboarding.service.store import EventStore

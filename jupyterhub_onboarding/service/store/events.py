@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, Row, and_, delete, func, insert, or_, select, update
 
 from ...core.clock import as_utc
-from ...core.events import CHECKLIST_KEYS, Actual, Event, EventFields, WindowSession
+from ...core.events import CHECKLIST_KEYS, Actual, Event, EventFields
+from ...core.eventsizing import WindowSession
 from ...core.usage import day_label
 from ..schema import events, sessions, usage_peaks, users
 from ._sql import COUNTED, from_seconds, to_seconds
