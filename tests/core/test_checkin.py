@@ -291,3 +291,19 @@ def test_the_collectors_row_has_cost_total_and_storage_and_never_a_zero_for_a_mi
     full, cells = csv.DictReader(io.StringIO(to_csv([row, bare])))
     assert cells["cloud_cost"] == "" and cells["estimated_total"] == ""
     assert full["cloud_cost"] == "1234.5" and full["home_storage_bytes"] == "2350000000"
+
+
+def test_a_report_without_a_cost_source_has_no_cost_section():
+    """Sent to a customer, a report names no setting: without a cost source the fee section's
+    note (cloud costs pass through apart) is all it says of cloud cost."""
+    from jupyterhub_onboarding.collector.files import hub_html
+
+    with_cost = with_checkin(CostFigures("2026-11", 1234.5, "USD", "prometheus"))
+    html = hub_html(build_report(with_cost, "2026-11", hub_name="hub"))
+    assert "Cloud cost and estimated total" in html
+    without = replace(
+        with_cost, cost=cost_section(None, month="2026-11", currency="USD", source="none")
+    )
+    html = hub_html(build_report(without, "2026-11", hub_name="hub"))
+    assert "Cloud cost and estimated total" not in html and "Onboarding.cost_" not in html
+    assert "Cloud costs pass through without markup" in html
