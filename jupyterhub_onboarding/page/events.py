@@ -30,6 +30,10 @@ class EventFormHandler(SectionHandler):
 
     async def prepare(self) -> None:
         await super().prepare()
+        if self.request.method == "GET":
+            # the page: @web.authenticated first sends a visitor without the service's
+            # cookie through the hub's login (a link to the Events page opened first)
+            return
         self.require_admin()
         if not self.service.database_ready:
             raise web.HTTPError(503)
@@ -70,6 +74,7 @@ class NewEventHandler(EventFormHandler):
 
     @web.authenticated
     async def get(self) -> None:
+        self.require_admin()
         await self.render_section("events")
 
     @web.authenticated

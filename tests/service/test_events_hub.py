@@ -256,9 +256,12 @@ def test_planned_against_actual_from_real_servers_in_the_window(hub, tokens):
     assert done["status"] == "done"
     assert done["actual"] == {"peak_concurrent_servers": 2, "sessions": 2, "users": 2}
     hub.stop_server("ana")
-    # the admin's page shows the event planned against what happened
+    # the admin's events page shows the event planned against what happened
     with closing(hub.login("admin")) as client:
-        html = client.get(hub.service_url).text
+        # the Events page opened first: through the hub's login, not a 403
+        response = client.get(hub.service_url + "events")
+        assert response.status_code == 200, response.status_code
+        html = response.text
     shown = html[html.index(f'id="event-{event["id"]}"') :]
     assert "Planned against actual" in shown
     assert re.search(r'class="text-end actual-users">2<', shown)
