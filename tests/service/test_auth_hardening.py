@@ -172,7 +172,7 @@ def test_a_narrowed_admin_token_gets_the_status_but_no_usernames(hub, admin):
     # the status API is what such a token is for (the collector's token)
     status = hub.status_response(narrowed, timeout=30)
     assert status.status_code == 200 and LISTED not in status.text
-    for route in ("", "summary", "summary.txt"):
+    for route in ("", "usage", "usage/users", "summary", "summary.txt"):
         response = get(hub.service_url + route, narrowed)
         assert response.status_code == 403, (route, response.status_code)
         assert LISTED not in response.text, route
@@ -190,10 +190,11 @@ def test_tokens_that_may_read_users_and_the_admins_browser_see_the_page(hub, adm
         admin_token(hub),  # the admin's own permissions, unrestricted
         admin_token(hub, "access:services!service=onboarding", "read:users"),
     ):
-        response = get(hub.service_url, token)
+        # the per-user table of the Usage page names the hub's users
+        response = get(hub.service_url + "usage", token)
         assert response.status_code == 200, response.text[:300]
         assert LISTED in response.text
-    response = admin.get(hub.service_url)
+    response = admin.get(hub.service_url + "usage")
     assert response.status_code == 200 and LISTED in response.text
 
 
