@@ -96,7 +96,7 @@ def assert_every_dashboard_query_returns_data(prom: PrometheusServer, hub: str) 
 
 def assert_rules_loaded_and_healthy(prom: PrometheusServer) -> None:
     """Every shipped rule is loaded and, once evaluated, healthy."""
-    assert len(prom.rules()) == len(rule_expressions(load_rules())) == 6
+    assert len(prom.rules()) == len(rule_expressions(load_rules())) == 7
     wait_until(
         lambda: {rule["health"] for rule in prom.rules()} == {"ok"},
         30,
@@ -229,8 +229,13 @@ def test_dashboard_queries_and_alert_states_over_three_hubs(prometheus_binary, t
 
             # every rule's expression finds its hub, and each alert is in the expected state
             for name, expr in rule_expressions(load_rules()):
-                # no hub is absent; hub-a reached first value more than 7 days ago
-                if name not in ("OnboardingMetricsAbsent", "OnboardingFirstValueReached"):
+                # no hub is absent; hub-a reached first value more than 7 days ago; every
+                # hub is configured (its series config_error is 0)
+                if name not in (
+                    "OnboardingMetricsAbsent",
+                    "OnboardingFirstValueReached",
+                    "OnboardingNotConfigured",
+                ):
                     assert prom.wait_for_query(expr), name
             wait_for_alerts(prom, "OnboardingCheckInDue", {("hub-b", "", "pending")})
             wait_for_alerts(
@@ -240,6 +245,7 @@ def test_dashboard_queries_and_alert_states_over_three_hubs(prometheus_binary, t
             )
             assert alert_states(prom, "OnboardingMetricsAbsent") == set()
             assert alert_states(prom, "OnboardingFirstValueReached") == set()
+            assert alert_states(prom, "OnboardingNotConfigured") == set()
             # hub-a's exam is not prepared; hub-b's demo is
             wait_for_alerts(prom, "OnboardingEventNotReady", {("hub-a", "", "pending")})
 

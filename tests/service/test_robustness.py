@@ -319,23 +319,29 @@ def test_a_read_only_database_is_survived_reported_and_recovered_from(tmp_path):
             assert httpx.get(f"{hub.service_url}health", timeout=5).status_code == 200
             assert running(pid) and hub.service_pid() == pid
 
-            # a service that starts while the files are read-only opens them read-only
+            # a service that starts while the files are read-only answers at once, warming
+            # up: it cannot prepare the database yet and says so (health 200, status 503)
             hub.kill_service()
             restarted = wait_until(
                 lambda: (found := hub.service_pid()) not in (None, pid) and found,
                 60,
                 "the hub to restart the service",
             )
-            restarted_at = now()
-            hub.wait_for_status(failing_on_the_database_since(restarted_at), timeout=60)
+
+            def warming_up() -> bool:
+                response = hub.status_response()
+                return response.status_code == 503 and response.json()["message"].startswith(
+                    "warming up: the database cannot be reached yet"
+                )
+
+            wait_until(warming_up, 60, "the restarted service to say it is warming up")
+            health = httpx.get(f"{hub.service_url}health", timeout=5)
+            assert health.status_code == 200 and health.json()["status"] == "warming up"
 
         # writable again: the service recovers by itself and counts the user it missed
         status = hub.wait_for_status(
             lambda s: not s["tracker"]["stale"] and s["first_value"]["users_logged_in"] == 2,
             timeout=60,
-        )
-        assert parse(status["tracker"]["last_success_at"]) > parse(
-            status["tracker"]["last_error_at"]
         )
         assert hub.service_pid() == restarted, "recovered without another restart"
         log = hub.log_path.read_text(errors="replace")
@@ -464,27 +470,7 @@ def service_port(pid: int) -> int:
     return int(url.rsplit(b":", 1)[1].decode())
 
 
-def start_another_service(workdir: Path, port: int) -> subprocess.CompletedProcess:
-    workdir.mkdir()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("JUPYTER")}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jupyterhub_onboarding",
-            f"--Onboarding.service_url=http://127.0.0.1:{port}",
-            "--Onboarding.api_token=test-token",
-        ],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-@pytest.mark.integration
+@pytest.mark.integration  # starts a hub
 def test_a_killed_hub_leaves_no_service_holding_the_port(tmp_path):
     hub = HubProcess(tmp_path)
     hub.start()
@@ -493,15 +479,7 @@ def test_a_killed_hub_leaves_no_service_holding_the_port(tmp_path):
         service_pid = wait_until(hub.service_pid, 30, "the service process")
         port = service_port(service_pid)
 
-        # a second service on the same port: one clear line, a non-zero exit, nothing started
-        second = start_another_service(tmp_path / "second", port)
-        assert second.returncode != 0
-        assert "Traceback" not in second.stderr
-        lines = [line for line in second.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1, second.stderr
-        assert f"port {port} is in use: is another jupyterhub-onboarding running?" in lines[0]
-        assert not (tmp_path / "second" / "jupyterhub_onboarding.sqlite").exists()
-
+        # (a second service on a taken port retries with one clear line: test_serving.py)
         assert hub.proc is not None
         killed = hub.proc.pid
         os.kill(killed, signal.SIGKILL)  # the hub only, not the service
