@@ -258,8 +258,8 @@ class OnboardingService:
             # months that closed are written before the figures are read, once
             await self._close_months()
             # first value is written before it is read: the figures' reads write nothing
-            await self._write_then_read(
-                "first value", partial(store.record_milestones, self.app.first_value_threshold)
+            await self._run_db(
+                self.refresh_retry, partial(store.record_milestones, self.app.first_value_threshold)
             )
             aggregates = await self._run_db(
                 self.refresh_retry,
@@ -277,7 +277,7 @@ class OnboardingService:
             )
             # the page's per-user table; on a locked database it gives up at once and the
             # page reads the month from the sessions until a later refresh writes it
-            await self._write_then_read("the per-user table", partial(store.write_usage_table, now))
+            await self._run_db(self.refresh_retry, partial(store.write_usage_table, now))
         except Exception as error:
             self.log.warning("Could not refresh figures (%s); serving the last ones", error)
         else:
@@ -289,33 +289,19 @@ class OnboardingService:
             # outcome back by another busy timeout
             await self.refresh_events()
 
-    async def _write_then_read(self, what: str, write: Callable[[], Any]) -> None:
-        """A write of the refresh: a database that takes no writes (read-only, locked) only
-        delays it to a later refresh, and the figures are still read and served."""
-        try:
-            await self._run_db(self.refresh_retry, write)
-        except OperationalError as error:
-            self.log.warning("Could not write %s yet (%s); the next refresh retries", what, error)
-
     async def _close_months(self) -> None:
-        """Write the months that closed since the last refresh (each once, ever). A database
-        that takes no writes (read-only, locked) only delays this to a later refresh: the
-        figures are still read and served."""
+        """Write the months that closed since the last refresh (each once, ever)."""
         settings = self.settings
-        try:
-            closed = await self._run_db(
-                self.refresh_retry,
-                partial(
-                    self.store.close_months,
-                    self.clock(),
-                    self.app.billing_close_days,
-                    settings.billing_basis,
-                    settings.fee_tiers,
-                ),
-            )
-        except OperationalError as error:
-            self.log.warning("Could not close months yet (%s); the next refresh retries", error)
-            return
+        closed = await self._run_db(
+            self.refresh_retry,
+            partial(
+                self.store.close_months,
+                self.clock(),
+                self.app.billing_close_days,
+                settings.billing_basis,
+                settings.fee_tiers,
+            ),
+        )
         for month in closed:
             self.log.info(
                 "Closed %s: MAU login %d, server %d; fee %.2f on the %s basis",
