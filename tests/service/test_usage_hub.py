@@ -153,8 +153,8 @@ def test_sessions_lengths_profile_and_peak_through_restarts(tmp_path):
         # pinned by the hub's own stop time
         assert abs((parse(rows[ANA]["last_session_end"]) - ana_2_end).total_seconds()) < 0.01
 
-        # the page: the month's figures, the profile, the peak and the table sorted by sessions
-        page = admin.get(hub.service_url, params={"sort": "sessions"})
+        # the Usage page: the month's figures, the profile, the peak, the table by sessions
+        page = admin.get(hub.service_url + "usage", params={"sort": "sessions"})
         assert page.status_code == 200
         html = page.text
         assert 'id="usage-section"' in html
