@@ -63,13 +63,18 @@ def test_a_postgresql_down_at_start_is_retried_while_serving(tmp_path, postgres)
         ) as hub:
             admin = hub.login("admin")
             assert_warming_up(hub, admin)
-            assert (
-                "cannot be reached"
-                in httpx.get(
-                    f"{hub.service_url}api/v1/status",
-                    headers={"Authorization": f"token {hub.status_token}"},
-                    timeout=10,
-                ).json()["message"]
+            # once the first attempt has failed (it may still be under way at first)
+            wait_until(
+                lambda: (
+                    "cannot be reached"
+                    in httpx.get(
+                        f"{hub.service_url}api/v1/status",
+                        headers={"Authorization": f"token {hub.status_token}"},
+                        timeout=10,
+                    ).json()["message"]
+                ),
+                60,
+                "the status to say the database cannot be reached",
             )
             postgres.start()
             hub.wait_for_status(lambda s: s["first_value"]["users_logged_in"] >= 1, timeout=120)
