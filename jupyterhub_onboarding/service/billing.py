@@ -31,8 +31,8 @@ class BillingAPIHandler(APIHandler):
             )
         try:
             month = parse_month(label)
-        except ValueError:
-            raise web.HTTPError(400, "month must look like YYYY-MM") from None
+        except ValueError as error:
+            raise web.HTTPError(400, str(error)) from None
         if month > month_of(service.clock()):
             raise web.HTTPError(404, "no figures for a month that has not begun")
         if not service.database_ready:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from jupyterhub_onboarding.core.checklist import Meeting, OnboardingRecord
 from jupyterhub_onboarding.core.events import Event
 from jupyterhub_onboarding.core.links import Link
+from jupyterhub_onboarding.core.rules import FIRST_MONTH, LAST_MONTH, parse_month
 from jupyterhub_onboarding.core.safetext import REPLACEMENT, unsafe_characters
 from jupyterhub_onboarding.core.snapshot import (
     Aggregates,
@@ -136,6 +138,27 @@ def test_the_openapi_status_response_refers_to_the_published_schema():
     text = (SCHEMA_PATH.parent / "openapi.yaml").read_text()
     assert text.startswith("openapi: 3.1.")  # JSON Schema 2020-12 dialect
     assert '$ref: "status.schema.json"' in text
+
+
+def openapi_month_patterns() -> list[str]:
+    text = (SCHEMA_PATH.parent / "openapi.yaml").read_text()
+    patterns = re.findall(r'pattern: "([^"]*\(0\[1-9\]\|1\[0-2\]\)[^"]*)"', text)
+    assert patterns, "no month pattern in docs/openapi.yaml"
+    return patterns
+
+
+@pytest.mark.parametrize("pattern", openapi_month_patterns())
+def test_every_month_the_openapi_pattern_allows_is_one_the_service_reads(pattern):
+    """A month the published pattern allows is answered, never refused as malformed."""
+
+    @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.from_regex(pattern, fullmatch=True))  # ECMA: no newline before $
+    def check(label):
+        assert FIRST_MONTH <= parse_month(label) <= LAST_MONTH
+
+    check()
+    # months no date can hold are outside the pattern
+    assert not re.search(pattern, "0000-01") and not re.search(pattern, "9999-12")
 
 
 # -- writer, reader and schema agree --------------------------------------------------------
