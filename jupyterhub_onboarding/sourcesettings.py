@@ -9,7 +9,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from traitlets import Enum, Float, HasTraits, TraitError, Unicode, validate
+from traitlets import Bool, Enum, Float, HasTraits, TraitError, Unicode, validate
 
 from .core.cost import SOURCE_NONE, SOURCE_PROMETHEUS, SOURCE_URL, check_cost_query
 from .core.homedirs import SCHEMES, DirectoryNaming, check_pattern
@@ -40,7 +40,17 @@ def _http_url(proposal: dict[str, Any], example: str) -> str:
 
 
 class SourceSettings(HasTraits):
-    """Where home directory sizes and cloud cost are read (docs/checkin.md)."""
+    """Where home directory sizes and cloud cost are read, and how usage per group is
+    shown (docs/checkin.md)."""
+
+    report_group_names = Bool(
+        False,
+        help="""Name the hub's JupyterHub groups outside the admin page: in the status API's
+        usage.groups, the monthly reports, the collector and the per-group metrics series.
+        Group names are the community's own words (courses, projects); when False (the
+        default) the status API and reports give each group's figures unnamed, and the
+        metrics have no per-group series. Usernames are never sent either way.""",
+    ).tag(config=True)
 
     cost_bearer_token_file = Unicode(
         "",

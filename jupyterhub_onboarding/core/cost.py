@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .rules import month_label, parse_month
+from .status.model import MAX_GROUP_NAME
 from .usage import month_bounds
 
 #: Where the month's length goes in a cost query (the name Grafana gives its time range).
@@ -39,7 +40,7 @@ SOURCE_URL = "url"
 SOURCE_NONE = "none"
 
 #: The longest group name kept (JupyterHub's own limit for group names).
-MAX_GROUP_CHARS = 255
+MAX_GROUP_CHARS = MAX_GROUP_NAME
 #: Amounts are kept to a millionth of the currency unit: sums of many hourly costs carry
 #: floating point noise far below that.
 AMOUNT_DIGITS = 6

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from .clock import as_utc, parse_iso
+from .groups import clean_group_name
 
 #: The longest username accepted, in bytes of UTF-8. The hub itself has no limit on SQLite
 #: (it stored, and logged in, a user named with 200,000 characters) and 255 characters on
@@ -54,6 +55,8 @@ class UserSeen:
     admin: bool
     last_activity: datetime | None
     servers: tuple[ServerSeen, ...] = ()
+    #: The user's JupyterHub groups (names cleaned as core/groups.py keeps them).
+    groups: frozenset[str] = frozenset()
 
     @property
     def server_running(self) -> bool:
@@ -130,7 +133,17 @@ def parse_user(model: Any) -> UserSeen:
         admin=admin,
         last_activity=_optional_time(model.get("last_activity"), "last_activity"),
         servers=servers,
+        groups=parse_groups(model.get("groups")),
     )
+
+
+def parse_groups(value: Any) -> frozenset[str]:
+    """The group names of a user model's ``groups`` (listed with ``read:users:groups``).
+    Anything else than a list of names is read as no groups: a user is never refused for
+    their groups, and a name that cannot be used is left out."""
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(name for name in map(clean_group_name, value) if name is not None)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,8 @@ class Settings:
     generating_value_days: int = 14
     fee_tiers: tuple[tuple[int | None, float], ...] = fees.DEFAULT_TIERS
     currency: str = "USD"
+    #: Group names leave the admin views (status API, reports, collector, metrics).
+    report_group_names: bool = False
 
 
 @dataclass(frozen=True)

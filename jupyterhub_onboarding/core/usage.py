@@ -33,7 +33,7 @@ from .buckets import SERVER_MINUTES_BUCKETS as SERVER_MINUTES_BUCKETS
 from .clock import as_utc
 from .rules import add_months, month_label
 from .safetext import safe_text
-from .status.model import MAX_LABEL
+from .status.model import MAX_LABEL, GroupUsage
 from .status.model import LabelUsage as LabelUsage
 
 #: Longest stored profile or image label; longer values are cut and end with an ellipsis.
@@ -294,6 +294,8 @@ class MonthUsage:
     daily_peaks: tuple[tuple[str, int], ...] = ()
     profiles: tuple[LabelUsage, ...] = ()
     images: tuple[LabelUsage, ...] = ()
+    #: Per JupyterHub group with a member active in the month (core/groups.py), named.
+    groups: tuple[GroupUsage, ...] = ()
 
 
 #: (sessions started in the month, server-hours) per profile or image label.

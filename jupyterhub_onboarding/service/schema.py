@@ -133,6 +133,17 @@ usage_user_months = Table(
     Index("ix_usage_user_months_last_end", "month", "open", "last_end", "user_id"),
 )
 
+#: The JupyterHub groups each user belonged to at some poll of each month (YYYYMM), as the
+#: hub's user model lists them: the usage per group counts a user in each of their groups.
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("month", Integer, primary_key=True),
+    Column("group_name", String(255), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Index("ix_group_members_user_month", "user_id", "month"),
+)
+
 BASIS_CODES = {"login": 0, "server": 1}
 
 #: Events the hub's admins plan (exams, workshops, demos). Times are UTC; ``checklist`` is

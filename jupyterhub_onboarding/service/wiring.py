@@ -168,6 +168,7 @@ class OnboardingService:
             generating_value_days=app.generating_value_days,
             fee_tiers=tuple((bound, price) for bound, price in app.fee_tiers),
             currency=app.currency,
+            report_group_names=app.report_group_names,
         )
 
     # -- database, off the event loop -----------------------------------------------------

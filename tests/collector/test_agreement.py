@@ -178,7 +178,7 @@ MALFORMED = {
         _change("usage.history[1]", 7),
         "usage.history[1] is not an object",
     ),
-    "a later schema version": (_change("schema_version", 4), "schema_version 4 is not one"),
+    "a later schema version": (_change("schema_version", 5), "schema_version 5 is not one"),
     "not an object": (lambda document: [document], "the document is not a JSON object"),
 }
 

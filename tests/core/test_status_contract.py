@@ -30,6 +30,7 @@ from jupyterhub_onboarding.core.snapshot import (
 from jupyterhub_onboarding.core.status.model import (
     MAX_COUNT,
     SCHEMA_VERSION,
+    GroupUsage,
     LabelUsage,
     StatusDocument,
 )
@@ -65,6 +66,7 @@ def make_model(
     title: str = "Midterm exam",
     response_time: str = "one business day",
     record: OnboardingRecord | None = None,
+    group_names: bool = False,
 ) -> StatusDocument:
     """The status model the service writes for these figures (with one planned event)."""
     aggregates = Aggregates(
@@ -86,13 +88,19 @@ def make_model(
                     peak_concurrent_servers=3,
                     daily_peaks=(("2026-11-14", 3),),
                     profiles=(LabelUsage(label, 3, 2.0), LabelUsage("none", 1, 1.25)),
+                    groups=(
+                        GroupUsage("physics-101", 2, 1, 3, 2.5, 40.0),
+                        GroupUsage("other", 1, 1, 1, 0.75, None),
+                    ),
                 ),
             ),
             last_login_distribution={"under_1d": 2},
         ),
         new_users={"2026-11": 5},
     )
-    settings_ = Settings(hub_url="https://hub.example.org", live_since=LIVE)
+    settings_ = Settings(
+        hub_url="https://hub.example.org", live_since=LIVE, report_group_names=group_names
+    )
     snapshot = build_snapshot(aggregates, settings_, TrackerState(last_success_at=NOW), NOW)
     links = [Link("grafana_cost_url", "dashboards", "Cost", "https://grafana.example.org/c")]
     report = report_section(
@@ -168,7 +176,7 @@ def test_what_the_service_writes_reads_back_the_same_and_is_valid():
     meeting = Meeting(date(2026, 11, 19), True, "secret-admin-name", NOW)
     model = make_model(record=OnboardingRecord(meeting=meeting))
     document = over_the_wire(model)
-    assert document["schema_version"] == SCHEMA_VERSION == 3
+    assert document["schema_version"] == SCHEMA_VERSION == 4
     assert_valid_status(document)
     assert read_status(document) == model
     assert "secret-admin-name" not in json.dumps(document)
@@ -178,6 +186,41 @@ def test_what_the_service_writes_reads_back_the_same_and_is_valid():
     assert document["events"]["upcoming"][0]["checklist"]["complete"] is False
     # every bucket is written, also before the service has counted any user in it
     assert document["usage"]["last_login_distribution"]["over_90d"] == 0
+
+
+@pytest.mark.parametrize("names", [False, True])
+def test_group_names_leave_the_hub_only_when_enabled(names):
+    document = over_the_wire(make_model(group_names=names))
+    assert_valid_status(document)
+    groups = document["usage"]["groups"]
+    assert [g["mau_login"] for g in groups] == [2, 1]
+    assert (
+        groups[0]["median_session_minutes"] == 40.0 and groups[1]["median_session_minutes"] is None
+    )
+    month_groups = document["report"]["months"][0]["groups"]
+    if names:
+        assert [g["name"] for g in groups] == ["physics-101", "other"]
+        assert month_groups[0]["name"] == "physics-101"
+    else:
+        # no key at all, not null: a reader cannot tell a name was there
+        assert all("name" not in g for g in groups + month_groups)
+        assert "physics-101" not in json.dumps(document)
+    assert read_status(document) == make_model(group_names=names)
+
+
+def test_a_group_name_is_never_null_and_groups_arrive_with_version_4():
+    document = over_the_wire(make_model(group_names=True))
+    document["usage"]["groups"][0]["name"] = None
+    with pytest.raises(StatusError, match=r"usage.groups\[0\].name"):
+        read_status(document)
+    assert status_violations(document)
+    document = over_the_wire(make_model())
+    del document["usage"]["groups"]
+    with pytest.raises(StatusError, match=r"^missing usage.groups$"):
+        read_status(document)
+    document["schema_version"] = 3
+    assert read_status(document).usage.groups is None
+    assert status_violations(document) == []
 
 
 labels = st.text(max_size=80)
@@ -314,7 +357,7 @@ def test_each_month_of_the_mau_history_says_whether_it_is_closed_from_version_3(
 @pytest.mark.parametrize(
     ("version", "message"),
     [
-        (4, "schema_version 4 is not one this release reads (1 to 3)"),
+        (5, "schema_version 5 is not one this release reads (1 to 4)"),
         (0, "schema_version 0 is not one this release reads"),
         ("2", "schema_version is not a whole number"),
         (True, "schema_version is not a whole number"),

@@ -25,9 +25,9 @@ def seen(name, when=NOW, admin=False, server=False, started=None):
 
 
 def test_schema_is_versioned(store):
-    assert store.schema_revision() == "0006"
+    assert store.schema_revision() == "0007"
     store.upgrade()  # idempotent
-    assert store.schema_revision() == "0006"
+    assert store.schema_revision() == "0007"
 
 
 def test_recording_twice_counts_nobody_twice(store):

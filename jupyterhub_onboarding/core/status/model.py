@@ -27,7 +27,7 @@ from ..rules import BASES, ROLLING_WINDOWS
 from ..safetext import safe_text
 
 #: The schema version of the documents this release writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: The version of documents without a ``schema_version`` (releases before it was added).
 FIRST_VERSION = 1
 
@@ -43,6 +43,8 @@ MAX_TEXT = 200
 MAX_URL = 2000
 #: Longest profile or image label (the service cuts longer ones when it stores them).
 MAX_LABEL = 64
+#: Longest group name (JupyterHub's own limit for group names).
+MAX_GROUP_NAME = 255
 
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
@@ -95,6 +97,11 @@ def month(doc: str = "") -> Meta:
     return {"doc": doc, "pattern": MONTH_PATTERN, "max_length": 7}
 
 
+def optional(meta: Meta) -> Meta:
+    """*meta* of a field a document may leave out whatever its version (never null)."""
+    return {**meta, "optional": True}
+
+
 def about(doc: str = "", *, since: int = FIRST_VERSION) -> Meta:
     """A field whose type says all (a flag, a time, a date, an object, a list)."""
     return {"doc": doc, "since": since}
@@ -105,10 +112,16 @@ def counts(keys: tuple[str, ...], doc: str = "", *, required: bool = True) -> Me
     return {"doc": doc, "keys": keys, "required": required, "minimum": 0, "maximum": MAX_COUNT}
 
 
+def may_be_left_out(meta: Mapping[str, Any]) -> bool:
+    """A field that arrived with a later schema version, or an optional one: None only when
+    a document leaves it out, never null."""
+    return bool(meta.get("optional")) or meta.get("since", FIRST_VERSION) != FIRST_VERSION
+
+
 def present_type(hint: Any, meta: Mapping[str, Any]) -> Any:
-    """The type a field has in a document that carries it: a field that arrived with a later
-    schema version is None only when an older document leaves it out, never null."""
-    if meta.get("since", FIRST_VERSION) == FIRST_VERSION:
+    """The type a field has in a document that carries it: a field that may be left out
+    (:func:`may_be_left_out`) is None only when the document leaves it out, never null."""
+    if not may_be_left_out(meta):
         return hint
     (present,) = (arg for arg in typing.get_args(hint) if arg is not type(None))
     return present
@@ -230,6 +243,29 @@ class LabelUsage(Section):
 
 
 @dataclass(frozen=True)
+class GroupUsage(Section):
+    """One JupyterHub group's use of the hub in a month: its members active in the month
+    (a user in several groups counts in each)."""
+
+    name: str | None = field(
+        metadata=optional(
+            text(
+                MAX_GROUP_NAME,
+                "The group's name, sent only with Onboarding.report_group_names "
+                '("other" sums the groups beyond the most active)',
+            )
+        )
+    )
+    mau_login: int = field(metadata=count("Members active in the month (UTC)"))
+    mau_server: int = field(metadata=count("Members with a running server in the month"))
+    sessions: int = field(metadata=count("Members' server sessions that started in the month"))
+    server_hours: float = field(metadata=measure("Members' server time within the month"))
+    median_session_minutes: float | None = field(
+        metadata=measure("Median length of the members' ended sessions' parts of the month")
+    )
+
+
+@dataclass(frozen=True)
 class UsageMonth(Section):
     """How the hub was used in one UTC month (aggregates only)."""
 
@@ -258,6 +294,13 @@ class Usage(UsageMonth):
 
     profiles: tuple[LabelUsage, ...] = field(metadata=about())
     images: tuple[LabelUsage, ...] = field(metadata=about())
+    groups: tuple[GroupUsage, ...] | None = field(
+        metadata=about(
+            "Per JupyterHub group with a member active this month, most active first. Sent "
+            "from schema version 4 on",
+            since=4,
+        )
+    )
     last_login_distribution: Mapping[str, int] = field(
         metadata=counts(
             tuple(key for key, *_ in LAST_LOGIN_BUCKETS),
@@ -325,12 +368,18 @@ class NewUsers(Section):
 
 @dataclass(frozen=True)
 class MonthDetails(Section):
-    """One month's profiles and images, and the first day of its peak of servers."""
+    """One month's profiles, images and groups, and the first day of its peak of servers."""
 
     month: str = field(metadata=month())
     profiles: tuple[LabelUsage, ...] = field(metadata=about())
     images: tuple[LabelUsage, ...] = field(metadata=about())
     peak_day: date | None = field(metadata=about())
+    groups: tuple[GroupUsage, ...] | None = field(
+        default=None,
+        metadata=about(
+            "Per JupyterHub group, as usage.groups. Sent from schema version 4 on", since=4
+        ),
+    )
 
 
 @dataclass(frozen=True)

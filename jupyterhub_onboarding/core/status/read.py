@@ -84,7 +84,7 @@ def _read_object(cls: type[T], value: object, path: str, version: int) -> T:
     for item in dataclasses.fields(cls):  # type: ignore[arg-type]
         where = _path(path, item.name)
         if item.name not in value:
-            if item.metadata.get("since", FIRST_VERSION) > version:
+            if item.metadata.get("optional") or item.metadata.get("since", FIRST_VERSION) > version:
                 values[item.name] = None
                 continue
             raise StatusError(f"missing {where}")

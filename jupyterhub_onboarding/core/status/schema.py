@@ -23,6 +23,7 @@ from .model import (
     MAX_NUMBER,
     SCHEMA_VERSION,
     StatusDocument,
+    may_be_left_out,
     present_type,
 )
 
@@ -62,7 +63,7 @@ def _object(cls: type, definitions: dict[str, Any]) -> dict[str, Any]:
     for item in dataclasses.fields(cls):
         hint = present_type(hints[item.name], item.metadata)
         properties[item.name] = _field(hint, item.metadata, definitions)
-        if item.metadata.get("since", FIRST_VERSION) == FIRST_VERSION:
+        if not may_be_left_out(item.metadata):
             required.append(item.name)
     schema: dict[str, Any] = {"type": "object"}
     if cls.__doc__ and not cls.__doc__.startswith(f"{cls.__name__}("):

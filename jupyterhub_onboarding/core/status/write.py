@@ -26,12 +26,12 @@ from ..snapshot import Snapshot
 from ..storage import StorageState
 from ..usage import MonthUsage
 from .model import (
-    FIRST_VERSION,
     SCHEMA_VERSION,
     Billing,
     Cost,
     Events,
     FirstValue,
+    GroupUsage,
     Hub,
     Mau,
     MonthCount,
@@ -47,6 +47,7 @@ from .model import (
     UpcomingEvent,
     Usage,
     UsageMonth,
+    may_be_left_out,
 )
 
 #: Most profiles and images the ``report`` section lists per month.
@@ -167,6 +168,7 @@ def usage_section(snapshot: Snapshot) -> Usage:
         **{item.name: getattr(current, item.name) for item in dataclasses.fields(UsageMonth)},
         profiles=snapshot.usage_month.profiles,
         images=snapshot.usage_month.images,
+        groups=shown_groups(snapshot.usage_month.groups, snapshot.settings.report_group_names),
         last_login_distribution=_every_bucket(
             snapshot.usage.last_login_distribution, LAST_LOGIN_BUCKETS
         ),
@@ -175,6 +177,14 @@ def usage_section(snapshot: Snapshot) -> Usage:
         ),
         history=tuple(_usage_month(entry) for entry in snapshot.usage.months),
     )
+
+
+def shown_groups(groups: Sequence[GroupUsage], names: bool) -> tuple[GroupUsage, ...]:
+    """The groups as they leave the admin views: their names only when *names* is set
+    (``Onboarding.report_group_names``), else the figures of each, unnamed."""
+    if names:
+        return tuple(groups)
+    return tuple(dataclasses.replace(group, name=None) for group in groups)
 
 
 def _every_bucket(
@@ -228,6 +238,7 @@ def report_section(
                 profiles=entry.profiles[:MAX_REPORT_LABELS],
                 images=entry.images[:MAX_REPORT_LABELS],
                 peak_day=_peak_day(entry),
+                groups=shown_groups(entry.groups, snapshot.settings.report_group_names),
             )
             for entry in snapshot.usage.months
         ),
@@ -314,13 +325,13 @@ def cost_section(
 def to_json(value: Any) -> Any:
     """The model (or any part of it) as the JSON value the API sends: times as ISO 8601 UTC
     with ``Z``, dates as ``YYYY-MM-DD``. A section an older document did not have (None in
-    a field that arrived with a later schema version) is left out, as that document did."""
+    a field that arrived with a later schema version) is left out, as that document did, and
+    so is an optional field without a value."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             item.name: to_json(getattr(value, item.name))
             for item in dataclasses.fields(value)
-            if getattr(value, item.name) is not None
-            or item.metadata.get("since", FIRST_VERSION) == FIRST_VERSION
+            if getattr(value, item.name) is not None or not may_be_left_out(item.metadata)
         }
     if isinstance(value, datetime):
         return isoformat(value)

@@ -2,7 +2,8 @@
 
 - ``users``: users, their activity marks, who is counted, first value;
 - ``sessions``: server sessions, recorded from each poll's running servers, and daily peaks;
-- ``usage``: usage figures per month; ``usertable``: the per-user table and its pages;
+- ``usage``: usage figures per month; ``groups``: the groups each user was in, per month;
+  ``usertable``: the per-user table and its pages;
 - ``onboarding``: small persisted state, the checklist ticks and the meeting;
 - ``events``: planned events;
 - ``billing``: closed months, their versions and the users behind them.

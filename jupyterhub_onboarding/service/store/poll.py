@@ -56,5 +56,6 @@ def merge_seen(seen: Iterable[UserSeen]) -> dict[str, UserSeen]:
             admin=user.admin,
             last_activity=max(times) if times else None,
             servers=earlier.servers + user.servers,
+            groups=earlier.groups | user.groups,
         )
     return merged

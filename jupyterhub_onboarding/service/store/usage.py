@@ -9,13 +9,14 @@ over as a ``MonthTable`` for ``usertable.UserTable`` to write.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, func, select
 
 from ...core import usage as usage_rules
 from ...core.clock import as_utc
+from ...core.groups import group_usage
 from ...core.rules import month_of
 from ...core.usage import (
     LAST_LOGIN_BUCKETS,
@@ -28,6 +29,7 @@ from ...core.usage import (
 )
 from ..schema import sessions, usage_peaks, users
 from ._sql import COUNTED, execute_chunked, from_seconds, months_between, ran_in_month
+from .groups import month_active, month_members
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def last_login_within(now: datetime, lower: float, upper: float) -> list[ColumnE
 
 class UsageStore:
     """The usage figures of every month with sessions, read from ``sessions`` and
-    ``usage_peaks``."""
+    ``usage_peaks``, with the usage per group (``group_members``, ``activity``)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -97,6 +99,8 @@ class UsageStore:
             for each in months_between(first_month(conn, current, peaks), current):
                 if each == current:
                     figures = month.figures(now, daily_peaks=peaks, label_limit=label_limit)
+                    records = [*month.closed.values(), *month.open.values()]
+                    figures = with_groups(conn, figures, each, records, now, label_limit)
                 else:
                     figures = self._past_month(conn, each, now, peaks, label_limit)
                 months.append(figures)
@@ -138,6 +142,7 @@ class UsageStore:
             cached = usage_rules.month_usage(
                 records, month, now, daily_peaks=peaks, label_limit=label_limit
             )
+            cached = with_groups(conn, cached, month, records, now, label_limit)
             self._past[month] = cached
         return cached
 
@@ -157,6 +162,25 @@ class UsageStore:
         self._month = acc
         self._changed_sessions = set()
         return acc
+
+
+def with_groups(
+    conn: Connection,
+    figures: MonthUsage,
+    month: int,
+    records: Iterable[SessionRecord],
+    now: datetime,
+    label_limit: int,
+) -> MonthUsage:
+    """*figures* with the month's usage per group (none when no member was seen in it)."""
+    members = month_members(conn, month)
+    if not members:
+        return figures
+    login, server = month_active(conn, month)
+    groups = group_usage(
+        month, members, login=login, server=server, records=records, now=now, limit=label_limit
+    )
+    return replace(figures, groups=groups)
 
 
 def month_records(

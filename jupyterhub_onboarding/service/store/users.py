@@ -28,6 +28,7 @@ from ...core.rules import ROLLING_WINDOWS, CountingRules, day_bit, month_label, 
 from ...core.snapshot import Aggregates, MonthCount
 from ..schema import BASIS_CODES, activity, milestones, users
 from ._sql import BATCH, COUNTED, LISTED, execute_chunked
+from .groups import memberships, write_memberships
 from .poll import Poll
 
 LOGIN, SERVER = BASIS_CODES["login"], BASIS_CODES["server"]
@@ -196,7 +197,8 @@ class UserStore:
 def record_batch(
     conn: Connection, merged: Mapping[str, UserSeen], now: datetime, rules: CountingRules
 ) -> tuple[int, int, int]:
-    """Insert or update the users of one batch and their activity marks.
+    """Insert or update the users of one batch, their activity marks and the groups the poll
+    saw them in.
 
     Returns (users added, users updated, activity rows written).
     """
@@ -227,6 +229,10 @@ def record_batch(
     if new_rows:
         ids.update(user_ids(conn, [row["name"] for row in new_rows]))
     marks = activity_marks(merged, ids, now)
+    active_months: dict[int, set[int]] = {}
+    for user_id, month, _basis in marks:
+        active_months.setdefault(user_id, set()).add(month)
+    write_memberships(conn, memberships(merged, ids, now, active_months))
     return len(new_rows), len(changed_rows), write_marks(conn, marks)
 
 

@@ -1,0 +1,122 @@
+"""Usage per JupyterHub group in one UTC month.
+
+A user counts in every group they belonged to at some poll of the month (a user in two
+groups counts in both; the groups' figures do not add up to the hub's). Per group: the MAU
+on both bases among its members, their sessions that started in the month, their
+server-hours within it and the median of their ended sessions' parts of it. Only groups
+with a member active in the month are listed; beyond the most active ``limit`` groups the
+rest are one "other" entry, its figures those of the union of their members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .safetext import safe_text
+from .status.model import MAX_GROUP_NAME
+from .status.model import GroupUsage as GroupUsage
+from .usage import OTHER, SessionRecord, month_bounds, month_part, percentile
+
+__all__ = ["GroupUsage", "clean_group_name", "group_usage"]
+
+
+def clean_group_name(value: object) -> str | None:
+    """A group's name as stored and shown: printable, at most MAX_GROUP_NAME characters
+    (None when the hub sent something that is not a usable name)."""
+    if not isinstance(value, str):
+        return None
+    return safe_text(" ".join(value.split()), MAX_GROUP_NAME) or None
+
+
+@dataclass
+class _UserPart:
+    """One member's sessions in the month: started in it, seconds in it, ended parts."""
+
+    sessions: int = 0
+    seconds: float = 0.0
+    lengths: list[float] = field(default_factory=list)
+
+
+def _user_parts(
+    records: Iterable[SessionRecord], month: int, now: datetime
+) -> dict[int, _UserPart]:
+    start, end = month_bounds(month)
+    parts: dict[int, _UserPart] = {}
+    for record in records:
+        part = month_part(record, start, end, now)
+        if part is None:
+            continue
+        started_here, seconds, part_end = part
+        entry = parts.setdefault(record.user_id, _UserPart())
+        entry.sessions += started_here
+        entry.seconds += seconds
+        if record.ended is not None or part_end == end:
+            entry.lengths.append(seconds / 60.0)
+    return parts
+
+
+def _figures(
+    name: str,
+    members: Collection[int],
+    login: Collection[int],
+    server: Collection[int],
+    parts: Mapping[int, _UserPart],
+) -> GroupUsage:
+    sessions, seconds, lengths = 0, 0.0, []
+    for user_id in members:
+        part = parts.get(user_id)
+        if part is not None:
+            sessions += part.sessions
+            seconds += part.seconds
+            lengths.extend(part.lengths)
+    median = percentile(lengths, 50)
+    return GroupUsage(
+        name=name,
+        mau_login=sum(1 for user_id in members if user_id in login),
+        mau_server=sum(1 for user_id in members if user_id in server),
+        sessions=sessions,
+        server_hours=round(seconds / 3600.0, 3),
+        median_session_minutes=None if median is None else round(median, 2),
+    )
+
+
+def group_usage(
+    month: int,
+    members: Mapping[str, Collection[int]],
+    *,
+    login: Collection[int],
+    server: Collection[int],
+    records: Iterable[SessionRecord],
+    now: datetime,
+    limit: int = 20,
+) -> tuple[GroupUsage, ...]:
+    """The figures of each group of *members* (group name -> user ids) in *month*.
+
+    *login* and *server* are the counted users active in the month on each basis, *records*
+    the month's sessions of counted users (open ones run until *now*). Ordered by MAU on the
+    login basis, then sessions, server-hours and name; "other" last.
+    """
+    login, server = set(login), set(server)
+    parts = _user_parts(records, month, now)
+    active = login | server | set(parts)
+    figures = {
+        name: _figures(name, ids, login, server, parts)
+        for name, ids in members.items()
+        if name != OTHER and any(user_id in active for user_id in ids)
+    }
+    ranked = sorted(
+        figures.values(),
+        key=lambda g: (-g.mau_login, -g.mau_server, -g.sessions, -g.server_hours, g.name or ""),
+    )
+    kept = ranked[:limit]
+    rest = [entry.name for entry in ranked[limit:] if entry.name is not None]
+    if OTHER in members:
+        rest.append(OTHER)
+    if not rest:
+        return tuple(kept)
+    union = {user_id for name in rest for user_id in members.get(name, ())}
+    if not any(user_id in active for user_id in union):
+        return tuple(kept)
+    return (*kept, _figures(OTHER, union, login, server, parts))
