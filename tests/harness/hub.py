@@ -148,7 +148,7 @@ c.JupyterHub.load_roles = [
       "services": [{self.service_name!r}]}},
     {{"name": "status-reader", "scopes": ["access:services!service={self.service_name}"],
       "services": ["status-reader"]}},
-    {{"name": "test-admin", "scopes": ["admin:users", "admin:servers", "list:users",
+    {{"name": "test-admin", "scopes": ["admin:users", "admin:servers", "admin:groups", "list:users",
       "read:users", "tokens", "access:services"], "services": ["test-admin"]}},
 ]
 """
