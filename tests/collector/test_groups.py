@@ -123,13 +123,14 @@ def html_groups(rows: list[Row]) -> dict[str, str]:
 
 
 def test_an_unnamed_hub_gives_its_number_of_groups_and_their_figures_without_names():
-    rows = [build_row("alpha", "https://alpha.example.org", status(names=False))]
-    assert (rows[0].groups, rows[0].mau_login) == (3, 15)
-    assert csv_record(rows, "alpha")["groups"] == "3"
+    document = status(names=False, groups=(PHYSICS, CHEMISTRY))
+    rows = [build_row("alpha", "https://alpha.example.org", document)]
+    assert (rows[0].groups, rows[0].mau_login) == (2, 15)
+    assert csv_record(rows, "alpha")["groups"] == "2"
     hub = json_hub(rows, "alpha")
-    assert hub["groups"] == 3
-    assert hub["group_usage"] == [figures(PHYSICS), figures(CHEMISTRY), figures(OTHER)]
-    assert html_groups(rows) == {"alpha": "3"}
+    assert hub["groups"] == 2
+    assert hub["group_usage"] == [figures(PHYSICS), figures(CHEMISTRY)]
+    assert html_groups(rows) == {"alpha": "2"}
     for text in (
         to_csv(rows),
         to_json(rows, month=None, generated_at="x"),
@@ -279,4 +280,7 @@ async def test_a_polled_hub_with_hostile_groups_spoils_nothing_but_its_row(stand
     assert "<img" not in to_html(rows, month=None, generated_at="2026-11-20T12:00:00Z")
     named = json_hub(rows, "named")["group_usage"]
     assert [group.get("name") for group in named] == ["physics-101", "chemistry", "other"]
-    assert all("name" not in group for group in json_hub(rows, "unnamed")["group_usage"])
+    # "other" names no group: whether it keeps that label, no group's name is sent
+    unnamed = json_hub(rows, "unnamed")["group_usage"]
+    assert [group.get("name") for group in unnamed][:2] == [None, None]
+    assert "physics-101" not in json.dumps(unnamed)
