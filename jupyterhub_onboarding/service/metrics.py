@@ -4,7 +4,7 @@ Each scrape builds fresh metric families from figures already in memory: no hub 
 no database read. Series carry no usernames and no per-user labels; the names are a public
 contract documented in ``docs/metrics.md`` (``METRIC_NAMES`` is the federation allowlist).
 The per-group series exist only with ``Onboarding.report_group_names``: group names are the
-community's own words, and leave the hub only when its admins say so.
+community's own words, and leave the hub only when the configuration says so.
 """
 
 from __future__ import annotations
