@@ -10,7 +10,7 @@ always agree. A hub whose document is not a status document is a row with its er
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ..core import fees
@@ -18,8 +18,9 @@ from ..core.checkin import cost_line
 from ..core.clock import isoformat
 from ..core.format import days_away
 from ..core.safetext import safe_text
-from ..core.status.model import StatusDocument, UpcomingEvent, UsageMonth
+from ..core.status.model import GroupUsage, StatusDocument, UpcomingEvent, UsageMonth
 from ..core.status.read import StatusError, read_status
+from ..core.status.write import to_json
 
 #: CSV columns, in order, with what each holds (``docs/collector.md`` lists the same).
 COLUMNS: dict[str, str] = {
@@ -37,6 +38,9 @@ COLUMNS: dict[str, str] = {
     "server_hours": "Wall time of counted users' running servers in the report month, in hours.",
     "median_session_minutes": "Median length of the report month's ended sessions, in minutes.",
     "peak_concurrent_servers": "The most servers running at one poll in the report month.",
+    "groups": "JupyterHub groups with a member active in the report month, as the hub lists "
+    "them (the most active, the rest as one 'other'); empty for a hub whose service predates "
+    "usage per group.",
     "estimated_usage_fee": "Usage-fee estimate for the report month on the hub's billing basis.",
     "currency": "Currency of the fee estimate.",
     "cloud_cost": "The report month's cloud cost as the hub reads it (passed through without "
@@ -76,6 +80,10 @@ COLUMNS: dict[str, str] = {
     "tracker stale), separated by '; '; empty when nothing.",
 }
 
+#: Row fields the JSON report alone has: per hub, its groups' figures as the hub sent them
+#: (the CSV and the history keep their number, ``groups``).
+JSON_ONLY = ("group_usage",)
+
 #: The CSV columns a customer's CRM record takes from the onboarding procedure, in its order.
 CRM_COLUMNS = ("hub", "url", "onboarding_date", "first_value_date", "hub_access_confirmed")
 
@@ -112,6 +120,9 @@ class Row:
     server_hours: float | None = None
     median_session_minutes: float | None = None
     peak_concurrent_servers: int | None = None
+    groups: int | None = None
+    #: The report month's groups as the hub sent them (named only when it names them).
+    group_usage: tuple[GroupUsage, ...] | None = None
     estimated_usage_fee: float | None = None
     currency: str | None = None
     cloud_cost: float | None = None
@@ -186,7 +197,16 @@ class Row:
         return ""
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The row's columns (``COLUMNS``), in order: a line of the CSV and of the history."""
+        return {name: getattr(self, name) for name in COLUMNS}
+
+    def as_json(self) -> dict[str, Any]:
+        """The row as the JSON report lists it: every field, the groups' figures as the hub
+        sent them (``name`` only when it sent one; null for a hub that sends none)."""
+        found = {item.name: getattr(self, item.name) for item in fields(self)}
+        groups = self.group_usage
+        found["group_usage"] = None if groups is None else [to_json(group) for group in groups]
+        return found
 
 
 def month_figures(
@@ -224,6 +244,21 @@ def usage_figures(status: StatusDocument, month: str | None) -> UsageMonth | Non
     wanted = month or status.mau.month
     found = next((entry for entry in (usage, *usage.history) if entry.month == wanted), None)
     return found or UsageMonth(wanted, 0, 0, 0.0, None, None, 0)
+
+
+def group_figures(status: StatusDocument, month: str | None) -> tuple[GroupUsage, ...] | None:
+    """The groups' figures of *month* (None: the hub's current month) as the hub sent them:
+    ``usage.groups`` for its current month, its report's month otherwise (none listed: a
+    month without activity). None when its document predates usage per group (version 4).
+    """
+    usage = status.usage
+    if usage is None or usage.groups is None:
+        return None
+    if month is None or month == usage.month:
+        return usage.groups
+    months = status.report.months if status.report is not None else ()
+    found = next((entry.groups for entry in months if entry.month == month), None)
+    return found if found is not None else ()
 
 
 def _event_columns(event: UpcomingEvent | None) -> dict[str, Any]:
@@ -296,6 +331,7 @@ def status_row(
     """The row of a hub that answered with *status*, for *month* (None: its current one)."""
     login, server, fee = month_figures(status, month, tiers)
     usage = usage_figures(status, month)
+    groups = group_figures(status, month)
     upcoming = upcoming_events(status)
     first_value = status.first_value
     return Row(
@@ -315,6 +351,8 @@ def status_row(
         server_hours=None if usage is None else usage.server_hours,
         median_session_minutes=None if usage is None else usage.median_session_minutes,
         peak_concurrent_servers=None if usage is None else usage.peak_concurrent_servers,
+        groups=None if groups is None else len(groups),
+        group_usage=groups,
         estimated_usage_fee=fee,
         currency=status.billing.currency,
         **_checkin_columns(status, month or status.mau.month, fee),

@@ -75,6 +75,7 @@ collect_hub_rows = Table(
     Column("server_hours", Float),
     Column("median_session_minutes", Float),
     Column("peak_concurrent_servers", Integer),
+    Column("groups", Integer),
     Column("estimated_usage_fee", Float),
     Column("currency", String(8)),
     Column("next_event_title", Text),

@@ -73,13 +73,13 @@ def to_json(
     events: Sequence[HubEvent] = (),
     communities: Sequence[Community] = (),
 ) -> str:
-    """The report as one JSON document: the events ahead, the rows, their totals, the
-    communities across their hubs, the month and the time."""
+    """The report as one JSON document: the events ahead, the rows (each with its groups'
+    figures), their totals, the communities across their hubs, the month and the time."""
     document = {
         "generated_at": generated_at,
         "month": month,
         "events": [event.as_dict() for event in events],
-        "hubs": [row.as_dict() for row in rows],
+        "hubs": [row.as_json() for row in rows],
         "totals": asdict(totals(rows)),
         "communities": [community.as_dict() for community in communities],
     }

@@ -3,6 +3,8 @@
 Each scrape builds fresh metric families from figures already in memory: no hub call and
 no database read. Series carry no usernames and no per-user labels; the names are a public
 contract documented in ``docs/metrics.md`` (``METRIC_NAMES`` is the federation allowlist).
+The per-group series exist only with ``Onboarding.report_group_names``: group names are the
+community's own words, and leave the hub only when the configuration says so.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ METRIC_NAMES: tuple[str, ...] = (
     f"{PREFIX}links_info",
     f"{PREFIX}live_since_timestamp_seconds",
     f"{PREFIX}monthly_active_users",
+    f"{PREFIX}monthly_group_active_users",
+    f"{PREFIX}monthly_group_server_hours",
+    f"{PREFIX}monthly_group_sessions",
     f"{PREFIX}monthly_peak_concurrent_servers",
     f"{PREFIX}monthly_profile_server_hours",
     f"{PREFIX}monthly_profile_sessions",
@@ -120,6 +125,14 @@ _HELP = {
     "month, in hours.",
     "monthly_peak_concurrent_servers": "The most servers of counted users running at one poll "
     "in the current UTC month.",
+    "monthly_group_active_users": "Members of a JupyterHub group active in the current UTC "
+    "month, per basis (login or server); a user in several groups counts in each. Only with "
+    "Onboarding.report_group_names (the max_usage_labels most active groups, the rest as "
+    "'other').",
+    "monthly_group_sessions": "Sessions of a group's members started in the current UTC "
+    "month (only with Onboarding.report_group_names; bounded as the group's active users).",
+    "monthly_group_server_hours": "Server-hours of a group's members in the current UTC month "
+    "(only with Onboarding.report_group_names; bounded as the group's active users).",
     "monthly_profile_sessions": "Sessions started in the current UTC month per profile (the "
     "max_usage_labels most used, the rest as 'other').",
     "monthly_profile_server_hours": "Server-hours in the current UTC month per profile (the "
@@ -218,6 +231,7 @@ class OnboardingCollector(Collector):
             _family("gauge", "monthly_peak_concurrent_servers"),
             _family("gauge", "monthly_profile_sessions", labels=["profile"]),
             _family("gauge", "monthly_profile_server_hours", labels=["profile"]),
+            *_group_families(),
             _family("gauge", "next_event_start_timestamp_seconds"),
             _family("gauge", "next_event_expected_attendees"),
             _family("gauge", "next_event_checklist_complete"),
@@ -314,7 +328,10 @@ class OnboardingCollector(Collector):
         yield _family("gauge", "estimated_usage_fee_dollars", value=billing.estimated_usage_fee)
         yield _family("gauge", "check_in_due", value=int(first_value.check_in_due))
         yield from self._closed_month_families(mau.history)
-        yield from self._usage_families(usage_section(snapshot))
+        usage = usage_section(snapshot)
+        yield from self._usage_families(usage)
+        if snapshot.settings.report_group_names:
+            yield from _group_series(usage)
 
     def _closed_month_families(self, history: Sequence[MonthCount]) -> Iterator[Metric]:
         """The latest closed month's figures, as written when it closed."""
@@ -346,6 +363,33 @@ class OnboardingCollector(Collector):
             hours.add_metric([entry.name], entry.server_hours)
         yield sessions
         yield hours
+
+
+def _group_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    """The per-group families, empty: active users, sessions and server-hours."""
+    return (
+        _family("gauge", "monthly_group_active_users", labels=["group", "basis"]),
+        _family("gauge", "monthly_group_sessions", labels=["group"]),
+        _family("gauge", "monthly_group_server_hours", labels=["group"]),
+    )
+
+
+def _group_series(usage: Usage) -> tuple[Metric, ...]:
+    """The current month's figures per JupyterHub group, labelled with the group's name.
+
+    Only called with ``Onboarding.report_group_names``. The values are bounded as the
+    profiles are: the status document's ``usage.groups``, the max_usage_labels most active
+    groups and then "other"; the exposition escapes quotes, backslashes and line ends.
+    """
+    families = active, sessions, hours = _group_families()
+    for group in usage.groups or ():
+        if group.name is None:  # never with names on; an unnamed group has no label to show
+            continue
+        active.add_metric([group.name, "login"], group.mau_login)
+        active.add_metric([group.name, "server"], group.mau_server)
+        sessions.add_metric([group.name], group.sessions)
+        hours.add_metric([group.name], group.server_hours)
+    return families
 
 
 def public_links(public_url: str, service_prefix: str) -> dict[str, str] | None:

@@ -29,6 +29,7 @@ from jupyterhub_onboarding.collector.store import (
     collect_runs,
     metadata,
 )
+from jupyterhub_onboarding.core.status.model import GroupUsage
 from jupyterhub_onboarding.db import SchemaError
 from jupyterhub_onboarding.service.store import MIGRATIONS as SERVICE_MIGRATIONS
 from jupyterhub_onboarding.service.store import Store
@@ -54,13 +55,13 @@ def fresh_url(backend, request, tmp_path) -> str:
     return request.getfixturevalue("postgres").create_database()
 
 
-#: Columns of collect_hub_rows added after release 0.1 (by revisions 0002 and 0003).
+#: Columns of collect_hub_rows added after release 0.1 (by revisions 0002 to 0005).
 ADDED_SINCE_0_1 = (
     "sessions", "server_hours", "median_session_minutes", "peak_concurrent_servers",
     "next_event_title", "next_event_kind", "next_event_start", "next_event_days_until",
     "next_event_expected_attendees", "next_event_checklist_done", "next_event_checklist_total",
     "community", "community_mau_login", "community_mau_server", "community_estimated_usage_fee",
-    "community_deduplicated",
+    "community_deduplicated", "groups",
 )  # fmt: skip
 
 
@@ -151,6 +152,8 @@ def new_rows() -> list[Row]:
             url="https://alpha.example.org",
             reachable=True,
             mau_login=3,
+            groups=1,
+            group_usage=(GroupUsage("physics-101", 3, 2, 5, 4.5, 30.0),),
             next_event_title="Midterm exam",
             next_event_kind="exam",
             next_event_start="2026-12-03T08:00:00Z",
@@ -202,9 +205,9 @@ def test_a_fresh_history_gets_the_schema_of_its_tables(fresh_url):
     try:
         assert store.schema_revision() is None
         store.upgrade()
-        assert store.schema_revision() == "0004"
+        assert store.schema_revision() == "0005"
         store.upgrade()  # harmless
-        assert store.schema_revision() == "0004"
+        assert store.schema_revision() == "0005"
         run_id = append_new_run(store)
     finally:
         store.close()
@@ -230,6 +233,9 @@ def test_a_fresh_history_gets_the_schema_of_its_tables(fresh_url):
         alpha.next_event_checklist_total,
     ) == (2.0, 120, 1, 4)
     assert gamma.next_event_title is None and gamma.next_event_checklist_total is None
+    # the number of groups is kept, never their names
+    assert (alpha.groups, gamma.groups) == (1, None)
+    assert "physics-101" not in {str(value) for value in alpha._mapping.values()}
 
 
 def test_a_release_0_1_history_is_taken_over_in_place(release_0_1_url):
@@ -237,9 +243,9 @@ def test_a_release_0_1_history_is_taken_over_in_place(release_0_1_url):
     try:
         assert store.schema_revision() is None
         store.upgrade()
-        assert store.schema_revision() == "0004"
+        assert store.schema_revision() == "0005"
         store.upgrade()  # harmless
-        assert store.schema_revision() == "0004"
+        assert store.schema_revision() == "0005"
         run_id = append_new_run(store)
     finally:
         store.close()
@@ -292,7 +298,7 @@ def test_a_history_can_share_the_database_of_a_service(fresh_url):
         service.upgrade()
         collector.upgrade()
         service_head = ScriptDirectory(str(SERVICE_MIGRATIONS.directory)).get_current_head()
-        assert (service.schema_revision(), collector.schema_revision()) == (service_head, "0004")
+        assert (service.schema_revision(), collector.schema_revision()) == (service_head, "0005")
         tables = set(inspect(collector.engine).get_table_names())
         assert {"alembic_version", VERSION_TABLE, "users", "collect_runs"} <= tables
         append_new_run(collector)

@@ -15,6 +15,7 @@ from harness.collector import UNSAFE_CHARACTERS, make_event, make_status, months
 from jupyterhub_onboarding.collector.rows import (
     COLUMNS,
     CRM_COLUMNS,
+    JSON_ONLY,
     HubEvent,
     Row,
     build_row,
@@ -26,6 +27,7 @@ from jupyterhub_onboarding.collector.rows import (
 from jupyterhub_onboarding.collector.writers import render, to_csv, to_html, to_json, to_table
 from jupyterhub_onboarding.core import fees
 from jupyterhub_onboarding.core.safetext import REPLACEMENT
+from jupyterhub_onboarding.core.status.model import GroupUsage
 from jupyterhub_onboarding.core.status.read import read_status
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
@@ -68,12 +70,13 @@ def stale_status():
 
 
 def test_columns_are_the_row_fields_in_order():
-    assert list(Row.__dataclass_fields__) == list(COLUMNS)
+    assert [name for name in Row.__dataclass_fields__ if name not in JSON_ONLY] == list(COLUMNS)
+    assert JSON_ONLY == ("group_usage",)
     assert list(COLUMNS) == [
         "hub", "url", "reachable", "first_value_achieved", "first_value_date",
         "days_to_first_value", "check_in_due", "mau_login", "mau_server", "active_30d",
         "sessions", "server_hours", "median_session_minutes", "peak_concurrent_servers",
-        "estimated_usage_fee", "currency", "cloud_cost", "cloud_cost_currency",
+        "groups", "estimated_usage_fee", "currency", "cloud_cost", "cloud_cost_currency",
         "estimated_total", "home_storage_bytes", "home_storage_measured_at",
         "next_event_title", "next_event_kind",
         "next_event_start", "next_event_days_until", "next_event_expected_attendees",
@@ -103,6 +106,8 @@ def test_row_from_a_status_document_takes_every_figure():
         server_hours=20.25,
         median_session_minutes=35.5,
         peak_concurrent_servers=4,
+        groups=0,
+        group_usage=(),
         estimated_usage_fee=fees.usage_fee(15),
         currency="USD",
         tracker_stale=False,
@@ -323,6 +328,7 @@ def _typed(name, text):
         "active_30d",
         "sessions",
         "peak_concurrent_servers",
+        "groups",
         "checklist_done",
         "checklist_total",
     ):
@@ -362,13 +368,19 @@ def test_csv_defuses_formulas_in_text_cells():
     assert record["error"] == "'@SUM(A1)"
 
 
+def groups_back(hub: dict) -> tuple[GroupUsage, ...] | None:
+    """A JSON hub's ``group_usage`` back to the row's (an unnamed group has no ``name``)."""
+    found = hub["group_usage"]
+    return None if found is None else tuple(GroupUsage(**{"name": None, **g}) for g in found)
+
+
 def test_json_parses_back_to_the_same_numbers():
     rows = order_rows(_rows())
     document = json.loads(to_json(rows, month="2026-10", generated_at="2026-11-20T12:00:00Z"))
     assert document["month"] == "2026-10"
     assert document["generated_at"] == "2026-11-20T12:00:00Z"
-    assert document["hubs"] == [row.as_dict() for row in rows]
-    assert [Row(**hub) for hub in document["hubs"]] == rows
+    assert document["hubs"] == [row.as_json() for row in rows]
+    assert [Row(**{**hub, "group_usage": groups_back(hub)}) for hub in document["hubs"]] == rows
     summary = totals(rows)
     assert document["totals"]["mau_login"] == summary.mau_login
     assert document["totals"]["estimated_usage_fee"] == {"USD": 395.0}

@@ -47,6 +47,7 @@ from jupyterhub_onboarding.core.snapshot import (
     TrackerState,
     build_snapshot,
 )
+from jupyterhub_onboarding.core.status.model import GroupUsage
 from jupyterhub_onboarding.core.status.write import build_status, report_section, to_json
 from jupyterhub_onboarding.core.usage import MonthUsage, UsageFigures
 
@@ -71,15 +72,27 @@ def make_status(
     hub_url: str = "https://hub.example.org",
     usage: dict[str, tuple[int, float, float | None, int]] | None = None,
     events: Sequence[Event] | None = None,
+    groups: dict[str, Sequence[GroupUsage]] | None = None,
+    group_names: bool = False,
 ) -> dict[str, Any]:
     """A status document made by the service's own code from the given figures.
 
-    *usage* maps a month to (sessions, server-hours, median minutes, peak servers).
+    *usage* maps a month to (sessions, server-hours, median minutes, peak servers), *groups*
+    a month to its groups' figures (sent named only with *group_names*, as
+    ``Onboarding.report_group_names`` does).
     *events* (None: a service that predates events, with no ``events`` section and no
     ``schema_version``) become ``events.upcoming`` as the status handler makes it.
     """
     live_since = now - timedelta(days=live_days_ago)
-    settings = Settings(hub_url=hub_url, live_since=live_since, billing_basis=billing_basis)
+    settings = Settings(
+        hub_url=hub_url,
+        live_since=live_since,
+        billing_basis=billing_basis,
+        report_group_names=group_names,
+    )
+    usage_months = dict(usage or {})
+    for m in groups or {}:
+        usage_months.setdefault(m, (0, 0.0, None, 0))
     nth = live_since + timedelta(days=3) if logged_in >= settings.first_value_threshold else None
     aggregates = Aggregates(
         users_logged_in=logged_in,
@@ -97,8 +110,9 @@ def make_status(
                     server_hours=hours,
                     median_session_minutes=median,
                     peak_concurrent_servers=peak,
+                    groups=tuple((groups or {}).get(m, ())),
                 )
-                for m, (sessions, hours, median, peak) in sorted((usage or {}).items())
+                for m, (sessions, hours, median, peak) in sorted(usage_months.items())
             )
         ),
     )

@@ -26,7 +26,7 @@ from jupyterhub_onboarding.core.snapshot import (
     TrackerState,
     build_snapshot,
 )
-from jupyterhub_onboarding.core.status.model import Storage
+from jupyterhub_onboarding.core.status.model import GroupUsage, Storage
 from jupyterhub_onboarding.core.status.write import storage_section
 from jupyterhub_onboarding.core.storage import DirectorySize, StorageState, storage_figures
 from jupyterhub_onboarding.core.usage import LabelUsage, MonthUsage, UsageFigures
@@ -62,6 +62,7 @@ USAGE = UsageFigures(
             server_hours=12.5,
             peak_concurrent_servers=4,
             profiles=(LabelUsage("small", 6, 10.0), LabelUsage("other", 3, 2.5)),
+            groups=(GroupUsage("physics-101", 5, 2, 7, 9.5, 40.0),),
         ),
     )
 )
@@ -98,6 +99,7 @@ def snapshot(
     last_success_at: datetime | None = NOW - timedelta(seconds=30),
     billing_basis: str = "login",
     now: datetime = NOW,
+    group_names: bool = False,
 ) -> Snapshot:
     aggregates = Aggregates(
         users_logged_in=logged_in,
@@ -113,6 +115,7 @@ def snapshot(
         live_since=LIVE_SINCE,
         first_value_threshold=5,
         billing_basis=billing_basis,
+        report_group_names=group_names,
     )
     tracker = TrackerState(last_success_at=last_success_at, stale_after=timedelta(minutes=15))
     return build_snapshot(aggregates, settings, tracker, now)
@@ -358,8 +361,9 @@ def test_poll_stats_reject_counts_of_the_wrong_length():
 
 
 def test_series_names_are_exactly_the_documented_contract():
+    closed = (MonthCount("2026-10", 4, 1, closed=True, estimated_usage_fee=40.0),)
     full = scrape(
-        snapshot(months=(MonthCount("2026-10", 4, 1, closed=True, estimated_usage_fee=40.0),)),
+        snapshot(months=closed, group_names=True),
         PollStats(),
         links=public_links("https://hub.example.org", "/s/"),
         events=(EXAM,),
@@ -420,7 +424,7 @@ def test_describe_names_every_family_that_collect_can_produce():
     links = public_links("https://hub.example.org", "/services/onboarding/")
     closed = (MonthCount("2026-10", 4, 1, closed=True, estimated_usage_fee=40.0),)
     collector = OnboardingCollector(
-        lambda: snapshot(months=closed),
+        lambda: snapshot(months=closed, group_names=True),
         lambda: PollStats(),
         Clock(NOW),
         links=lambda: links,
