@@ -163,9 +163,10 @@ def test_the_card_shows_named_escaped_rows_and_says_they_overlap(env):
     assert "<script>x</script>" not in html
     assert '<td class="group-name">&lt;script&gt;x&lt;/script&gt;</td>' in html
     assert "counts in each, so the rows do not add up to the hub's MAU" in html
-    assert '<td class="text-end">31.5</td>' in html and '<td class="text-end">47 min</td>' in html
+    cell = '<td class="text-end text-nowrap">{}</td>'.format
+    assert cell("31.5") in html and cell("47 min") in html
     assert "no ended session" in html and "1 h 36 min" in html
-    assert '<td class="text-end group-cost">$200.00</td>' in html
+    assert '<td class="text-end text-nowrap group-cost">$200.00</td>' in html
     assert "matched by group name" in html
     assert 'class="usage-groups-other"' in html and "Onboarding.max_usage_labels" in html
 
