@@ -48,8 +48,9 @@ class SourceSettings(HasTraits):
         help="""Name the hub's JupyterHub groups outside the admin page: in the status API's
         usage.groups, the monthly reports, the collector and the per-group metrics series.
         Group names are the community's own words (courses, projects); when False (the
-        default) the status API and reports give each group's figures unnamed, and the
-        metrics have no per-group series. Usernames are never sent either way.""",
+        default) the status API and reports give each group's figures unnamed (the groups
+        beyond the most active summed as "other"), and the metrics have no per-group series.
+        Usernames are never sent either way.""",
     ).tag(config=True)
 
     cost_bearer_token_file = Unicode(

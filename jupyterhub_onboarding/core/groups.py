@@ -10,7 +10,7 @@ rest are one "other" entry, its figures those of the union of their members.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,7 +19,10 @@ from .status.model import MAX_GROUP_NAME
 from .status.model import GroupUsage as GroupUsage
 from .usage import OTHER, SessionRecord, month_bounds, month_part, percentile
 
-__all__ = ["GroupUsage", "clean_group_name", "group_usage"]
+__all__ = ["GroupLine", "GroupUsage", "clean_group_name", "group_lines", "group_usage"]
+
+#: How the "other" entry (the groups beyond the most active, summed) is shown.
+OTHER_GROUPS = "Other groups"
 
 
 def clean_group_name(value: object) -> str | None:
@@ -120,3 +123,36 @@ def group_usage(
     if not any(user_id in active for user_id in union):
         return tuple(kept)
     return (*kept, _figures(OTHER, union, login, server, parts))
+
+
+@dataclass(frozen=True)
+class GroupLine:
+    """One entry of the usage per group with what a page or report calls it."""
+
+    label: str
+    figures: GroupUsage
+
+    @property
+    def other(self) -> bool:
+        """The entry sums the groups beyond the most active (it is no one group)."""
+        return self.figures.name == OTHER
+
+
+def group_lines(groups: Sequence[GroupUsage]) -> tuple[GroupLine, ...]:
+    """Each entry, in order, with its label: its name; "Other groups" for "other"; and
+    "Group 1", "Group 2", ... by position for one whose name was left out (a document
+    written without ``Onboarding.report_group_names``)."""
+    return tuple(
+        GroupLine(
+            OTHER_GROUPS
+            if group.name == OTHER
+            else (group.name if group.name is not None else f"Group {index}"),
+            group,
+        )
+        for index, group in enumerate(groups, start=1)
+    )
+
+
+def names_left_out(groups: Sequence[GroupUsage]) -> bool:
+    """Some entry's name was left out (the document was written without names)."""
+    return any(group.name is None for group in groups)

@@ -32,6 +32,7 @@ from .format import (
     number,
     percent_change,
 )
+from .groups import GroupLine, group_lines, names_left_out
 from .rules import add_months, last_months, month_label, month_of, parse_month
 from .safetext import safe_text, unsafe_characters
 from .status.model import (
@@ -176,6 +177,16 @@ class Report:
 
     def link_text(self, url: str) -> str:
         return link_target(url)
+
+    @property
+    def groups(self) -> tuple[GroupLine, ...]:
+        """The month's usage per group, labelled (none when the hub sent none)."""
+        return group_lines(self.figures.details.groups or ())
+
+    @property
+    def group_names_left_out(self) -> bool:
+        """The hub left the group names out (``Onboarding.report_group_names`` not set)."""
+        return names_left_out(self.figures.details.groups or ())
 
     @property
     def previous_month_name(self) -> str:

@@ -19,6 +19,7 @@ from .format import (
     month_name,
     number,
 )
+from .groups import GroupLine
 from .monthly import DASH, Report, ReportMonth
 from .status.model import LabelUsage
 
@@ -27,6 +28,20 @@ def _labels(entries: Sequence[LabelUsage]) -> list[dict[str, Any]]:
     return [
         {"name": entry.name, "sessions": number(entry.sessions), "hours": hours(entry.server_hours)}
         for entry in entries
+    ]
+
+
+def _groups(lines: Sequence[GroupLine]) -> list[dict[str, Any]]:
+    return [
+        {
+            "label": line.label,
+            "mau_login": number(line.figures.mau_login),
+            "mau_server": number(line.figures.mau_server),
+            "sessions": number(line.figures.sessions),
+            "hours": hours(line.figures.server_hours),
+            "median_session": duration(line.figures.median_session_minutes, none=DASH),
+        }
+        for line in lines
     ]
 
 
@@ -87,6 +102,8 @@ def report_data(report: Report) -> dict[str, Any]:
         "cost_dashboard_url": report.cost_dashboard_url,
         "cost_dashboard_text": link_target(report.cost_dashboard_url or ""),
         "figures": _month_data(report.figures),
+        "groups": _groups(report.groups),
+        "group_names_left_out": report.group_names_left_out,
         "chart": _chart(report),
         "chart_max": max([1, *(max(bar.login, bar.server) for bar in report.chart)]),
         "first_value": {

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from tornado import web
 
 from ..core.clock import isoformat
+from ..core.cost import CostFigures
 from ..core.format import duration, hours, month_name
 from ..core.rules import add_months, month_label, month_of, parse_month
 from ..core.snapshot import Snapshot
@@ -25,6 +26,7 @@ from ..core.usage import LAST_LOGIN_BUCKETS, SERVER_MINUTES_BUCKETS, MonthUsage
 from ..service.store import USAGE_SORTS, UsageQuery, UsageRow
 from ..service.store.usertable import USAGE_FILTERS
 from .chart import HistogramBar, histogram_svg
+from .groupviews import GroupOrder, group_namespace, month_cost, parse_group_order
 
 #: Rows of the per-user table per page.
 PAGE_SIZE = 50
@@ -185,6 +187,10 @@ class TableArgs:
         self.show = get("show", "")
         if self.show not in USAGE_FILTERS:
             raise web.HTTPError(400, f"show must be one of {', '.join(USAGE_FILTERS[1:])}")
+        #: The table's arguments as the request gave them, for other links to keep.
+        self.given = {name: get(name, "") for name in ("month", "q", "show", "sort", "order")}
+        if self.page > 1:
+            self.given["page"] = str(self.page)
 
     @property
     def narrowing(self) -> dict[str, str]:
@@ -279,8 +285,15 @@ async def usage_namespace(handler, snapshot: Snapshot | None) -> dict[str, Any]:
     if snapshot is None:
         return {}
     args = TableArgs(handler.get_argument, month_of(snapshot.generated_at))
-    rows, total = await load_rows(handler.service, args.query(snapshot))
-    return usage_section(snapshot, handler.service.app.service_prefix, args, rows, total)
+    order = parse_group_order(handler.get_argument)
+    service = handler.service
+    rows, total = await load_rows(service, args.query(snapshot))
+    month = month_label(args.month)
+    # the cost per group is asked for only where there are groups to put it beside
+    cost = await month_cost(service, month) if snapshot.usage.month(month).groups else None
+    return usage_section(
+        snapshot, service.app.service_prefix, args, rows, total, group_order=order, cost=cost
+    )
 
 
 def usage_section(
@@ -289,8 +302,12 @@ def usage_section(
     args: TableArgs,
     rows: list[UsageRow] | None,
     total: int,
+    *,
+    group_order: GroupOrder | None = None,
+    cost: CostFigures | None = None,
 ) -> dict[str, Any]:
-    """The section's namespace from the snapshot and one page of the per-user table."""
+    """The section's namespace from the snapshot, one page of the per-user table, the order
+    of the usage per group and the cloud cost of the table's month."""
     current = month_of(snapshot.generated_at)
     usage = snapshot.usage
     lists = prefix + "usage/users"
@@ -330,5 +347,17 @@ def usage_section(
         "usage_csv_url": _link(prefix + "usage.csv", month=month_label(current)),
         "usage_previous_csv_url": _link(prefix + "usage.csv", month=month_label(previous)),
     }
-    ns.update(table_namespace(args, rows, total, prefix + "usage", "usage-users"))
+    order = group_order or GroupOrder()
+    month = month_label(args.month)
+    ns.update(
+        group_namespace(
+            usage.month(month).groups,
+            month,
+            order,
+            cost,
+            lambda **query: _link(prefix + "usage", "usage-groups", **args.given, **query),
+        ),
+        group_order_query=order.query,
+    )
+    ns.update(table_namespace(args, rows, total, prefix + "usage", "usage-users", **order.query))
     return ns

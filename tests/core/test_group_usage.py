@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jupyterhub_onboarding.core.groups import clean_group_name, group_usage
+from jupyterhub_onboarding.core.groups import (
+    GroupUsage,
+    clean_group_name,
+    group_lines,
+    group_usage,
+    names_left_out,
+)
 from jupyterhub_onboarding.core.hubmodel import parse_user
 from jupyterhub_onboarding.core.usage import SessionRecord, month_usage
 
@@ -146,3 +152,15 @@ def test_the_user_model_groups_are_read_and_a_malformed_list_refuses_nobody():
     assert parse_user({**base, "groups": ["b", "a", "a", 3, ""]}).groups == {"a", "b"}
     assert parse_user({**base, "groups": "physics"}).groups == frozenset()
     assert parse_user(base).groups == frozenset()
+
+
+def test_lines_are_named_numbered_without_names_and_other_is_labelled():
+    named = (GroupUsage("physics-101", 2, 1, 3, 1.0, 30.0), GroupUsage("other", 1, 1, 1, 0.5, None))
+    assert [(line.label, line.other) for line in group_lines(named)] == [
+        ("physics-101", False),
+        ("Other groups", True),
+    ]
+    assert not names_left_out(named)
+    unnamed = tuple(GroupUsage(None, 1, 1, 1, 0.5, None) for _ in range(2)) + named[1:]
+    assert [line.label for line in group_lines(unnamed)] == ["Group 1", "Group 2", "Other groups"]
+    assert names_left_out(unnamed) and group_lines(()) == ()

@@ -202,8 +202,10 @@ def test_group_names_leave_the_hub_only_when_enabled(names):
         assert [g["name"] for g in groups] == ["physics-101", "other"]
         assert month_groups[0]["name"] == "physics-101"
     else:
-        # no key at all, not null: a reader cannot tell a name was there
-        assert all("name" not in g for g in groups + month_groups)
+        # no key at all, not null: a reader cannot tell a name was there; "other" names no
+        # group and stays, so a report can tell it from the groups
+        assert [g.get("name") for g in groups + month_groups] == [None, "other"] * 2
+        assert "name" not in groups[0] and "name" not in month_groups[0]
         assert "physics-101" not in json.dumps(document)
     assert read_status(document) == make_model(group_names=names)
 

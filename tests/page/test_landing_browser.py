@@ -24,6 +24,16 @@ USERS = [f"user{index:02d}" for index in range(60)]
 DORMANT = USERS[40:]
 LIVE_DAYS = 80
 WIDTHS = (1280, 390)
+#: A group name that would be markup if the page did not escape it.
+HOSTILE_GROUP = "<img src=x onerror=alert(1)>"
+
+
+def groups_of(name: str) -> frozenset[str]:
+    """Every second user is in physics-101, every third in data-science too, every fifth in
+    the hostile group; the others in none."""
+    index = USERS.index(name)
+    pairs = (("physics-101", 2), ("data-science", 3), (HOSTILE_GROUP, 5))
+    return frozenset(group for group, every in pairs if index % every == 0)
 
 
 def seed(service_dir: Path, now: datetime) -> None:
@@ -42,6 +52,7 @@ def seed(service_dir: Path, now: datetime) -> None:
                 False,
                 start,
                 (ServerSeen("", True, start, start, {"profile": "small"}),),
+                groups=groups_of(name),
             )
             for name in active
         )
@@ -230,4 +241,25 @@ def test_the_per_user_table_is_searched_and_filtered(hub, context):
     # the search stays in the sort links
     href = page.get_attribute("#usage-users-table th[data-sort='name'] a", "href")
     assert "q=USER1" in href and "show=with_sessions" in href
+    page.close()
+
+
+def test_the_usage_per_group_sorts_by_a_heading_and_keeps_the_search(hub, context, artifacts):
+    """An admin sorts last month's groups by sessions (last month is seeded throughout,
+    whatever today's date); the month and the search stay in the links."""
+    today = datetime.now(timezone.utc).date().replace(day=1)
+    previous = (today - timedelta(days=1)).strftime("%Y-%m")
+    page = context.new_page()
+    show(page, hub.service_url + f"usage?month={previous}&q=user", 1280, "light")
+    names = page.locator("#usage-groups-table .group-name").all_inner_texts()
+    assert sorted(names) == sorted(["physics-101", "data-science", HOSTILE_GROUP])  # as text
+    page.click("#usage-groups-table th[data-sort='sessions'] a")
+    page.wait_for_url(re.compile(r".*group_sort=sessions&group_order=desc#usage-groups$"))
+    assert f"month={previous}&q=user" in page.url  # the page's other arguments stay
+    heading = page.locator("#usage-groups-table th[data-sort='sessions']")
+    assert heading.get_attribute("aria-sort") == "descending"
+    cells = page.locator("#usage-groups-table tbody td:nth-child(4)").all_inner_texts()
+    sessions = [int(cell.replace(",", "")) for cell in cells]
+    assert sessions == sorted(sessions, reverse=True) and sessions[0] > 0
+    page.locator("#usage-groups").screenshot(path=str(artifacts / "usage-groups-1280.png"))
     page.close()

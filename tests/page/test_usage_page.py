@@ -81,11 +81,17 @@ def usage_snapshot(profile=HOSTILE):
     )
 
 
-def render_usage(env, snapshot, rows, total=None, **table_args):
+def render_usage(env, snapshot, rows, total=None, group_order=None, cost=None, **table_args):
     ns = {
         **hub_page_namespace({"name": "admin", "admin": True}, "/hub/", [NavService("o", PREFIX)]),
         **usage_section(
-            snapshot, PREFIX, args(**table_args), rows, len(rows or []) if total is None else total
+            snapshot,
+            PREFIX,
+            args(**table_args),
+            rows,
+            len(rows or []) if total is None else total,
+            group_order=group_order,
+            cost=cost,
         ),
     }
     ns.update(

@@ -251,8 +251,8 @@ class GroupUsage(Section):
         metadata=optional(
             text(
                 MAX_GROUP_NAME,
-                "The group's name, sent only with Onboarding.report_group_names "
-                '("other" sums the groups beyond the most active)',
+                "The group's name, sent only with Onboarding.report_group_names; "
+                '"other", sent either way, sums the groups beyond the most active',
             )
         )
     )

@@ -24,7 +24,7 @@ from ..links import Link
 from ..monthtodate import empty_month_to_date
 from ..snapshot import Snapshot
 from ..storage import StorageState
-from ..usage import MonthUsage
+from ..usage import OTHER, MonthUsage
 from .model import (
     SCHEMA_VERSION,
     Billing,
@@ -181,10 +181,14 @@ def usage_section(snapshot: Snapshot) -> Usage:
 
 def shown_groups(groups: Sequence[GroupUsage], names: bool) -> tuple[GroupUsage, ...]:
     """The groups as they leave the admin views: their names only when *names* is set
-    (``Onboarding.report_group_names``), else the figures of each, unnamed."""
+    (``Onboarding.report_group_names``), else the figures of each, unnamed. The "other"
+    entry keeps its label either way: it names no group (it sums those beyond the most
+    active), and without it a report could not tell it from a group."""
     if names:
         return tuple(groups)
-    return tuple(dataclasses.replace(group, name=None) for group in groups)
+    return tuple(
+        dataclasses.replace(group, name=OTHER if group.name == OTHER else None) for group in groups
+    )
 
 
 def _every_bucket(
