@@ -43,6 +43,7 @@ from .templating import NavService, build_environment, hub_page_namespace, rende
 from .usage import (
     TableArgs,
     bucket_label,
+    home_sizes,
     load_rows,
     parse_bucket,
     table_namespace,
@@ -423,7 +424,8 @@ class UsageUsersHandler(PageHandler):
         if as_csv:
             query = args.query(snapshot, bucket=(kind, key), lifetime=lifetime, limit=None)
             store = service.store
-            text = await service.db(lambda: usage_csv(store.usage_rows(query)[0], lifetime))
+            home = home_sizes(service)
+            text = await service.db(lambda: usage_csv(store.usage_rows(query)[0], lifetime, home))
             self.send_csv(text, f"users-{kind}-{key}.csv")
             return
         query = args.query(snapshot, bucket=(kind, key), lifetime=lifetime)
@@ -442,6 +444,7 @@ class UsageUsersHandler(PageHandler):
             usage_url=self.prefix + "usage",
             usage_table_month_name=month,
             lifetime=lifetime,
+            usage_home_sizes=home_sizes(service),
             bucket_csv_url=url_concat(self.prefix + "usage/users.csv", {"bucket": bucket}),
             **table_namespace(
                 args, rows, total, self.prefix + "usage/users", "", bucket=f"{kind}:{key}"
@@ -466,7 +469,8 @@ class UsageCSVHandler(PageHandler):
             month=month, now=service.clock(), limit=None, sort="name", descending=False
         )
         store = service.store
-        text = await service.db(lambda: usage_csv(store.usage_rows(query)[0]))
+        home = home_sizes(service)
+        text = await service.db(lambda: usage_csv(store.usage_rows(query)[0], home=home))
         self.send_csv(text, f"usage-{month_label(month)}.csv")
 
 

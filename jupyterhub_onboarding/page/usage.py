@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -81,12 +81,32 @@ def csv_cell(value: Any) -> str:
 LIFETIME_COLUMNS = ("last_session_end_ever", "most_used_profile_ever")
 
 
-def usage_csv(rows: Sequence[UsageRow], lifetime: bool = False) -> str:
+#: The column the home directory sizes add, when storage is read (docs/checkin.md).
+HOME_COLUMN = "home_directory_bytes"
+
+
+def home_sizes(service: Any) -> Mapping[str, int] | None:
+    """Each user's home directory size as last measured (admin views only); empty before a
+    first measurement, None when home directory storage is not read at all."""
+    if service.storage is None:
+        return None
+    figures = service.storage.state.figures
+    return figures.by_user() if figures is not None else {}
+
+
+def usage_csv(
+    rows: Sequence[UsageRow],
+    lifetime: bool = False,
+    home: Mapping[str, int] | None = None,
+) -> str:
     """The per-user table as CSV, one row per counted user who has logged in; with
-    *lifetime*, each user's last session end and most used profile over all sessions too."""
+    *lifetime*, each user's last session end and most used profile over all sessions too;
+    with *home* (username -> bytes), each user's home directory size (empty: not measured).
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS + (LIFETIME_COLUMNS if lifetime else ()))
+    extra = (HOME_COLUMN,) if home is not None else ()
+    writer.writerow(CSV_COLUMNS + (LIFETIME_COLUMNS if lifetime else ()) + extra)
     for row in rows:
         cells = [
             csv_cell(row.name),
@@ -101,6 +121,8 @@ def usage_csv(rows: Sequence[UsageRow], lifetime: bool = False) -> str:
         if lifetime:
             ended = isoformat(row.ever_last_session_end) or ""
             cells += ["running" if row.ever_running else ended, csv_cell(row.ever_top_profile)]
+        if home is not None:
+            cells.append(home.get(row.name, ""))
         writer.writerow(cells)
     return out.getvalue()
 
@@ -291,9 +313,10 @@ async def usage_namespace(handler, snapshot: Snapshot | None) -> dict[str, Any]:
     month = month_label(args.month)
     # the cost per group is asked for only where there are groups to put it beside
     cost = await month_cost(service, month) if snapshot.usage.month(month).groups else None
-    return usage_section(
+    section = usage_section(
         snapshot, service.app.service_prefix, args, rows, total, group_order=order, cost=cost
     )
+    return {**section, "usage_home_sizes": home_sizes(service)}
 
 
 def usage_section(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
@@ -81,8 +82,11 @@ def usage_snapshot(profile=HOSTILE):
     )
 
 
-def render_usage(env, snapshot, rows, total=None, group_order=None, cost=None, **table_args):
+def render_usage(
+    env, snapshot, rows, total=None, group_order=None, cost=None, home=None, **table_args
+):
     ns = {
+        "usage_home_sizes": home,
         **hub_page_namespace({"name": "admin", "admin": True}, "/hub/", [NavService("o", PREFIX)]),
         **usage_section(
             snapshot,
@@ -219,6 +223,26 @@ def test_csv_neutralises_formulas_and_keeps_every_column():
     assert parsed[1][3:7] == ["2", "1.5000", "2026-11-20T11:00:00Z", "2026-11-20T11:55:00Z"]
     assert parsed[2][1:3] == ["yes", "yes"] and parsed[2][6] == "running"
     assert parsed[3][0] == HOSTILE and parsed[3][6] == "" and parsed[3][7] == ""
+
+
+def test_home_directory_sizes_join_the_per_user_table_and_its_csv(env):
+    rows = [row("ana"), row(HOSTILE), row("cai")]
+    home = {"ana": 1_500_000_000, HOSTILE: 2_000}
+    html = render_usage(env, usage_snapshot("small"), rows, home=home)
+    table = html[html.index('id="usage-users-table"') :]
+    table = table[: table.index("</table>")]
+    assert ">Home directory</th>" in table
+    cells = re.findall(r'<td class="text-end usage-home">(.*?)</td>', table)
+    assert cells[0] == "1.50 GB" and cells[1] == "2.00 kB"
+    assert "not measured" in cells[2]
+    assert "<img src=x" not in html  # the hostile name is text
+    # storage not read: no column at all
+    plain = render_usage(env, usage_snapshot("small"), rows)
+    assert "Home directory</th>" not in plain and "usage-home" not in plain
+    parsed = list(csv.reader(io.StringIO(usage_csv(rows, home=home))))
+    assert parsed[0][-1] == "home_directory_bytes"
+    assert [line[-1] for line in parsed[1:]] == ["1500000000", "2000", ""]
+    assert "home_directory_bytes" not in usage_csv(rows)
 
 
 def test_snapshot_without_usage_has_an_empty_section(env):

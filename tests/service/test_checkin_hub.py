@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 import subprocess
 from contextlib import closing
@@ -150,6 +152,16 @@ def test_storage_in_the_service_survives_prometheus_going_away(
                 assert admin.get(f"{hub.service_url}storage?sort=x").status_code == 400
                 landing = admin.get(hub.service_url).text
                 assert 'id="storage-summary"' in landing and size(total) in landing
+                # the per-user table and its CSV give each user's home directory size
+                usage = admin.get(f"{hub.service_url}usage").text
+                assert f'<td class="text-end usage-home">{size(expected["ada"])}</td>' in usage
+                month = hub.status()["mau"]["month"]
+                table = admin.get(f"{hub.service_url}usage.csv", params={"month": month}).text
+                listed = {
+                    r["name"]: r["home_directory_bytes"] for r in csv.DictReader(io.StringIO(table))
+                }
+                assert listed["ada"] == str(expected["ada"])
+                assert listed["grace"] == str(expected["grace"])
             with closing(hub.login("ada")) as user:  # not an admin: no one's sizes
                 assert user.get(f"{hub.service_url}storage").status_code == 403
 
