@@ -312,8 +312,10 @@ def to_html(
 ) -> str:
     """A self-contained HTML page (inline CSS, no scripts, no external resources). With
     *files* (for each row, the file of its report beside the page, or None), hub names link
-    to those; else to the hubs."""
+    to those; else to the hubs. A cloud cost column, passed through without markup, is there
+    when a hub reads one ("not available" for the others)."""
     return _html_template().render(
+        show_cost=any(row.cloud_cost is not None for row in rows),
         communities=communities,
         community_text=community_text,
         rows=rows,

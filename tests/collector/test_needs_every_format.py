@@ -5,6 +5,7 @@ names it in each; one title form; the HTML table fits a 1,280 px window (Chromiu
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import shutil
@@ -121,6 +122,9 @@ def test_the_summary_pdf_lists_the_events_and_names_the_need(tmp_path):
 def test_the_html_table_fits_a_1280_px_window(tmp_path):
     answers = hubs()
     rows, files = write_hub_files(tmp_path, "html", answers, month=MONTH)
+    # one hub reads its cloud cost: the summary has that column too
+    costly = dataclasses.replace(rows[0], cloud_cost=123456.78, cloud_cost_currency="USD")
+    rows = [costly, *rows[1:]]
     summary = write_summary(
         tmp_path, "html", rows, month=MONTH, month_to_date=True,
         generated_at="2026-12-04T14:34:00Z", events=hub_events(answers), files=files,
@@ -129,6 +133,7 @@ def test_the_html_table_fits_a_1280_px_window(tmp_path):
         page = ctx.new_page()
         page.goto(summary.as_uri())
         page.wait_for_selector("table.hubs tbody tr")
+        assert page.locator("td.cloud-cost").first.inner_text() == "123,456.78 USD"
         width = page.evaluate("document.querySelector('table.hubs').getBoundingClientRect().right")
         scroll = page.evaluate("document.documentElement.scrollWidth")
         page.screenshot(path=str(tmp_path / "summary-1280.png"), full_page=True)
