@@ -133,6 +133,8 @@ class Report:
     billing_mau: int
     currency: str
     fee_lines: tuple[fees.TierLine, ...]
+    #: The month's usage fee: as written when it closed for a closed month, else the sum of
+    #: fee_lines.
     fee_total: float
     previous_fee: float
     stale: bool
@@ -150,6 +152,9 @@ class Report:
     month_closed: bool | None = None
     #: The fee the hub wrote when the month closed (None: not closed).
     closed_fee: float | None = None
+    #: What today's fee tiers (fee_lines) give for the month's MAU: differs from a closed
+    #: month's fee only when the tiers changed after it closed.
+    tiers_total: float | None = None
     #: cloud cost beside the fee, storage, hub configuration (checkin.py)
     checkin: CheckinReport | None = None
 
@@ -448,6 +453,11 @@ class Branding:
 NO_BRANDING = Branding()
 
 
+def _closed_fee(mau: MonthCount) -> float | None:
+    """The fee a closed month was written with (None for a month still counted)."""
+    return mau.estimated_usage_fee if mau.closed else None
+
+
 def build_report(
     document: StatusDocument,
     month: str,
@@ -473,6 +483,11 @@ def build_report(
     billing_mau = figures.mau.server if basis == "server" else figures.mau.login
     previous_mau = previous.mau.server if basis == "server" else previous.mau.login
     lines = fees.fee_breakdown(billing_mau, tiers)
+    closed_fee = _closed_fee(figures.mau)
+    fee_total = fees.total(lines) if closed_fee is None else closed_fee
+    previous_fee = _closed_fee(previous.mau)
+    if previous_fee is None:
+        previous_fee = fees.usage_fee(previous_mau, tiers)
     first_value = document.first_value
     toward = (
         first_value.users_started_server
@@ -512,17 +527,18 @@ def build_report(
         billing_mau=billing_mau,
         currency=document.billing.currency or "USD",
         fee_lines=lines,
-        fee_total=fees.total(lines),
-        previous_fee=fees.usage_fee(previous_mau, tiers),
+        fee_total=fee_total,
+        previous_fee=previous_fee,
+        tiers_total=fees.total(lines),
         stale=document.tracker.stale,
         compared_with=compared_with,
         community_name=safe_text(branding.community_name, MAX_TEXT),
         provider_name=safe_text(branding.provider_name, MAX_TEXT),
         provider_logo=branding.provider_logo,
         month_closed=figures.mau.closed,
-        closed_fee=figures.mau.estimated_usage_fee if figures.mau.closed else None,
+        closed_fee=closed_fee,
         checkin=CheckinReport(
-            cost_line(document.cost, month, fees.total(lines), document.billing.currency or "USD"),
+            cost_line(document.cost, month, fee_total, document.billing.currency or "USD"),
             storage=document.storage,
         ),
     )

@@ -162,7 +162,14 @@ def _billing(report: Report) -> dict[str, Any]:
             for line in report.fee_lines
         ],
         "total": report.money(report.fee_total),
+        # the sum of the tier lines: today's tiers (a closed month's fee stays as written)
+        "tiers_total": report.money(_tiers_total(report)),
+        "tiers_changed": report.money(_tiers_total(report)) != report.money(report.fee_total),
     }
+
+
+def _tiers_total(report: Report) -> float:
+    return report.fee_total if report.tiers_total is None else report.tiers_total
 
 
 def _day(value: str | None) -> date | None:
