@@ -40,6 +40,12 @@ c.Spawner.start_timeout = 60
 c.Spawner.http_timeout = 60
 c.JupyterHub.cleanup_servers = True
 
+# Two JupyterHub groups of the demo users (ada is in both), for the usage per group.
+c.JupyterHub.load_groups = {
+    "physics-101": {"users": ["ada", "grace", "alan"]},
+    "maths-club": {"users": ["ada", "katherine", "edsger", "barbara"]},
+}
+
 # The service: the hub starts it, gives it a token and routes /services/onboarding/ to it.
 c.JupyterHub.services = [
     {

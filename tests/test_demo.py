@@ -97,12 +97,13 @@ def test_demo_moves_the_server_figures_and_stops_cleanly(tmp_path):
             and status["first_value"]["users_started_server"] >= 1
             and status["first_value"]["users_logged_in"] >= 3
             and status["active_users"]["24h"] >= 3
+            # ada, in both of the demo's groups, logs in first: both groups are active
+            and len(status["usage"].get("groups") or []) == 2
         )
 
     def running_servers() -> list[str]:
         """The demo users whose server runs (the demo stops and starts them in turn)."""
         models = [httpx.get(f"{url}/hub/api/users/{name}", headers=headers) for name in DEMO_USERS]
-        # a user the demo has not logged in yet is not found
         return [m.json()["name"] for m in models if m.status_code == 200 and m.json()["servers"]]
 
     try:
