@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 import httpx
@@ -55,10 +55,18 @@ def test_usage_per_group_on_a_real_hub(tmp_path):
             hub.login(name).close()
         ana = run_server(hub, ANA)
         ben = run_server(hub, BEN)
+        stopped = datetime.now(timezone.utc)
 
         def settled(status: dict) -> bool:
+            # a poll that began after ben's stop has ended his session (until then it is
+            # open, runs until now and gives no length to the median)
+            polled = status["tracker"]["last_success_at"]
             groups = status["usage"].get("groups") or []
-            return by_sessions(groups) == [(2, 1, 1), (2, 2, 2)]
+            return (
+                polled is not None
+                and parse(polled) > stopped
+                and by_sessions(groups) == [(2, 1, 1), (2, 2, 2)]
+            )
 
         status = hub.wait_for_status(settled, timeout=90)
         groups = status["usage"]["groups"]
