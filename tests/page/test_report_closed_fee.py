@@ -4,25 +4,20 @@ today's, say so."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from datetime import datetime, timezone
 
 import pytest
-from test_report_groups import POPPLER, html_report
+from test_report_groups import POPPLER, html_report, served
 
-from jupyterhub_onboarding.core.checklist import OnboardingRecord
 from jupyterhub_onboarding.core.monthly import build_report
 from jupyterhub_onboarding.core.reportdata import report_data
 from jupyterhub_onboarding.core.snapshot import (
     Aggregates,
     MonthCount,
     Settings,
-    TrackerState,
-    build_snapshot,
 )
 from jupyterhub_onboarding.core.status.read import read_status
-from jupyterhub_onboarding.core.status.write import build_status, report_section, to_json
 from jupyterhub_onboarding.pdf import PDFRenderer
 
 UTC = timezone.utc
@@ -42,12 +37,7 @@ def document(october_fee: float) -> dict:
         ),
     )
     settings = Settings(hub_url="https://hub.example.org", live_since=LIVE, fee_tiers=TIERS)
-    snapshot = build_snapshot(aggregates, settings, TrackerState(last_success_at=NOW), NOW)
-    section = report_section(
-        snapshot, [], tier="basic", support_email="support@example.org", response_time="1 day"
-    )
-    status = build_status(snapshot, record=OnboardingRecord(), report=section, events=())
-    return json.loads(json.dumps(to_json(status)))
+    return served(aggregates, settings, NOW)
 
 
 def report_of(october_fee: float, month: str):

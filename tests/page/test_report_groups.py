@@ -68,7 +68,12 @@ def document(
     settings = Settings(
         hub_url="https://hub.example.org", live_since=LIVE, report_group_names=names
     )
-    snapshot = build_snapshot(aggregates, settings, TrackerState(last_success_at=NOW), NOW)
+    return served(aggregates, settings, NOW)
+
+
+def served(aggregates: Aggregates, settings: Settings, now: datetime) -> dict:
+    """The status document the service sends for these figures at *now*, as JSON."""
+    snapshot = build_snapshot(aggregates, settings, TrackerState(last_success_at=now), now)
     section = report_section(
         snapshot, [], tier="basic", support_email="support@example.org", response_time="1 day"
     )
