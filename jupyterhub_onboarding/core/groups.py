@@ -10,14 +10,13 @@ rest are one "other" entry, its figures those of the union of their members.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from .safetext import safe_text
 from .status.model import MAX_GROUP_NAME
 from .status.model import GroupUsage as GroupUsage
-from .usage import OTHER, SessionRecord, month_bounds, month_part, percentile
+from .usage import OTHER, UserPart, percentile
 
 __all__ = ["GroupLine", "GroupUsage", "clean_group_name", "group_lines", "group_usage"]
 
@@ -33,39 +32,12 @@ def clean_group_name(value: object) -> str | None:
     return safe_text(" ".join(value.split()), MAX_GROUP_NAME) or None
 
 
-@dataclass
-class _UserPart:
-    """One member's sessions in the month: started in it, seconds in it, ended parts."""
-
-    sessions: int = 0
-    seconds: float = 0.0
-    lengths: list[float] = field(default_factory=list)
-
-
-def _user_parts(
-    records: Iterable[SessionRecord], month: int, now: datetime
-) -> dict[int, _UserPart]:
-    start, end = month_bounds(month)
-    parts: dict[int, _UserPart] = {}
-    for record in records:
-        part = month_part(record, start, end, now)
-        if part is None:
-            continue
-        started_here, seconds, part_end = part
-        entry = parts.setdefault(record.user_id, _UserPart())
-        entry.sessions += started_here
-        entry.seconds += seconds
-        if record.ended is not None or part_end == end:
-            entry.lengths.append(seconds / 60.0)
-    return parts
-
-
 def _figures(
     name: str,
     members: Collection[int],
     login: Collection[int],
     server: Collection[int],
-    parts: Mapping[int, _UserPart],
+    parts: Mapping[int, UserPart],
 ) -> GroupUsage:
     sessions, seconds, lengths = 0, 0.0, []
     for user_id in members:
@@ -86,23 +58,20 @@ def _figures(
 
 
 def group_usage(
-    month: int,
     members: Mapping[str, Collection[int]],
     *,
     login: Collection[int],
     server: Collection[int],
-    records: Iterable[SessionRecord],
-    now: datetime,
+    parts: Mapping[int, UserPart],
     limit: int = 20,
 ) -> tuple[GroupUsage, ...]:
-    """The figures of each group of *members* (group name -> user ids) in *month*.
+    """The figures of each group of *members* (group name -> user ids) in a month.
 
-    *login* and *server* are the counted users active in the month on each basis, *records*
-    the month's sessions of counted users (open ones run until *now*). Ordered by MAU on the
-    login basis, then sessions, server-hours and name; "other" last.
+    *login* and *server* are the counted users active in the month on each basis, *parts*
+    the month's sessions of counted users per user (``core.usage.user_parts``). Ordered by
+    MAU on the login basis, then sessions, server-hours and name; "other" last.
     """
     login, server = set(login), set(server)
-    parts = _user_parts(records, month, now)
     active = login | server | set(parts)
     figures = {
         name: _figures(name, ids, login, server, parts)

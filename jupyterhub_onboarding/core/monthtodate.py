@@ -47,13 +47,13 @@ def usage_until(
     """The figures of *month* counted only up to *until*: the sessions started before it,
     each running at most until it, and the daily peaks of the days up to its day."""
     until = as_utc(until)
-    cut = [
+    cut = (
         record
         if record.ended is None or as_utc(record.ended) <= until
         else replace(record, ended=None)
         for record in records
         if as_utc(record.started) < until
-    ]
+    )
     last_day = day_label(until)
     peaks = {day: count for day, count in (daily_peaks or {}).items() if day <= last_day}
     return month_usage(cut, month, until, daily_peaks=peaks)

@@ -263,7 +263,7 @@ def infer_sessions(
 # -- monthly figures ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SessionRecord:
     """A stored session, as the figures need it (no username)."""
 
@@ -433,7 +433,7 @@ class LabelKeys:
         return first_label(options, self.profile), first_label(options, self.image)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UserMonth:
     """One user's sessions in a month: started in it, seconds in it, the last end, still open."""
 
@@ -466,26 +466,50 @@ def user_months(
     }
 
 
+@dataclass(slots=True)
+class UserPart:
+    """One user's sessions in a month: how many started in it, their seconds in it, the
+    minutes of each ended part (as the medians take them) and the latest end."""
+
+    sessions: int = 0
+    seconds: float = 0.0
+    lengths: list[float] = field(default_factory=list)
+    last_end: datetime | None = None
+
+
+def user_parts(records: Iterable[SessionRecord], month: int, now: datetime) -> dict[int, UserPart]:
+    """Per user id, their part of *month* (open sessions run until *now*)."""
+    acc = MonthAccumulator(month)
+    for number, record in enumerate(records):
+        acc.put(number, record)
+    return acc.parts(now)
+
+
 class MonthAccumulator:
     """One month's figures kept up to date session by session, for the refresh after a poll.
 
-    An ended session's part of the month never changes again, so it is added once; running
-    sessions are counted afresh each time. :meth:`figures` equals :func:`month_usage` and
-    :meth:`users` equals :func:`user_months` over the same sessions, at a cost in proportion
-    to the running sessions and those that changed, not to the month's sessions.
+    An ended session's part of the month never changes again, so it is added once to running
+    totals (the month's and its user's) and not kept; the running sessions are kept and
+    counted afresh each time. Memory follows the month's users, not its sessions.
+    :meth:`figures` equals :func:`month_usage` and :meth:`users` equals :func:`user_months`
+    over the same sessions, at a cost in proportion to the running sessions and those that
+    changed. A past month is computed by putting its sessions one by one as they are read.
     """
 
     def __init__(self, month: int) -> None:
         self.month = month
         self.start, self.end = month_bounds(month)
-        self.closed: dict[int, SessionRecord] = {}
+        #: The ended sessions added (by id), and the running ones.
+        self._closed_ids: set[int] = set()
         self.open: dict[int, SessionRecord] = {}
         self._sessions = 0
         self._seconds = 0.0
+        #: The ended parts' minutes, sorted when the figures are read.
         self._lengths: list[float] = []
+        self._lengths_sorted = True
         self._labels: tuple[LabelTally, LabelTally] = ({}, {})
-        #: per user id: [sessions started, seconds, last end] of their ended sessions
-        self._closed_users: dict[int, list[Any]] = {}
+        #: Per user id, the part of their ended sessions.
+        self._closed_users: dict[int, UserPart] = {}
         self._view: dict[int, UserMonth] = {}
         self._dirty: set[int] = set()
         self._open_users: set[int] = set()
@@ -496,11 +520,12 @@ class MonthAccumulator:
     def put(self, session_id: int, record: SessionRecord | None) -> bool:
         """Take the current state of one session (None: it no longer counts in the month).
 
-        Returns False when an ended session would change or leave, which only a change of
-        who is counted can cause: the caller then builds the month again.
+        Returns False when an ended session would leave the month, which only a change of
+        who is counted can cause: the caller then builds the month again. An ended session
+        given again is already counted (its end never moves).
         """
-        if session_id in self.closed:
-            return record == self.closed[session_id]
+        if session_id in self._closed_ids:
+            return record is not None and record.ended is not None
         old = self.open.pop(session_id, None)
         if old is not None:
             self._dirty.add(old.user_id)
@@ -514,18 +539,30 @@ class MonthAccumulator:
         if part is None:
             return True
         started_here, seconds, _part_end = part
-        self.closed[session_id] = record
+        self._closed_ids.add(session_id)
         self._sessions += started_here
         self._seconds += seconds
-        bisect.insort(self._lengths, seconds / 60.0)
+        minutes = seconds / 60.0
+        if self._lengths and minutes < self._lengths[-1]:
+            self._lengths_sorted = False
+        self._lengths.append(minutes)
         tally_labels(self._labels, record, started_here, seconds)
-        user = self._closed_users.setdefault(record.user_id, [0, 0.0, None])
-        user[0] += started_here
-        user[1] += seconds
+        user = self._closed_users.get(record.user_id)
+        if user is None:
+            user = self._closed_users[record.user_id] = UserPart()
+        user.sessions += started_here
+        user.seconds += seconds
+        user.lengths.append(minutes)
         end = as_utc(record.ended)
-        if user[2] is None or end > user[2]:
-            user[2] = end
+        if user.last_end is None or end > user.last_end:
+            user.last_end = end
         return True
+
+    def _sorted_lengths(self) -> list[float]:
+        if not self._lengths_sorted:
+            self._lengths.sort()
+            self._lengths_sorted = True
+        return self._lengths
 
     def figures(
         self,
@@ -550,16 +587,38 @@ class MonthAccumulator:
             if part_end == self.end:
                 extra_lengths.append(part_seconds / 60.0)
             tally_labels(labels, record, started_here, part_seconds)
+        lengths = self._sorted_lengths()
         return usage_of_month(
             self.month,
             sessions=sessions,
             users=len(users),
             seconds=seconds,
-            lengths=self._lengths + extra_lengths,
+            lengths=lengths + sorted(extra_lengths) if extra_lengths else lengths,
             labels=labels,
             daily_peaks=daily_peaks,
             label_limit=label_limit,
         )
+
+    def parts(self, now: datetime) -> dict[int, UserPart]:
+        """Per user id, their part of the month now (what the usage per group is made of).
+        Users without a running session share their entry with the accumulator: read only."""
+        found: dict[int, UserPart] = dict(self._closed_users)
+        for record in self.open.values():
+            part = self._part(record, now)
+            if part is None:
+                continue
+            started_here, seconds, part_end = part
+            entry = found.get(record.user_id)
+            if entry is None or entry is self._closed_users.get(record.user_id):
+                base = entry or UserPart()
+                entry = found[record.user_id] = UserPart(
+                    base.sessions, base.seconds, list(base.lengths), base.last_end
+                )
+            entry.sessions += started_here
+            entry.seconds += seconds
+            if part_end == self.end:
+                entry.lengths.append(seconds / 60.0)
+        return found
 
     def users(self, now: datetime) -> tuple[dict[int, UserMonth], set[int]]:
         """Per user id what :func:`user_months` gives, and the user ids changed since the last
@@ -581,12 +640,12 @@ class MonthAccumulator:
             if closed is None and running is None:
                 self._view.pop(user_id, None)
                 continue
-            started = (closed[0] if closed else 0) + (running[0] if running else 0)
-            seconds = (closed[1] if closed else 0.0) + (running[1] if running else 0.0)
+            started = (closed.sessions if closed else 0) + (running[0] if running else 0)
+            seconds = (closed.seconds if closed else 0.0) + (running[1] if running else 0.0)
             self._view[user_id] = UserMonth(
                 int(started),
                 round(seconds, 3),
-                closed[2] if closed else None,
+                closed.last_end if closed else None,
                 running[2] if running else 0,
             )
         self._dirty = set()

@@ -72,7 +72,7 @@ class BillingHandler(PageHandler):
         service = self.service
         month = self.begun_month(label, "list")
         now = service.clock()
-        listed = await service.db(service.store.billing.month_list, month)
+        listed = await service.read(service.store.billing.month_list, month)
         if as_csv:
             self.set_header("Content-Type", "text/csv; charset=utf-8")
             self.set_header(
@@ -81,7 +81,7 @@ class BillingHandler(PageHandler):
             self.set_security_headers("default-src 'none'; frame-ancestors 'none'")
             self.finish(billing_csv(listed))
             return
-        self.render_html(
+        await self.render_html(
             "onboarding-billing.html",
             page_title=f"Billing {listed.label}",
             landing_url=self.prefix,

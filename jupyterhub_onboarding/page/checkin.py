@@ -46,7 +46,7 @@ class StorageHandler(PageHandler):
         state = service.storage.state if service.storage is not None else None
         figures = state.figures if state is not None else None
         sizes = figures.sizes if figures is not None else ()
-        self.render_html(
+        await self.render_html(
             "onboarding-storage.html",
             page_title="Home directory storage",
             landing_url=self.prefix,

@@ -8,6 +8,7 @@ Content-Security-Policy; the templates are autoescaped.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -236,9 +237,13 @@ class PageHandler(BaseHandler):
             services=[NavService(app.service_name, app.service_prefix)],
         )
 
-    def render_html(self, name: str, **ns: Any) -> None:
+    async def render_html(self, name: str, **ns: Any) -> None:
+        """Render template *name* off the event loop (a page with a long table takes
+        milliseconds of CPU: the loop keeps answering status, metrics and health meanwhile)."""
         nonce = secrets.token_urlsafe(18)
-        html, policy = render_page(self.env, name, {**self.layout_namespace(), **ns}, nonce)
+        html, policy = await asyncio.to_thread(
+            render_page, self.env, name, {**self.layout_namespace(), **ns}, nonce
+        )
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_security_headers(policy)
         self.finish(html)
@@ -425,7 +430,7 @@ class UsageUsersHandler(PageHandler):
             query = args.query(snapshot, bucket=(kind, key), lifetime=lifetime, limit=None)
             store = service.store
             home = home_sizes(service)
-            text = await service.db(lambda: usage_csv(store.usage_rows(query)[0], lifetime, home))
+            text = await service.read(lambda: usage_csv(store.usage_rows(query)[0], lifetime, home))
             self.send_csv(text, f"users-{kind}-{key}.csv")
             return
         query = args.query(snapshot, bucket=(kind, key), lifetime=lifetime)
@@ -436,7 +441,7 @@ class UsageUsersHandler(PageHandler):
             heading = f"Counted users whose last login was {label} ago"
         else:
             heading = f"Counted users with {label} of server time in {month}"
-        self.render_html(
+        await self.render_html(
             "onboarding-usage-users.html",
             page_title="Usage: " + label,
             heading=heading,
@@ -470,16 +475,16 @@ class UsageCSVHandler(PageHandler):
         )
         store = service.store
         home = home_sizes(service)
-        text = await service.db(lambda: usage_csv(store.usage_rows(query)[0], home=home))
+        text = await service.read(lambda: usage_csv(store.usage_rows(query)[0], home=home))
         self.send_csv(text, f"usage-{month_label(month)}.csv")
 
 
 class SummaryHandler(PageHandler):
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         self.require_admin()
         email = self.summary()
-        self.render_html(
+        await self.render_html(
             "onboarding-summary.html",
             page_title="Onboarding summary email",
             hub_url=self.hub_url.rstrip("/"),
@@ -510,7 +515,7 @@ class SummaryHandler(PageHandler):
 
 class SummaryTextHandler(SummaryHandler):
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         self.require_admin()
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.set_security_headers("default-src 'none'; frame-ancestors 'none'")

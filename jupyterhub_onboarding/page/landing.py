@@ -206,7 +206,7 @@ class SectionHandler(PageHandler):
         namespace.update(extra)
         namespace["warming_up"] = service.warming_up
         namespace.update(landing_checkin(service, snapshot))
-        self.render_html(TEMPLATES[section], **namespace)
+        await self.render_html(TEMPLATES[section], **namespace)
 
 
 def routes(prefix: str, kwargs: dict[str, Any]) -> list:

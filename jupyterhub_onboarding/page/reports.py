@@ -71,7 +71,7 @@ class ReportHandler(PageHandler):
             self.set_security_headers("default-src 'none'; frame-ancestors 'none'")
             self.finish(body)
             return
-        self.render_html(
+        await self.render_html(
             "onboarding-report.html",
             page_title=f"Usage report, {report.month_title}",
             report=report,

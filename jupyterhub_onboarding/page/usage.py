@@ -294,7 +294,7 @@ def table_namespace(
 async def load_rows(service, query: UsageQuery) -> tuple[list[UsageRow] | None, int]:
     """A page of the per-user table, or (None, 0) while the database is unavailable."""
     try:
-        return await service.db(service.store.usage_rows, query)
+        return await service.read(service.store.usage_rows, query)
     except web.HTTPError:
         raise
     except Exception as error:

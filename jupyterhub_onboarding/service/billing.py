@@ -37,7 +37,7 @@ class BillingAPIHandler(APIHandler):
             raise web.HTTPError(404, "no figures for a month that has not begun")
         if not service.database_ready:
             raise web.HTTPError(503, "the database is not ready")
-        listed = await service.db(service.store.billing.month_list, month)
+        listed = await service.read(service.store.billing.month_list, month)
         self.write_json(billing_document(listed, key))
 
 

@@ -12,7 +12,6 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuth
 from tornado import web
 
 from .. import __version__
-from ..core.status.write import to_json
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-\[\]:]{1,255}$")
 
@@ -149,7 +148,9 @@ class StatusHandler(APIHandler):
         if warming_up:
             # no figures yet: zeros would read as a hub nobody uses
             raise web.HTTPError(503, warming_up)
-        self.write_json(to_json(self.service.status_document(self.hub_url)))
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(self.service.status_body(self.hub_url))
 
 
 class HealthHandler(APIHandler):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ from .homestorage import storage_poller
 from .hubclient import HubAPIError, HubClient
 from .hubinfo import read_hub_configuration
 from .metrics import routes as metrics_routes
+from .published import PublishedStatus
 from .store import Store
 from .tracker import Tracker
 
@@ -76,6 +78,9 @@ class OnboardingService:
         self.label_keys = app.label_keys()
         self.store = Store(app.db_url, log=self.log)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="onboarding-db")
+        #: The pages' reads (a page of the per-user table, a CSV): a thread, and so a pooled
+        #: connection, of their own, so that no page waits behind a poll's write.
+        self.read_executor = ThreadPoolExecutor(1, thread_name_prefix="onboarding-read")
         #: Database calls that fail as busy or unavailable are retried this way.
         self.db_retry = RetryPolicy(retries=2, backoff=0.5)
         #: Refreshing the figures is not retried: the last figures stay served, and the next
@@ -135,6 +140,10 @@ class OnboardingService:
         self.cost = cost_reader(app, clock=self.clock, log=self.log)
         self.month_cost: CostFigures | None = None
         self._cost_task: asyncio.Task[None] | None = None
+        #: The status document and its JSON, built once per change of what they are made of.
+        self.published = PublishedStatus(
+            self.build_status_document, self._status_inputs, self.clock
+        )
         self.web_app = self.make_web_app()
 
     # -- configuration derived at start ---------------------------------------------------
@@ -176,6 +185,16 @@ class OnboardingService:
     async def db(self, fn, *args: Any, **kwargs: Any) -> Any:
         """Run *fn* on the database thread; retry briefly when the database is busy."""
         return await self._run_db(self.db_retry, partial(fn, *args, **kwargs))
+
+    async def read(self, fn, *args: Any, **kwargs: Any) -> Any:
+        """Run the read *fn* for a page on the read thread, beside the database thread.
+
+        SQLite lets readers in while a write transaction builds; a read that finds the
+        database locked for longer than its busy timeout fails, and the page says the
+        table cannot be read now. Nothing here reconnects: that is the database thread's.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.read_executor, partial(fn, *args, **kwargs))
 
     async def _run_db(self, policy: RetryPolicy, call: Callable[[], Any]) -> Any:
         """Run *call* on the database thread, retrying by *policy* when the database is busy
@@ -385,8 +404,29 @@ class OnboardingService:
         return build_snapshot(self.aggregates, self.settings, self.tracker.state, self.clock())
 
     def status_document(self, hub_url: str) -> StatusDocument:
-        """The whole status document now, every section built here (*hub_url* is the hub's
-        URL as the request shows it, for when the configuration gives none)."""
+        """The whole status document now (*hub_url* is the hub's URL as the request shows
+        it, for when the configuration gives none): as last built, unless it is due again."""
+        return self.published.get(hub_url).document
+
+    def status_body(self, hub_url: str) -> bytes:
+        """The status document as the API sends it, encoded once per build."""
+        return self.published.get(hub_url).body
+
+    def _status_inputs(self) -> tuple[Any, ...]:
+        """What the status document is made of: each is replaced when it changes."""
+        storage = self.storage.state if self.storage is not None else None
+        return (
+            self.aggregates,
+            self.settings,
+            self.tracker.state,
+            self.onboarding_record,
+            self.events,
+            self.month_cost,
+            storage,
+        )
+
+    def build_status_document(self, hub_url: str) -> StatusDocument:
+        """The whole status document now, every section built here."""
         snapshot = self.current_snapshot()
         links = self.links
         report = report_section(
@@ -467,6 +507,9 @@ class OnboardingService:
         self.database_problem = ""
         # serve the stored figures from the first request, not zeros until the first poll
         await self.refresh()
+        # what start built stays for the process's life (modules, the figures' caches): kept
+        # out of the garbage collector's full collections, which then stay short
+        gc.freeze()
         self.log.info("Warmed up: the figures are read")
 
     async def stop(self) -> None:
@@ -480,4 +523,5 @@ class OnboardingService:
         self.cost.close()
         self.hub.close()
         self.executor.shutdown(wait=True)
+        self.read_executor.shutdown(wait=True)
         self.store.close()

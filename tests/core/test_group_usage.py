@@ -15,7 +15,7 @@ from jupyterhub_onboarding.core.groups import (
     names_left_out,
 )
 from jupyterhub_onboarding.core.hubmodel import parse_user
-from jupyterhub_onboarding.core.usage import SessionRecord, month_usage
+from jupyterhub_onboarding.core.usage import SessionRecord, month_usage, user_parts
 
 UTC = timezone.utc
 NOV = 202611
@@ -28,6 +28,12 @@ def session(user_id, start, hours):
     return SessionRecord(user_id, start, None if hours is None else start + hours * H)
 
 
+def groups_of(members, *, login, server, records, now=NOW, limit=20):
+    """The usage per group of November from its sessions."""
+    parts = user_parts(records, NOV, now)
+    return group_usage(members, login=login, server=server, parts=parts, limit=limit)
+
+
 def by_name(groups):
     return {g.name: g for g in groups}
 
@@ -35,8 +41,7 @@ def by_name(groups):
 def test_a_member_of_two_groups_counts_in_both():
     records = [session(1, T0, 1), session(1, T0 + 24 * H, 3), session(2, T0, 2)]
     groups = by_name(
-        group_usage(
-            NOV,
+        groups_of(
             {"physics": {1, 2}, "maths": {1}},
             login={1, 2},
             server={1, 2},
@@ -53,8 +58,7 @@ def test_a_member_of_two_groups_counts_in_both():
 
 
 def test_login_and_server_bases_are_apart_and_idle_groups_left_out():
-    groups = group_usage(
-        NOV,
+    groups = groups_of(
         {"readers": {1, 2}, "idle": {3}},
         login={1, 2},
         server={2},
@@ -68,17 +72,15 @@ def test_login_and_server_bases_are_apart_and_idle_groups_left_out():
 
 
 def test_an_open_session_runs_until_now_and_gives_no_length():
-    (group,) = group_usage(
-        NOV, {"g": {1}}, login={1}, server={1}, records=[session(1, NOW - 2 * H, None)], now=NOW
+    (group,) = groups_of(
+        {"g": {1}}, login={1}, server={1}, records=[session(1, NOW - 2 * H, None)], now=NOW
     )
     assert group.server_hours == 2.0 and group.median_session_minutes is None
 
 
 def test_a_session_across_the_month_start_counts_only_its_part():
     start = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
-    (group,) = group_usage(
-        NOV, {"g": {1}}, login={1}, server={1}, records=[session(1, start, 3)], now=NOW
-    )
+    (group,) = groups_of({"g": {1}}, login={1}, server={1}, records=[session(1, start, 3)], now=NOW)
     # started in October: no session started in November, two hours of it in November
     assert (group.sessions, group.server_hours) == (0, 2.0)
 
@@ -86,8 +88,8 @@ def test_a_session_across_the_month_start_counts_only_its_part():
 def test_groups_beyond_the_limit_are_one_other_of_their_union():
     members = {"a": {1, 2, 3}, "b": {2, 4}, "c": {4, 5}}
     records = [session(u, T0, 1) for u in (1, 2, 3, 4, 5)]
-    groups = group_usage(
-        NOV, members, login={1, 2, 3, 4, 5}, server=set(), records=records, now=NOW, limit=1
+    groups = groups_of(
+        members, login={1, 2, 3, 4, 5}, server=set(), records=records, now=NOW, limit=1
     )
     assert [g.name for g in groups] == ["a", "other"]
     other = groups[1]
@@ -96,9 +98,7 @@ def test_groups_beyond_the_limit_are_one_other_of_their_union():
 
 
 def test_a_group_named_other_is_folded_into_other():
-    groups = group_usage(
-        NOV, {"other": {1}, "x": {2}}, login={1, 2}, server=set(), records=[], now=NOW
-    )
+    groups = groups_of({"other": {1}, "x": {2}}, login={1, 2}, server=set(), records=[], now=NOW)
     assert [(g.name, g.mau_login) for g in groups] == [("x", 1), ("other", 1)]
 
 
@@ -118,7 +118,7 @@ def test_a_group_of_every_user_has_the_hubs_figures(raw):
         for u, h, m in raw
     ]
     users = {r.user_id for r in records}
-    groups = group_usage(NOV, {"all": users}, login=users, server=users, records=records, now=NOW)
+    groups = groups_of({"all": users}, login=users, server=users, records=records, now=NOW)
     month = month_usage(records, NOV, NOW)
     if not users:
         assert groups == ()

@@ -315,3 +315,55 @@ def test_month_accumulator_equals_the_figures_computed_from_scratch():
     # an ended session that changes is refused: the month is built again
     closed = next(sid for sid, r in records.items() if r.ended is not None)
     assert not acc.put(closed, None)
+
+
+def test_the_accumulator_keeps_no_ended_session_and_its_parts_equal_a_fresh_count():
+    """Memory follows the users and the running sessions: an ended session is added to the
+    totals and let go; the per-user parts (what the usage per group is made of) equal those
+    counted from scratch."""
+    import gc
+
+    from jupyterhub_onboarding.core.usage import (
+        MonthAccumulator,
+        month_bounds,
+        month_part,
+        user_parts,
+    )
+
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    records = [
+        SessionRecord(n % 7, start + n * 30 * MIN, start + (n * 30 + 10 + n % 50) * MIN)
+        for n in range(200)
+    ]
+    records += [SessionRecord(3, now - 90 * MIN, None), SessionRecord(11, now - 5 * MIN, None)]
+    # one started in October: two hours of it in November, no session started in November
+    records.append(SessionRecord(5, start - 26 * 60 * MIN, start - 22 * 60 * MIN))
+    acc = MonthAccumulator(202611)
+    for sid, record in enumerate(records):
+        assert acc.put(sid, record)
+    ended = records[0]
+    holders = [r for r in gc.get_referrers(ended) if isinstance(r, (dict, list, set, tuple))]
+    assert holders == [records]
+    assert len(acc.open) == 2
+    expected: dict = {}
+    bounds = month_bounds(202611)
+    for record in records:
+        found = month_part(record, *bounds, now)
+        if found is None:
+            continue
+        entry = expected.setdefault(record.user_id, [0, 0.0, []])
+        entry[0] += found[0]
+        entry[1] += found[1]
+        if record.ended is not None or found[2] == bounds[1]:
+            entry[2].append(found[1] / 60.0)
+    got = acc.parts(now)
+    assert user_parts(records, 202611, now) == got
+    assert set(got) == set(expected)
+    for user_id, (sessions, seconds, lengths) in expected.items():
+        mine = got[user_id]
+        assert (mine.sessions, sorted(mine.lengths)) == (sessions, sorted(lengths))
+        assert mine.seconds == pytest.approx(seconds)
+    # reading the parts changes nothing in the accumulator
+    assert acc.parts(now)[3].seconds == got[3].seconds
+    assert acc.figures(now) == month_usage(records, 202611, now)

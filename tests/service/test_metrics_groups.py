@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from prometheus_client.parser import text_string_to_metric_families
-from test_metrics_unit import NOW, USAGE, P, names, samples, scrape, snapshot, value
+from test_metrics_unit import USAGE, P, names, samples, scrape, snapshot, value
 
 from jupyterhub_onboarding.core.groups import group_usage
 from jupyterhub_onboarding.core.status.model import GroupUsage
@@ -53,9 +53,7 @@ def test_each_group_of_the_current_month_with_its_figures_when_names_are_on():
 
 def test_group_labels_are_bounded_by_max_usage_labels_with_other_last():
     members = {f"course-{n:02}": {n} for n in range(30)}
-    groups = group_usage(
-        202611, members, login=set(range(30)), server=(), records=(), now=NOW, limit=5
-    )
+    groups = group_usage(members, login=set(range(30)), server=(), parts={}, limit=5)
     text = scrape(with_groups(groups))
     labels = group_labels(text, "monthly_group_sessions")
     assert len(labels) == 6 and "other" in labels

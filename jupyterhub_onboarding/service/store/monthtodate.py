@@ -14,7 +14,7 @@ from ...core.snapshot import MonthCount
 from ...core.usage import month_bounds
 from ..schema import BASIS_CODES, activity, usage_peaks, users
 from ._sql import COUNTED
-from .usage import month_records
+from .usage import month_sessions
 from .users import count
 
 
@@ -44,7 +44,8 @@ def previous_to_date(conn: Connection, now: datetime) -> MonthToDate:
         conn, COUNTED, users.c.first_login_at >= start, users.c.first_login_at < until
     )
     peaks = {row.day: row.servers for row in conn.execute(select(usage_peaks))}
-    usage = usage_until(month_records(conn, month).values(), month, until, daily_peaks=peaks)
+    records = (record for _sid, record in month_sessions(conn, month))
+    usage = usage_until(records, month, until, daily_peaks=peaks)
     return MonthToDate(
         until=until,
         mau=MonthCount(month_label(month), mau["login"], mau["server"]),

@@ -1,18 +1,20 @@
 """Usage figures per month, from the stored sessions.
 
-Past months are computed once and kept until a poll changes a session in them; the current
-month is kept session by session, so the refresh after a poll reads only the sessions that
-poll opened or ended. Nothing here writes: the per-user table of the current month is handed
+Past months are computed once, their sessions read as a stream and added up one by one, and
+kept until a poll changes a session in them; the current month is kept as running totals
+(the month's, each user's, and its running sessions), so the refresh after a poll reads only
+the sessions that poll opened or ended. Memory follows the users and the running servers,
+not the sessions. Nothing here writes: the per-user table of the current month is handed
 over as a ``MonthTable`` for ``usertable.UserTable`` to write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
 
 from ...core import usage as usage_rules
 from ...core.clock import as_utc
@@ -26,6 +28,7 @@ from ...core.usage import (
     SessionRecord,
     UsageFigures,
     UserMonth,
+    UserPart,
 )
 from ..schema import sessions, usage_peaks, users
 from ._sql import COUNTED, execute_chunked, from_seconds, months_between, ran_in_month
@@ -99,8 +102,7 @@ class UsageStore:
             for each in months_between(first_month(conn, current, peaks), current):
                 if each == current:
                     figures = month.figures(now, daily_peaks=peaks, label_limit=label_limit)
-                    records = [*month.closed.values(), *month.open.values()]
-                    figures = with_groups(conn, figures, each, records, now, label_limit)
+                    figures = with_groups(conn, figures, each, month, now, label_limit)
                 else:
                     figures = self._past_month(conn, each, now, peaks, label_limit)
                 months.append(figures)
@@ -138,11 +140,11 @@ class UsageStore:
         """A past month's figures, computed once."""
         cached = self._past.get(month)
         if cached is None:
-            records = month_records(conn, month).values()
-            cached = usage_rules.month_usage(
-                records, month, now, daily_peaks=peaks, label_limit=label_limit
-            )
-            cached = with_groups(conn, cached, month, records, now, label_limit)
+            acc = MonthAccumulator(month)
+            for sid, record in month_sessions(conn, month):
+                acc.put(sid, record)
+            cached = acc.figures(now, daily_peaks=peaks, label_limit=label_limit)
+            cached = with_groups(conn, cached, month, acc, now, label_limit)
             self._past[month] = cached
         return cached
 
@@ -156,7 +158,7 @@ class UsageStore:
                 acc = None  # an ended session changed (who is counted): read the month again
         if acc is None or acc.month != month:
             acc = MonthAccumulator(month)
-            for sid, record in month_records(conn, month).items():
+            for sid, record in month_sessions(conn, month):
                 acc.put(sid, record)
             self._changed_users, self._read_afresh = set(), True
         self._month = acc
@@ -168,7 +170,7 @@ def with_groups(
     conn: Connection,
     figures: MonthUsage,
     month: int,
-    records: Iterable[SessionRecord],
+    acc: MonthAccumulator,
     now: datetime,
     label_limit: int,
 ) -> MonthUsage:
@@ -177,17 +179,26 @@ def with_groups(
     if not members:
         return figures
     login, server = month_active(conn, month)
-    groups = group_usage(
-        month, members, login=login, server=server, records=records, now=now, limit=label_limit
-    )
+    parts: Mapping[int, UserPart] = acc.parts(now)
+    groups = group_usage(members, login=login, server=server, parts=parts, limit=label_limit)
     return replace(figures, groups=groups)
 
 
-def month_records(
-    conn: Connection, month: int, ids: Sequence[int] | None = None
-) -> dict[int, SessionRecord]:
-    """The sessions of counted users that ran in *month* (only those of *ids*, if given)."""
-    statement = (
+#: Rows fetched at a time when a month's sessions are read as a stream.
+STREAM_ROWS = 2000
+
+
+def month_sessions(conn: Connection, month: int) -> Iterator[tuple[int, SessionRecord]]:
+    """The sessions of counted users that ran in *month*, by id, read as a stream (a few
+    thousand rows in memory at a time, whatever the month holds)."""
+    rows = conn.execution_options(yield_per=STREAM_ROWS).execute(sessions_in_month(month))
+    for r in rows:
+        yield r[0], SessionRecord(r[1], from_seconds(r[2]), from_seconds(r[3]), r[4], r[5])
+
+
+def sessions_in_month(month: int) -> Select:
+    """The query of the sessions of counted users that ran in *month*."""
+    return (
         select(
             sessions.c.id,
             sessions.c.user_id,
@@ -199,11 +210,12 @@ def month_records(
         .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
         .where(COUNTED, ran_in_month(month))
     )
-    rows: Iterable[Row]
-    if ids is None:
-        rows = conn.execute(statement)
-    else:
-        rows = execute_chunked(conn, ids, lambda chunk: statement.where(sessions.c.id.in_(chunk)))
+
+
+def month_records(conn: Connection, month: int, ids: Sequence[int]) -> dict[int, SessionRecord]:
+    """The sessions of *ids* among those of counted users that ran in *month*."""
+    statement = sessions_in_month(month)
+    rows = execute_chunked(conn, ids, lambda chunk: statement.where(sessions.c.id.in_(chunk)))
     return {
         r[0]: SessionRecord(r[1], from_seconds(r[2]), from_seconds(r[3]), r[4], r[5]) for r in rows
     }
