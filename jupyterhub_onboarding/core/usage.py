@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -468,13 +469,12 @@ def user_months(
 
 @dataclass(slots=True)
 class UserPart:
-    """One user's sessions in a month: how many started in it, their seconds in it, the
-    minutes of each ended part (as the medians take them) and the latest end."""
+    """One user's sessions in a month: how many started in it, their seconds in it and the
+    minutes of each ended part (as the medians take them)."""
 
     sessions: int = 0
     seconds: float = 0.0
     lengths: list[float] = field(default_factory=list)
-    last_end: datetime | None = None
 
 
 def user_parts(records: Iterable[SessionRecord], month: int, now: datetime) -> dict[int, UserPart]:
@@ -485,34 +485,81 @@ def user_parts(records: Iterable[SessionRecord], month: int, now: datetime) -> d
     return acc.parts(now)
 
 
+#: One user's ended sessions in a month: (started in it, seconds in it, latest end as a Unix
+#: time). A tuple of numbers, which the garbage collector does not track.
+ClosedUser = tuple[int, float, float]
+
+
+class MonthRows(Mapping[int, UserMonth]):
+    """The per-user figures of a month as :func:`user_months` gives them, made on demand from
+    a :class:`MonthAccumulator`'s totals (no object kept per user). A view: the running
+    sessions are those of the accumulator's last :meth:`~MonthAccumulator.users` call."""
+
+    def __init__(
+        self, closed: Mapping[int, ClosedUser], running: Mapping[int, tuple[int, float, int]]
+    ) -> None:
+        self._closed = closed
+        self._running = running
+
+    def __getitem__(self, user_id: int) -> UserMonth:
+        closed = self._closed.get(user_id)
+        running = self._running.get(user_id)
+        if closed is None and running is None:
+            raise KeyError(user_id)
+        started = (closed[0] if closed else 0) + (running[0] if running else 0)
+        seconds = (closed[1] if closed else 0.0) + (running[1] if running else 0.0)
+        last_end = None if closed is None else datetime.fromtimestamp(closed[2], timezone.utc)
+        return UserMonth(int(started), round(seconds, 3), last_end, running[2] if running else 0)
+
+    def __contains__(self, user_id: object) -> bool:
+        return user_id in self._closed or user_id in self._running
+
+    def seconds(self) -> Iterator[float]:
+        """Each user's seconds in the month, as their row gives them (no row made)."""
+        running = self._running
+        for user_id, closed in self._closed.items():
+            extra = running.get(user_id)
+            yield round(closed[1] + (extra[1] if extra else 0.0), 3)
+        for user_id, (_started, seconds, _count) in running.items():
+            if user_id not in self._closed:
+                yield round(seconds, 3)
+
+    def __iter__(self) -> Iterator[int]:
+        yield from self._closed
+        yield from (user_id for user_id in self._running if user_id not in self._closed)
+
+    def __len__(self) -> int:
+        return len(self._closed) + sum(1 for u in self._running if u not in self._closed)
+
+
 class MonthAccumulator:
     """One month's figures kept up to date session by session, for the refresh after a poll.
 
     An ended session's part of the month never changes again, so it is added once to running
-    totals (the month's and its user's) and not kept; the running sessions are kept and
-    counted afresh each time. Memory follows the month's users, not its sessions.
-    :meth:`figures` equals :func:`month_usage` and :meth:`users` equals :func:`user_months`
-    over the same sessions, at a cost in proportion to the running sessions and those that
-    changed. A past month is computed by putting its sessions one by one as they are read.
+    totals (the month's, its user's, and two arrays of numbers for the medians) and not kept;
+    the running sessions are kept and counted afresh each time. Memory follows the month's
+    users and running servers, a few bytes per ended session. :meth:`figures` equals
+    :func:`month_usage` and :meth:`users` equals :func:`user_months` over the same sessions,
+    at a cost in proportion to the running sessions and those that changed. A past month is
+    computed by putting its sessions one by one as they are read.
     """
 
     def __init__(self, month: int) -> None:
         self.month = month
         self.start, self.end = month_bounds(month)
-        #: The ended sessions added (by id), and the running ones.
-        self._closed_ids: set[int] = set()
+        #: The running sessions, by id, and the ids of the ended ones added.
         self.open: dict[int, SessionRecord] = {}
+        self._closed_ids: set[int] = set()
         self._sessions = 0
         self._seconds = 0.0
-        #: The ended parts' minutes, sorted when the figures are read.
-        self._lengths: list[float] = []
-        self._lengths_sorted = True
+        #: Per ended part: its user and its minutes (side by side, no object per session).
+        self._ended_users = array("q")
+        self._ended_minutes = array("d")
+        self._sorted_minutes: list[float] | None = []
         self._labels: tuple[LabelTally, LabelTally] = ({}, {})
-        #: Per user id, the part of their ended sessions.
-        self._closed_users: dict[int, UserPart] = {}
-        self._view: dict[int, UserMonth] = {}
+        self._closed_users: dict[int, ClosedUser] = {}
+        self._running: dict[int, tuple[int, float, int]] = {}
         self._dirty: set[int] = set()
-        self._open_users: set[int] = set()
 
     def _part(self, record: SessionRecord, now: datetime) -> tuple[bool, float, datetime] | None:
         return month_part(record, self.start, self.end, now)
@@ -543,26 +590,21 @@ class MonthAccumulator:
         self._sessions += started_here
         self._seconds += seconds
         minutes = seconds / 60.0
-        if self._lengths and minutes < self._lengths[-1]:
-            self._lengths_sorted = False
-        self._lengths.append(minutes)
+        self._ended_users.append(record.user_id)
+        self._ended_minutes.append(minutes)
+        self._sorted_minutes = None
         tally_labels(self._labels, record, started_here, seconds)
+        end = as_utc(record.ended).timestamp()
         user = self._closed_users.get(record.user_id)
         if user is None:
-            user = self._closed_users[record.user_id] = UserPart()
-        user.sessions += started_here
-        user.seconds += seconds
-        user.lengths.append(minutes)
-        end = as_utc(record.ended)
-        if user.last_end is None or end > user.last_end:
-            user.last_end = end
+            self._closed_users[record.user_id] = (int(started_here), seconds, end)
+        else:
+            self._closed_users[record.user_id] = (
+                user[0] + started_here,
+                user[1] + seconds,
+                max(user[2], end),
+            )
         return True
-
-    def _sorted_lengths(self) -> list[float]:
-        if not self._lengths_sorted:
-            self._lengths.sort()
-            self._lengths_sorted = True
-        return self._lengths
 
     def figures(
         self,
@@ -587,7 +629,9 @@ class MonthAccumulator:
             if part_end == self.end:
                 extra_lengths.append(part_seconds / 60.0)
             tally_labels(labels, record, started_here, part_seconds)
-        lengths = self._sorted_lengths()
+        if self._sorted_minutes is None:
+            self._sorted_minutes = sorted(self._ended_minutes)
+        lengths = self._sorted_minutes
         return usage_of_month(
             self.month,
             sessions=sessions,
@@ -600,54 +644,38 @@ class MonthAccumulator:
         )
 
     def parts(self, now: datetime) -> dict[int, UserPart]:
-        """Per user id, their part of the month now (what the usage per group is made of).
-        Users without a running session share their entry with the accumulator: read only."""
-        found: dict[int, UserPart] = dict(self._closed_users)
+        """Per user id, their part of the month now (what the usage per group is made of),
+        made on demand."""
+        found = {
+            user_id: UserPart(started, seconds)
+            for user_id, (started, seconds, _end) in self._closed_users.items()
+        }
+        for user_id, minutes in zip(self._ended_users, self._ended_minutes, strict=True):
+            found[user_id].lengths.append(minutes)
         for record in self.open.values():
             part = self._part(record, now)
             if part is None:
                 continue
             started_here, seconds, part_end = part
-            entry = found.get(record.user_id)
-            if entry is None or entry is self._closed_users.get(record.user_id):
-                base = entry or UserPart()
-                entry = found[record.user_id] = UserPart(
-                    base.sessions, base.seconds, list(base.lengths), base.last_end
-                )
+            entry = found.setdefault(record.user_id, UserPart())
             entry.sessions += started_here
             entry.seconds += seconds
             if part_end == self.end:
                 entry.lengths.append(seconds / 60.0)
         return found
 
-    def users(self, now: datetime) -> tuple[dict[int, UserMonth], set[int]]:
+    def users(self, now: datetime) -> tuple[MonthRows, set[int]]:
         """Per user id what :func:`user_months` gives, and the user ids changed since the last
         call (those with running sessions always count as changed: their time grows)."""
         now = as_utc(now)
-        open_now: dict[int, list[Any]] = {}
+        running: dict[int, tuple[int, float, int]] = {}
         for record in self.open.values():
             part = self._part(record, now)
             if part is None:
                 continue
-            entry = open_now.setdefault(record.user_id, [0, 0.0, 0])
-            entry[0] += part[0]
-            entry[1] += part[1]
-            entry[2] += 1
-        changed = self._dirty | self._open_users | set(open_now)
-        for user_id in changed:
-            closed = self._closed_users.get(user_id)
-            running = open_now.get(user_id)
-            if closed is None and running is None:
-                self._view.pop(user_id, None)
-                continue
-            started = (closed.sessions if closed else 0) + (running[0] if running else 0)
-            seconds = (closed.seconds if closed else 0.0) + (running[1] if running else 0.0)
-            self._view[user_id] = UserMonth(
-                int(started),
-                round(seconds, 3),
-                closed.last_end if closed else None,
-                running[2] if running else 0,
-            )
+            started, seconds, count = running.get(record.user_id, (0, 0.0, 0))
+            running[record.user_id] = (started + part[0], seconds + part[1], count + 1)
+        changed = self._dirty | set(self._running) | set(running)
         self._dirty = set()
-        self._open_users = set(open_now)
-        return self._view, changed
+        self._running = running
+        return MonthRows(self._closed_users, running), changed

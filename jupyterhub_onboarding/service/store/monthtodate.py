@@ -44,7 +44,8 @@ def previous_to_date(conn: Connection, now: datetime) -> MonthToDate:
         conn, COUNTED, users.c.first_login_at >= start, users.c.first_login_at < until
     )
     peaks = {row.day: row.servers for row in conn.execute(select(usage_peaks))}
-    records = (record for _sid, record in month_sessions(conn, month))
+    # only the sessions started before that point count: the rest are not read
+    records = (record for _sid, record in month_sessions(conn, month, before=until))
     usage = usage_until(records, month, until, daily_peaks=peaks)
     return MonthToDate(
         until=until,

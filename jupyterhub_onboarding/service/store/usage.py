@@ -24,6 +24,7 @@ from ...core.usage import (
     LAST_LOGIN_BUCKETS,
     SERVER_MINUTES_BUCKETS,
     MonthAccumulator,
+    MonthRows,
     MonthUsage,
     SessionRecord,
     UsageFigures,
@@ -31,7 +32,14 @@ from ...core.usage import (
     UserPart,
 )
 from ..schema import sessions, usage_peaks, users
-from ._sql import COUNTED, execute_chunked, from_seconds, months_between, ran_in_month
+from ._sql import (
+    COUNTED,
+    execute_chunked,
+    from_seconds,
+    months_between,
+    ran_in_month,
+    to_seconds,
+)
 from .groups import month_active, month_members
 
 
@@ -40,8 +48,8 @@ class MonthTable:
     """The current month's figures per user, as the per-user table lists them."""
 
     month: int
-    #: Per user id with sessions in the month. A view that the next refresh updates in
-    #: place: write it before then.
+    #: Per user id with sessions in the month, made on demand. A view that the next refresh
+    #: updates in place: write it before then.
     rows: Mapping[int, UserMonth]
     #: Users whose row may differ from the one handed over before.
     changed: frozenset[int]
@@ -107,7 +115,7 @@ class UsageStore:
                     figures = self._past_month(conn, each, now, peaks, label_limit)
                 months.append(figures)
             last_login = last_login_counts(conn, now)
-        minutes = [entry.seconds / 60.0 for entry in self._per_user(month, now).values()]
+        minutes = [seconds / 60.0 for seconds in self._per_user(month, now).seconds()]
         return UsageFigures(
             months=tuple(months),
             last_login_distribution=last_login,
@@ -124,7 +132,7 @@ class UsageStore:
         self._changed_users, self._read_afresh = set(), False
         return table
 
-    def _per_user(self, month: MonthAccumulator, now: datetime) -> Mapping[int, UserMonth]:
+    def _per_user(self, month: MonthAccumulator, now: datetime) -> MonthRows:
         rows, changed = month.users(now)
         self._changed_users |= changed
         return rows
@@ -188,10 +196,16 @@ def with_groups(
 STREAM_ROWS = 2000
 
 
-def month_sessions(conn: Connection, month: int) -> Iterator[tuple[int, SessionRecord]]:
-    """The sessions of counted users that ran in *month*, by id, read as a stream (a few
-    thousand rows in memory at a time, whatever the month holds)."""
-    rows = conn.execution_options(yield_per=STREAM_ROWS).execute(sessions_in_month(month))
+def month_sessions(
+    conn: Connection, month: int, before: datetime | None = None
+) -> Iterator[tuple[int, SessionRecord]]:
+    """The sessions of counted users that ran in *month* (only those started *before*, if
+    given), by id, read as a stream (a few thousand rows in memory at a time, whatever the
+    month holds)."""
+    statement = sessions_in_month(month)
+    if before is not None:
+        statement = statement.where(sessions.c.started < to_seconds(before))
+    rows = conn.execution_options(yield_per=STREAM_ROWS).execute(statement)
     for r in rows:
         yield r[0], SessionRecord(r[1], from_seconds(r[2]), from_seconds(r[3]), r[4], r[5])
 

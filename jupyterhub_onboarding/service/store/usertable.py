@@ -117,7 +117,7 @@ class UserTable:
         self.log = log
         #: The rows of usage_user_months as last written by this process, and their month
         #: (None: not written yet, or a write failed: pages read the sessions).
-        self._written: dict[int, UserMonth] | None = None
+        #: The month usage_user_months holds whole (None: write it whole at the next write).
         self._month: int | None = None
         #: (rows of the month's table, rows with sessions) as of the last write.
         self._listed: tuple[int, int] = (0, 0)
@@ -125,7 +125,7 @@ class UserTable:
     @property
     def month(self) -> int | None:
         """The month that usage_user_months holds, None while pages read the sessions."""
-        return self._month if self._written is not None else None
+        return self._month
 
     # -- writing the current month --------------------------------------------------------------
 
@@ -141,7 +141,7 @@ class UserTable:
             done = True
         except OperationalError as error:
             self.log.warning("Could not write the per-user usage table (%s)", type(error).__name__)
-            self._written, self._month = None, None
+            self._month = None
             done = False
         with self.engine.connect() as conn:
             self._listed = count_listed(conn, table.month)
@@ -149,16 +149,14 @@ class UserTable:
 
     def _write(self, table: MonthTable) -> None:
         rows = table.rows
-        whole = table.whole or self._written is None or self._month != table.month
-        written: dict[int, UserMonth] = {} if whole or self._written is None else self._written
+        whole = table.whole or self._month != table.month
         if whole:
             rewrite, gone = list(rows), []
         else:
-            rewrite = [u for u in table.changed if u in rows and written.get(u) != rows[u]]
-            gone = [u for u in table.changed if u not in rows and u in written]
+            rewrite = [u for u in table.changed if u in rows]
+            gone = [u for u in table.changed if u not in rows]
         if not whole and not rewrite and not gone:
             return
-        values = [table_row(table.month, uid, rows[uid]) for uid in rewrite]
         with self.engine.connect() as conn, impatient(conn), conn.begin():
             if whole:
                 conn.execute(delete(usage_user_months))
@@ -171,12 +169,12 @@ class UserTable:
                         usage_user_months.c.user_id.in_(chunk),
                     ),
                 )
-            for start in range(0, len(values), BATCH):
-                conn.execute(insert(usage_user_months), values[start : start + BATCH])
-        for uid in gone:
-            written.pop(uid, None)
-        written.update({uid: rows[uid] for uid in rewrite})
-        self._written, self._month = written, table.month
+            # the rows made a batch at a time: a whole month is one row per user
+            for start in range(0, len(rewrite), BATCH):
+                batch = rewrite[start : start + BATCH]
+                values = [table_row(table.month, uid, rows[uid]) for uid in batch]
+                conn.execute(insert(usage_user_months), values)
+        self._month = table.month
 
     # -- reading pages --------------------------------------------------------------------------
 
