@@ -256,7 +256,8 @@ class OnboardingService:
         )
         self.log.debug("Recorded poll: %s", result)
         names = frozenset(user.name for user in seen)
-        self.hub_usernames = names if full else self.hub_usernames | names
+        if full or not names <= self.hub_usernames:  # no copy of every name when none is new
+            self.hub_usernames = names if full else self.hub_usernames | names
 
     def _usernames(self) -> frozenset[str]:
         """The hub's usernames for the storage poller; LookupError before a full poll (the

@@ -4,7 +4,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from jupyterhub_onboarding.core.hubmodel import ServerSeen, UserSeen
 from jupyterhub_onboarding.core.rules import CountingRules
@@ -208,3 +208,28 @@ def test_the_first_admin_login_is_when_an_admin_was_first_seen(store):
     )
     agg = store.aggregates(NOW, threshold=5)
     assert agg.admin_logged_in and agg.admin_first_login_at == NOW - timedelta(days=1)
+
+
+def test_a_poll_updates_only_the_columns_that_changed(store):
+    """A running server's user is updated every poll (last_server_at): the update leaves the
+    other columns, and so their indexes, alone."""
+    store.record([seen("alice", server=True), seen("bob")], NOW, RULES)
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("UPDATE USERS"):
+            statements.append(" ".join(statement.split()))
+
+    event.listen(store.engine, "before_cursor_execute", note)
+    try:
+        later = NOW + timedelta(minutes=1)
+        store.record([seen("alice", NOW, server=True), seen("bob", later)], later, RULES)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", note)
+    # the columns each statement sets, whatever the dialect's placeholders
+    assert sorted(re.findall(r"(\w+)=", s.split(" WHERE ")[0]) for s in statements) == [
+        ["last_login_at"],
+        ["last_server_at"],
+    ]
+    found = {u.name: u for u in store.logged_in_users()}
+    assert found["alice"].last_login_at == NOW and found["bob"].last_login_at == later

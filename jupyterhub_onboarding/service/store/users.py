@@ -214,16 +214,21 @@ def record_batch(
         values = user_values(existing.get(name), user, now, rules)
         if name not in existing:
             new_rows.append({"name": name, **values})
-        elif any(getattr(existing[name], k) != v for k, v in values.items()):
-            changed_rows.append({"b_id": existing[name].id, **values})
+        elif changed := {k: v for k, v in values.items() if getattr(existing[name], k) != v}:
+            changed_rows.append({"b_id": existing[name].id, **changed})
     if new_rows:
         conn.execute(insert(users), new_rows)
-    if changed_rows:
+    # Each row sets only the columns that changed (most polls move only last_server_at of
+    # the running servers' users), so the indexes on the other columns are left alone.
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in changed_rows:
+        by_columns.setdefault(tuple(key for key in row if key != "b_id"), []).append(row)
+    for columns, rows in by_columns.items():
         conn.execute(
             update(users)
             .where(users.c.id == bindparam("b_id"))
-            .values({key: bindparam(key) for key in changed_rows[0] if key != "b_id"}),
-            changed_rows,
+            .values({key: bindparam(key) for key in columns}),
+            rows,
         )
     ids = {name: row.id for name, row in existing.items()}
     if new_rows:

@@ -1,0 +1,42 @@
+"""The hub's usernames the service keeps for the storage poller: kept from every poll, and
+not copied whole by an incremental poll that saw no new name."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from jupyterhub_onboarding.app import Onboarding
+from jupyterhub_onboarding.core.hubmodel import UserSeen
+from jupyterhub_onboarding.service.wiring import OnboardingService
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+async def service(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = Onboarding(
+        api_token="test-token",
+        db_url=f"sqlite:///{tmp_path / 'onboarding.sqlite'}",
+        cookie_secret_file=str(tmp_path / "cookie-secret"),
+    )
+    wired = OnboardingService(app)
+    yield wired
+    wired.hub.close()
+    wired.executor.shutdown(wait=True)
+    wired.store.close()
+
+
+def users(*names):
+    return [UserSeen(name, False, NOW) for name in names]
+
+
+async def test_an_incremental_poll_of_known_users_keeps_the_names_as_they_are(service):
+    await service._record(users("ann", "bo", "cy"), NOW, True, frozenset())
+    kept = service.hub_usernames
+    await service._record(users("bo"), NOW, False, frozenset())
+    assert service.hub_usernames is kept  # nothing new: no copy of every name
+    await service._record(users("bo", "dee"), NOW, False, frozenset())
+    assert service.hub_usernames == {"ann", "bo", "cy", "dee"}
+    await service._record(users("dee"), NOW, True, frozenset())
+    assert service.hub_usernames == {"dee"}  # a full poll says who is left
