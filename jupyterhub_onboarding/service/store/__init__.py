@@ -79,7 +79,7 @@ class Store:
         self.engine = make_engine(url)
         self.users = UserStore(self.engine)
         self.sessions = SessionStore()
-        self.usage = UsageStore(self.engine)
+        self.usage = UsageStore(self.engine, self.users.last_login_known)
         self.user_table = UserTable(self.engine, self.log)
         self.onboarding = OnboardingStore(self.engine)
         self.events = EventStore(self.engine)
@@ -133,8 +133,10 @@ class Store:
                 sessions = self.sessions.record(conn, poll)
         except BaseException:
             self.sessions.forget()
+            self.users.forget()
             raise
         self.sessions.adopt(sessions.state)
+        self.users.adopt()
         self.usage.poll_recorded(sessions.months, sessions.changed)
         return RecordResult(
             **asdict(users),

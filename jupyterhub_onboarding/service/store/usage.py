@@ -10,7 +10,7 @@ over as a ``MonthTable`` for ``usertable.UserTable`` to write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -70,8 +70,12 @@ class UsageStore:
     """The usage figures of every month with sessions, read from ``sessions`` and
     ``usage_peaks``, with the usage per group (``group_members``, ``activity``)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, logged_in: Callable[[Connection], int] | None = None
+    ) -> None:
         self.engine = engine
+        #: Counted users with a last login (the buckets' total), as the users' store keeps it.
+        self._logged_in = logged_in or count_logged_in
         #: Usage figures of past months, kept until a poll changes a session in them.
         self._past: dict[int, MonthUsage] = {}
         self._label_limit: int | None = None
@@ -114,7 +118,7 @@ class UsageStore:
                 else:
                     figures = self._past_month(conn, each, now, peaks, label_limit)
                 months.append(figures)
-            last_login = last_login_counts(conn, now)
+            last_login = last_login_counts(conn, now, self._logged_in(conn))
         minutes = [seconds / 60.0 for seconds in self._per_user(month, now).seconds()]
         return UsageFigures(
             months=tuple(months),
@@ -247,9 +251,17 @@ def first_month(conn: Connection, current: int, peaks: Mapping[str, int]) -> int
     return found
 
 
-def last_login_counts(conn: Connection, now: datetime) -> dict[str, int]:
-    """Counted users who have logged in, per bucket of time since their last login."""
-    return {
+def count_logged_in(conn: Connection) -> int:
+    """Counted users with a last login."""
+    statement = select(func.count()).where(COUNTED, users.c.last_login_at.is_not(None))
+    return conn.execute(statement).scalar_one()
+
+
+def last_login_counts(conn: Connection, now: datetime, total: int) -> dict[str, int]:
+    """Counted users who have logged in, per bucket of time since their last login, of
+    *total* such users: the recent buckets counted (index ranges of the recently active),
+    the last one, which holds most users of a large hub, what the others leave."""
+    found = {
         key: conn.execute(
             select(func.count()).where(
                 COUNTED,
@@ -257,5 +269,11 @@ def last_login_counts(conn: Connection, now: datetime) -> dict[str, int]:
                 *last_login_within(now, lower, upper),
             )
         ).scalar_one()
-        for key, _label, lower, upper in LAST_LOGIN_BUCKETS
+        for key, _label, lower, upper in LAST_LOGIN_BUCKETS[:-1]
     }
+    # a last login after *now* (a clock set back) is in no bucket, as when each is counted
+    ahead = conn.execute(
+        select(func.count()).where(COUNTED, users.c.last_login_at > now)
+    ).scalar_one()
+    found[LAST_LOGIN_BUCKETS[-1][0]] = max(total - sum(found.values()) - ahead, 0)
+    return found

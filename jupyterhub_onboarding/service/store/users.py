@@ -3,9 +3,10 @@ counted, and first value once reached (milestones)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -77,6 +78,59 @@ class UserStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: Counts over every user that only a new user, a first login or server start, or a
+        #: change of who is counted or admin moves (by query); read again after such a poll.
+        self._kept: dict[tuple[Any, ...], Any] = {}
+        #: Counted users with activity per month and basis, by month; a month is read again
+        #: after a poll added a user's first activity row in it (``_stale_months``).
+        self._months: dict[int, dict[int, int]] | None = None
+        self._stale_months: set[int] = set()
+        #: What the poll in flight moved, applied once its transaction commits (adopt).
+        self._moved: Moved | None = None
+
+    # -- the counts kept between polls ----------------------------------------------------------
+
+    def adopt(self) -> None:
+        """The poll's transaction committed: drop the counts its writes moved."""
+        moved, self._moved = self._moved, None
+        if moved is None:
+            self.forget()
+            return
+        if moved.counts:
+            self.forget()
+        else:
+            self._stale_months |= moved.months
+
+    def forget(self) -> None:
+        """Read every kept count from the database again (a write failed, or changed who is
+        counted)."""
+        self._kept.clear()
+        self._months = None
+        self._stale_months = set()
+        self._moved = None
+
+    def _count(self, key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
+        if key not in self._kept:
+            self._kept[key] = read()
+        return self._kept[key]
+
+    def _month_counts(self, conn: Connection) -> dict[int, dict[int, int]]:
+        if self._months is None:
+            self._months, self._stale_months = month_counts(conn), set()
+        for month in sorted(self._stale_months):
+            fresh = month_counts(conn, month)
+            if month in fresh:
+                self._months[month] = fresh[month]
+            else:
+                self._months.pop(month, None)
+        self._stale_months = set()
+        return self._months
+
+    def _new_users(self, conn: Connection, months: Iterable[int]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for month in months:
+            found.update(self._count(("new_users", month), partial(new_users, conn, [month])))
+        return found
 
     # -- recording a poll ---------------------------------------------------------------------
 
@@ -86,6 +140,7 @@ class UserStore:
         counted), except those it names as present."""
         names = list(poll.seen)
         added = updated = activity_rows = 0
+        moved = Moved()
         # In batches, so the rows and parameters built for the database stay small however
         # many users the hub has (a first sync of 100,000 users in one piece peaked at
         # about 220 MB resident; see benchmarks/README.md).
@@ -94,6 +149,8 @@ class UserStore:
             counts = record_batch(conn, batch, poll.now, poll.rules)
             added, updated = added + counts[0], updated + counts[1]
             activity_rows += counts[2]
+            moved.update(counts[3])
+        self._moved = moved
         deleted = 0
         if poll.full:
             deleted = mark_deleted(conn, set(names).union(poll.present), poll.now)
@@ -101,6 +158,7 @@ class UserStore:
 
     def apply_rules(self, rules: CountingRules) -> int:
         """Recompute who is counted after the exclusions changed; returns rows changed."""
+        self.forget()
         with self.engine.begin() as conn:
             rows = conn.execute(select(users.c.id, users.c.name, users.c.admin, users.c.counted))
             changes = [
@@ -127,7 +185,8 @@ class UserStore:
         """
         with self.engine.begin() as conn:
             stored = stored_milestones(conn, threshold)
-            for basis, reached in nth_seen(conn, threshold).items():
+            reached_at = self._count(("nth_seen", threshold), lambda: nth_seen(conn, threshold))
+            for basis, reached in reached_at.items():
                 if reached is not None and basis not in stored:
                     conn.execute(
                         insert(milestones).values(
@@ -142,19 +201,27 @@ class UserStore:
     def aggregates(self, now: datetime, threshold: int, generating_days: int = 14) -> Aggregates:
         """Every count the snapshot needs, with first value as stored (record_milestones)."""
         now = as_utc(now)
+        kept = self._count
         with self.engine.connect() as conn:
-            per_month = month_counts(conn)
+            per_month = self._month_counts(conn)
 
             def active_since(delta: timedelta) -> int:
                 return count(conn, COUNTED, users.c.last_login_at >= now - delta)
 
-            admin_first_login_at = conn.execute(
-                select(func.min(users.c.first_login_at)).where(users.c.admin.is_(True))
-            ).scalar_one_or_none()
+            admin_first_login_at = kept(
+                ("admin_first_login",),
+                lambda: conn.execute(
+                    select(func.min(users.c.first_login_at)).where(users.c.admin.is_(True))
+                ).scalar_one_or_none(),
+            )
+            login_months = [m for m in per_month if LOGIN in per_month[m]]
             return Aggregates(
-                users_logged_in=count(conn, LISTED),
-                users_started_server=count(conn, COUNTED, users.c.first_server_at.is_not(None)),
-                nth_seen_at=nth_seen(conn, threshold),
+                users_logged_in=kept(("logged_in",), lambda: count(conn, LISTED)),
+                users_started_server=kept(
+                    ("started_server",),
+                    lambda: count(conn, COUNTED, users.c.first_server_at.is_not(None)),
+                ),
+                nth_seen_at=kept(("nth_seen", threshold), lambda: nth_seen(conn, threshold)),
                 milestones=stored_milestones(conn, threshold),
                 months=tuple(
                     MonthCount(month_label(m), c.get(LOGIN, 0), c.get(SERVER, 0))
@@ -163,10 +230,17 @@ class UserStore:
                 rolling={period: active_since(delta) for period, delta in ROLLING_WINDOWS.items()},
                 generating_window_active=active_since(timedelta(days=generating_days)),
                 admin_logged_in=admin_first_login_at is not None,
-                users_known=count(conn),
+                users_known=kept(("known",), lambda: count(conn)),
                 admin_first_login_at=as_utc(admin_first_login_at) if admin_first_login_at else None,
-                new_users=new_users(conn, [m for m in per_month if LOGIN in per_month[m]]),
+                new_users=self._new_users(conn, login_months),
             )
+
+    def last_login_known(self, conn: Connection) -> int:
+        """Counted users with a last login (the total of the last-login buckets)."""
+        return self._count(
+            ("last_login_known",),
+            lambda: count(conn, COUNTED, users.c.last_login_at.is_not(None)),
+        )
 
     def logged_in_users(self, limit: int | None = None) -> list[KnownUser]:
         """Counted users who have logged in, earliest first, at most *limit* of them
@@ -194,13 +268,31 @@ class UserStore:
 # -- recording, row by row ------------------------------------------------------------------
 
 
+#: The users columns whose change moves a count the store keeps (``UserStore._kept``).
+COUNTED_COLUMNS = frozenset({"admin", "counted", "first_login_at", "first_server_at"})
+
+
+@dataclass
+class Moved:
+    """What a poll's writes moved among the counts the store keeps between polls."""
+
+    #: A user was added, or a change in COUNTED_COLUMNS, or a first last login.
+    counts: bool = False
+    #: The months in which a user got their first activity row on some basis.
+    months: set[int] = field(default_factory=set)
+
+    def update(self, other: Moved) -> None:
+        self.counts = self.counts or other.counts
+        self.months |= other.months
+
+
 def record_batch(
     conn: Connection, merged: Mapping[str, UserSeen], now: datetime, rules: CountingRules
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, Moved]:
     """Insert or update the users of one batch, their activity marks and the groups the poll
     saw them in.
 
-    Returns (users added, users updated, activity rows written).
+    Returns (users added, users updated, activity rows written, what that moved).
     """
     names = list(merged)
     existing = {
@@ -210,13 +302,19 @@ def record_batch(
         )
     }
     new_rows, changed_rows = [], []
+    moved = Moved()
     for name, user in merged.items():
         values = user_values(existing.get(name), user, now, rules)
         if name not in existing:
             new_rows.append({"name": name, **values})
         elif changed := {k: v for k, v in values.items() if getattr(existing[name], k) != v}:
             changed_rows.append({"b_id": existing[name].id, **changed})
+            if not COUNTED_COLUMNS.isdisjoint(changed) or (
+                "last_login_at" in changed and existing[name].last_login_at is None
+            ):
+                moved.counts = True
     if new_rows:
+        moved.counts = True
         conn.execute(insert(users), new_rows)
     # Each row sets only the columns that changed (most polls move only last_server_at of
     # the running servers' users), so the indexes on the other columns are left alone.
@@ -238,7 +336,9 @@ def record_batch(
     for user_id, month, _basis in marks:
         active_months.setdefault(user_id, set()).add(month)
     write_memberships(conn, memberships(merged, ids, now, active_months))
-    return len(new_rows), len(changed_rows), write_marks(conn, marks)
+    written, first_in = write_marks(conn, marks)
+    moved.months |= first_in
+    return len(new_rows), len(changed_rows), written, moved
 
 
 def mark_deleted(conn: Connection, present: Collection[str], now: datetime) -> int:
@@ -300,10 +400,11 @@ def activity_marks(merged: Mapping[str, UserSeen], ids: Mapping[str, int], now: 
     return marks
 
 
-def write_marks(conn: Connection, marks: Marks) -> int:
-    """Add *marks* to the stored ones; returns the rows written."""
+def write_marks(conn: Connection, marks: Marks) -> tuple[int, set[int]]:
+    """Add *marks* to the stored ones; returns the rows written and the months of the rows
+    added (a user's first activity of the month on a basis)."""
     if not marks:
-        return 0
+        return 0, set()
     keys = list(marks)
 
     def stored(chunk: Sequence[tuple[int, int, int]]) -> Any:
@@ -338,7 +439,7 @@ def write_marks(conn: Connection, marks: Marks) -> int:
             .values(days=bindparam("b_days")),
             updates,
         )
-    return len(inserts) + len(updates)
+    return len(inserts) + len(updates), {row["month"] for row in inserts}
 
 
 # -- counting -------------------------------------------------------------------------------
@@ -370,15 +471,19 @@ def stored_milestones(conn: Connection, threshold: int) -> dict[str, datetime]:
     }
 
 
-def month_counts(conn: Connection) -> dict[int, dict[int, int]]:
-    """Counted users with activity, per month and basis."""
+def month_counts(conn: Connection, month: int | None = None) -> dict[int, dict[int, int]]:
+    """Counted users with activity, per month and basis (of *month* only, if given: an
+    index range of its rows)."""
     per_month: dict[int, dict[int, int]] = {}
-    for row in conn.execute(
+    statement = (
         select(activity.c.month, activity.c.basis, func.count())
         .select_from(activity.join(users, users.c.id == activity.c.user_id))
         .where(COUNTED)
         .group_by(activity.c.month, activity.c.basis)
-    ):
+    )
+    if month is not None:
+        statement = statement.where(activity.c.month == month)
+    for row in conn.execute(statement):
         per_month.setdefault(row[0], {})[row[1]] = row[2]
     return per_month
 
