@@ -19,6 +19,8 @@ from common import median, percentile
 @dataclass
 class LoadResult:
     latencies: list[float] = field(default_factory=list)
+    #: when each request of ``latencies`` was due (``time.perf_counter()``), in the same order
+    starts: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     seconds: float = 0.0
@@ -93,6 +95,7 @@ async def run_load(
     duration: float = 5.0,
     rate_per_client: float | None = None,
     max_requests: int = 200_000,
+    stop: asyncio.Event | None = None,
 ) -> LoadResult:
     """*clients* concurrent connections for *duration* seconds.
 
@@ -100,7 +103,7 @@ async def run_load(
     previous answer arrives, so the server always has *clients* requests in hand (saturation).
     Open loop: each client sends on a fixed schedule of *rate_per_client* requests a second,
     and latency is counted from the scheduled time, so a slow answer is not hidden by the
-    client waiting for it.
+    client waiting for it. With *stop*, the load also ends as soon as that event is set.
     """
     request = build_request(host, port, path, headers)
     result = LoadResult()
@@ -119,7 +122,7 @@ async def run_load(
         scheduled = time.perf_counter() + interval * index / clients
         while budget[0] > 0:
             start = scheduled if interval else time.perf_counter()
-            if start >= deadline:
+            if start >= deadline or (stop is not None and stop.is_set()):
                 break
             if interval:
                 delay = scheduled - time.perf_counter()
@@ -134,6 +137,7 @@ async def run_load(
                 conn.close()
                 continue
             result.latencies.append(time.perf_counter() - start)
+            result.starts.append(start)
             result.statuses[status] = result.statuses.get(status, 0) + 1
             result.body_bytes += length
         conn.close()

@@ -23,6 +23,7 @@ BENCHMARKS = {
     "collector": "bench_collector",
     "usage": "bench_usage",
     "report": "bench_report",
+    "service": "bench_service",
 }
 
 
