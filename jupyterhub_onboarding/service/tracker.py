@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -55,8 +56,12 @@ class Tracker:
         stale_after: float,
         stats: PollObserver | None = None,
         log: logging.Logger | None = None,
+        hold_collections: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         self.hub = hub
+        #: Entered around a full sync and the refresh after it (the service holds full
+        #: garbage collections back while 100,000 parsed users are alive).
+        self.hold_collections = hold_collections or nullcontext
         self.record = record
         self.after_poll = after_poll
         self.clock = clock
@@ -117,6 +122,10 @@ class Tracker:
         """Poll once; True on success. Never raises for hub or database trouble."""
         now = as_utc(self.clock())
         full = self.needs_full_sync(now) if full is None else full
+        with self.hold_collections() if full else nullcontext():
+            return await self._poll(now, full)
+
+    async def _poll(self, now: datetime, full: bool) -> bool:
         started = time.perf_counter()
         requests_before = self.hub.counter.requests
         ok = False

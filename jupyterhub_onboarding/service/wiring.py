@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +31,7 @@ from ..core.status.write import build_status, cost_section, report_section, stor
 from ..retry import RetryPolicy
 from ..settings import StandardLinks
 from .billing import routes as billing_routes
+from .collection import Collections
 from .cost import cost_reader
 from .events import routes as event_routes
 from .handlers import NotFoundHandler, core_routes
@@ -96,6 +96,8 @@ class OnboardingService:
             log=self.log,
         )
         self.stats = PollStats()
+        #: Full garbage collections held back while large short-lived structures are alive.
+        self.collections = Collections()
         self.tracker = Tracker(
             self.hub,
             self._record,
@@ -107,6 +109,7 @@ class OnboardingService:
             stale_after=app.stale_after,
             stats=self.stats,
             log=self.log,
+            hold_collections=self.collections.held,
         )
         self.hub_auth = self._hub_auth(app)
         self.database_ready = False
@@ -494,6 +497,17 @@ class OnboardingService:
             self.storage.start()
 
     async def warm_up(self) -> None:
+        await self._ready_database()
+        # serve the stored figures from the first request, not zeros until the first poll;
+        # the first reading of the year holds full collections back while it runs
+        with self.collections.held():
+            await self.refresh()
+        # what start built stays for the process's life (modules, the figures' caches): kept
+        # out of the garbage collector's full collections, which then stay short
+        self.collections.keep_what_start_built()
+        self.log.info("Warmed up: the figures are read")
+
+    async def _ready_database(self) -> None:
         delay = WARM_UP_RETRY_FIRST
         while True:
             try:
@@ -506,12 +520,6 @@ class OnboardingService:
             else:
                 break
         self.database_problem = ""
-        # serve the stored figures from the first request, not zeros until the first poll
-        await self.refresh()
-        # what start built stays for the process's life (modules, the figures' caches): kept
-        # out of the garbage collector's full collections, which then stay short
-        gc.freeze()
-        self.log.info("Warmed up: the figures are read")
 
     async def stop(self) -> None:
         if self.warm_up_task is not None:

@@ -6,6 +6,7 @@ loop is checked alone: what a poll reads, when it stops reading, what it publish
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -308,3 +309,33 @@ async def test_each_read_starts_its_count_of_malformed_entries_afresh():
     assert recorder.polls[-1][2] is True
     assert recorder.present[-1] == frozenset()
     assert (tracker.last_read_rejected, tracker.last_read_nameless) == (0, 0)
+
+
+async def test_a_full_sync_and_its_refresh_run_with_full_collections_held_back():
+    """The service holds full garbage collections back while a full sync's users are alive;
+    an incremental poll does not."""
+    tracker, _, clock, _recorder = make([user("a", 5), user("b", 1)])
+    inside: list[str] = []
+    held = 0
+
+    @contextlib.contextmanager
+    def hold():
+        nonlocal held
+        held += 1
+        try:
+            yield
+        finally:
+            held -= 1
+
+    async def record(seen, now, full, present) -> None:
+        inside.append(f"record held={held}")
+
+    async def after_poll() -> None:
+        inside.append(f"refresh held={held}")
+
+    tracker.record, tracker.after_poll, tracker.hold_collections = record, after_poll, hold
+    assert await tracker.poll(full=True)
+    clock.now += timedelta(minutes=1)
+    assert await tracker.poll(full=False)
+    assert inside == ["record held=1", "refresh held=1", "record held=0", "refresh held=0"]
+    assert held == 0
