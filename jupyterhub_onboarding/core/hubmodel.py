@@ -27,7 +27,7 @@ class InvalidPage(ValueError):
     """The hub answered something that is not a page of users."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServerSeen:
     """A server the hub reported for a user."""
 
@@ -47,7 +47,7 @@ class ServerSeen:
         return self.running or (self.pending == "stop" and self.started is not None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UserSeen:
     """What one poll learned of one hub user."""
 

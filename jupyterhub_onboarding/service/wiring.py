@@ -132,7 +132,8 @@ class OnboardingService:
         self.settings = self._settings(as_utc(self.clock()))
         #: The hub's standard links, tier and support, for the status API and the pages.
         self.links = StandardLinks(parent=app)
-        #: The hub's usernames as the polls saw them: the owners of home directories.
+        #: The hub's usernames as the polls saw them: the owners of home directories (kept
+        #: only when home directory storage is configured).
         self.hub_usernames: frozenset[str] = frozenset()
         #: Home directory sizes from Prometheus (None when not configured).
         self.storage = storage_poller(
@@ -258,6 +259,8 @@ class OnboardingService:
             label_keys=self.label_keys,
         )
         self.log.debug("Recorded poll: %s", result)
+        if self.storage is None:
+            return  # only the home directories need every name: no copy of 100,000 names
         names = frozenset(user.name for user in seen)
         if full or not names <= self.hub_usernames:  # no copy of every name when none is new
             self.hub_usernames = names if full else self.hub_usernames | names
