@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from harness.hub import HubProcess
-from harness.process import free_port
+from harness.process import free_port, wait_until
 from harness.servicelog import service_lines
 from test_config import REFUSED_CONFIGS
 
@@ -74,6 +74,17 @@ def refused_hub(tmp_path_factory):
     hub = HubProcess(workdir, hub_config=hub_config)
     hub.start(timeout=300)
     try:
+        # the hub answers before it has routed every one of its services through the proxy
+        # (a busy machine showed a 404 for one of them): wait until each is routed
+        for name, _option, _value in expected:
+            wait_until(
+                lambda name=name: (
+                    httpx.get(f"{hub.url}/services/{name}/health", timeout=10).status_code != 404
+                ),
+                120,
+                f"the proxy to route /services/{name}/",
+                0.2,
+            )
         yield hub, expected
     finally:
         hub.stop()
