@@ -505,9 +505,9 @@ class OnboardingService:
         # the first reading of the year holds full collections back while it runs
         with self.collections.held():
             await self.refresh()
-        # what start built stays for the process's life (modules, the figures' caches): kept
-        # out of the garbage collector's full collections, which then stay short
-        self.collections.keep_what_start_built()
+            # what start built stays for the process's life (modules, the figures' caches):
+            # kept out of full collections before they resume, so none walks it
+            self.collections.keep_what_start_built()
         self.log.info("Warmed up: the figures are read")
 
     async def _ready_database(self) -> None:
