@@ -34,7 +34,6 @@ from jupyterhub_onboarding.core.hubmodel import MAX_NAME_BYTES, ServerSeen, User
 from jupyterhub_onboarding.core.rules import CountingRules, month_of
 from jupyterhub_onboarding.service.schema import milestones, usage_user_months
 from jupyterhub_onboarding.service.store import Store
-from jupyterhub_onboarding.service.wiring import OnboardingService
 from jupyterhub_onboarding.serving import watch_parent
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
@@ -111,23 +110,6 @@ def sqlite_files(db: Path) -> list[Path]:
     """The database file and those of its journal that exist now."""
     names = (db.name, f"{db.name}-wal", f"{db.name}-shm", f"{db.name}-journal")
     return [db.with_name(name) for name in names if db.with_name(name).exists()]
-
-
-@pytest.fixture
-async def service(tmp_path, monkeypatch):
-    """The service's database side, as the service wires it, on an SQLite file (no hub)."""
-    monkeypatch.chdir(tmp_path)
-    app = Onboarding(
-        api_token="test-token",
-        db_url=f"sqlite:///{tmp_path / 'onboarding.sqlite'}",
-        cookie_secret_file=str(tmp_path / "cookie-secret"),
-    )
-    wired = OnboardingService(app)
-    await wired.db(wired.store.upgrade)
-    yield wired
-    wired.hub.close()
-    wired.executor.shutdown(wait=True)
-    wired.store.close()
 
 
 def test_sqlite_connections_use_a_rollback_journal_and_no_memory_map(tmp_path):

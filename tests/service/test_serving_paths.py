@@ -10,17 +10,14 @@ import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import insert
 
-from jupyterhub_onboarding.app import Onboarding
 from jupyterhub_onboarding.core.hubmodel import UserSeen
 from jupyterhub_onboarding.core.rules import month_of
 from jupyterhub_onboarding.core.snapshot import Aggregates
 from jupyterhub_onboarding.service.published import PublishedStatus
 from jupyterhub_onboarding.service.schema import users
 from jupyterhub_onboarding.service.store import UsageQuery
-from jupyterhub_onboarding.service.wiring import OnboardingService
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -32,24 +29,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-async def service(tmp_path, monkeypatch):
-    """The service's database side, as the service wires it, on an SQLite file (no hub)."""
-    monkeypatch.chdir(tmp_path)
-    app = Onboarding(
-        api_token="test-token",
-        db_url=f"sqlite:///{tmp_path / 'onboarding.sqlite'}",
-        cookie_secret_file=str(tmp_path / "cookie-secret"),
-    )
-    wired = OnboardingService(app)
-    await wired.db(wired.store.upgrade)
-    yield wired
-    wired.hub.close()
-    wired.executor.shutdown(wait=True)
-    wired.read_executor.shutdown(wait=True)
-    wired.store.close()
 
 
 # -- the status document, built once ------------------------------------------------------------
