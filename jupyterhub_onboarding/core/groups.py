@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from .monthtotals import UserPart
 from .safetext import safe_text
 from .status.model import MAX_GROUP_NAME
 from .status.model import GroupUsage as GroupUsage
-from .usage import OTHER, UserPart, percentile
+from .usage import OTHER, percentile
 
 __all__ = ["GroupLine", "GroupUsage", "clean_group_name", "group_lines", "group_usage"]
 

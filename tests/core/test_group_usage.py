@@ -15,7 +15,8 @@ from jupyterhub_onboarding.core.groups import (
     names_left_out,
 )
 from jupyterhub_onboarding.core.hubmodel import parse_user
-from jupyterhub_onboarding.core.usage import SessionRecord, month_usage, user_parts
+from jupyterhub_onboarding.core.monthtotals import user_parts
+from jupyterhub_onboarding.core.usage import SessionRecord, month_usage
 
 UTC = timezone.utc
 NOV = 202611

@@ -264,7 +264,8 @@ def test_distribution_has_every_bucket_and_bounds_are_known():
 def test_month_accumulator_equals_the_figures_computed_from_scratch():
     import random
 
-    from jupyterhub_onboarding.core.usage import MonthAccumulator, user_months
+    from jupyterhub_onboarding.core.monthtotals import MonthAccumulator
+    from jupyterhub_onboarding.core.usage import user_months
 
     rng = random.Random(7)
     month_start = datetime(2026, 11, 1, tzinfo=UTC)
@@ -323,12 +324,8 @@ def test_the_accumulator_keeps_no_ended_session_and_its_parts_equal_a_fresh_coun
     counted from scratch."""
     import gc
 
-    from jupyterhub_onboarding.core.usage import (
-        MonthAccumulator,
-        month_bounds,
-        month_part,
-        user_parts,
-    )
+    from jupyterhub_onboarding.core.monthtotals import MonthAccumulator, user_parts
+    from jupyterhub_onboarding.core.usage import month_bounds, month_part
 
     now = datetime(2026, 11, 20, 12, tzinfo=UTC)
     start = datetime(2026, 11, 2, tzinfo=UTC)

@@ -19,17 +19,15 @@ from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
 from ...core import usage as usage_rules
 from ...core.clock import as_utc
 from ...core.groups import group_usage
+from ...core.monthtotals import MonthAccumulator, MonthRows, UserPart
 from ...core.rules import month_of
 from ...core.usage import (
     LAST_LOGIN_BUCKETS,
     SERVER_MINUTES_BUCKETS,
-    MonthAccumulator,
-    MonthRows,
     MonthUsage,
     SessionRecord,
     UsageFigures,
     UserMonth,
-    UserPart,
 )
 from ..schema import sessions, usage_peaks, users
 from ._sql import (
