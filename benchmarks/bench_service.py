@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench_usage import fill_year
+from bench_usage import fill_year, stand_in
 from common import (
     ROOT,
     Timer,
@@ -105,30 +105,16 @@ class StandIn:
     """``hubstub.py`` with the benchmark's two tokens."""
 
     def __init__(self, users: int, running: int, admin_token: str, status_token: str) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(HERE / "hubstub.py"),
-                "--users",
-                str(users),
-                "--running",
-                str(running),
-                "--port",
-                str(self.port),
-                "--admin-token",
-                admin_token,
-                "--status-token",
-                status_token,
-                "--service-name",
-                SERVICE_NAME,
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
+        self.proc, self.port = stand_in(
+            users,
+            running,
+            "--admin-token",
+            admin_token,
+            "--status-token",
+            status_token,
+            "--service-name",
+            SERVICE_NAME,
         )
-        assert self.proc.stdout is not None
-        if self.proc.stdout.readline().strip() != "ready":
-            raise RuntimeError("hub stand-in did not start")
         self.api_url = f"http://{HOST}:{self.port}/hub/api"
 
     async def stats(self, client: httpx.AsyncClient) -> dict[str, Any]:

@@ -95,7 +95,9 @@ class Rig(PollRig):
         self.store.upgrade()
 
 
-def stand_in(users: int, running: int) -> tuple[subprocess.Popen, int]:
+def stand_in(users: int, running: int, *extra: str) -> tuple[subprocess.Popen, int]:
+    """``hubstub.py`` serving *users* (*running* with a server) on a free port, started and
+    ready; *extra* are more of its options."""
     port = free_port()
     stub = subprocess.Popen(
         [
@@ -107,6 +109,7 @@ def stand_in(users: int, running: int) -> tuple[subprocess.Popen, int]:
             str(running),
             "--port",
             str(port),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         text=True,
