@@ -8,10 +8,13 @@ users and running servers, not its sessions.
 
 from __future__ import annotations
 
+import bisect
+import math
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import pairwise
 
 from .clock import as_utc
 from .usage import (
@@ -45,8 +48,65 @@ def user_parts(records: Iterable[SessionRecord], month: int, now: datetime) -> d
 
 
 #: One user's ended sessions in a month: (started in it, seconds in it, latest end as a Unix
-#: time). A tuple of numbers, which the garbage collector does not track.
+#: time).
 ClosedUser = tuple[int, float, float]
+
+#: Grow the per-user columns to at least this many ids at a time.
+_GROWTH = 1024
+
+
+class ClosedTotals(Mapping[int, ClosedUser]):
+    """Per user id, the totals of their ended sessions in a month (:data:`ClosedUser`), kept in
+    three columns of numbers indexed by the id: a few dozen bytes per user id, no object per
+    user, whatever the month holds. User ids are the store's row ids (small, non-negative)."""
+
+    def __init__(self) -> None:
+        self._started = array("q")
+        self._seconds = array("d")
+        #: The latest end; NaN where the user has no ended session in the month.
+        self._end = array("d")
+        self._count = 0
+
+    def add(self, user_id: int, started: int, seconds: float, end: float) -> None:
+        """Add one ended session's part to *user_id*'s totals."""
+        if user_id < 0:
+            raise ValueError(f"user ids are not negative: {user_id}")
+        size = len(self._end)
+        if user_id >= size:
+            grow = max(user_id + 1 - size, size, _GROWTH)
+            self._started.extend(array("q", [0]) * grow)
+            self._seconds.extend(array("d", [0.0]) * grow)
+            self._end.extend(array("d", [math.nan]) * grow)
+        if math.isnan(self._end[user_id]):
+            self._count += 1
+            self._end[user_id] = end
+        else:
+            self._end[user_id] = max(self._end[user_id], end)
+        self._started[user_id] += started
+        self._seconds[user_id] += seconds
+
+    def __getitem__(self, user_id: object) -> ClosedUser:
+        if not isinstance(user_id, int) or not 0 <= user_id < len(self._end):
+            raise KeyError(user_id)
+        end = self._end[user_id]
+        if math.isnan(end):
+            raise KeyError(user_id)
+        return self._started[user_id], self._seconds[user_id], end
+
+    def __contains__(self, user_id: object) -> bool:
+        return (
+            isinstance(user_id, int)
+            and 0 <= user_id < len(self._end)
+            and not math.isnan(self._end[user_id])
+        )
+
+    def __iter__(self) -> Iterator[int]:
+        for user_id, end in enumerate(self._end):
+            if end == end:  # not NaN
+                yield user_id
+
+    def __len__(self) -> int:
+        return self._count
 
 
 class MonthRows(Mapping[int, UserMonth]):
@@ -106,8 +166,11 @@ class MonthAccumulator:
     def __init__(self, month: int) -> None:
         self.month = month
         self.start, self.end = month_bounds(month)
-        #: The running sessions, by id, and the ids of the ended ones added.
+        #: The running sessions, by id.
         self.open: dict[int, SessionRecord] = {}
+        #: The ids of the ended sessions added: those :meth:`load` read, in order, and those
+        #: :meth:`put` added since.
+        self._loaded_ids = array("q")
         self._closed_ids: set[int] = set()
         self._sessions = 0
         self._seconds = 0.0
@@ -116,7 +179,7 @@ class MonthAccumulator:
         self._ended_minutes = array("d")
         self._sorted_minutes: list[float] | None = []
         self._labels: tuple[LabelTally, LabelTally] = ({}, {})
-        self._closed_users: dict[int, ClosedUser] = {}
+        self._closed_users = ClosedTotals()
         self._running: dict[int, tuple[int, float, int]] = {}
         self._dirty: set[int] = set()
 
@@ -130,7 +193,7 @@ class MonthAccumulator:
         who is counted can cause: the caller then builds the month again. An ended session
         given again is already counted (its end never moves).
         """
-        if session_id in self._closed_ids:
+        if self._is_closed(session_id):
             return record is not None and record.ended is not None
         old = self.open.pop(session_id, None)
         if old is not None:
@@ -141,11 +204,38 @@ class MonthAccumulator:
         if record.ended is None:
             self.open[session_id] = record
             return True
+        if self._add_ended(record):
+            self._closed_ids.add(session_id)
+        return True
+
+    def load(self, sessions: Iterable[tuple[int, SessionRecord]]) -> None:
+        """Take the month's sessions as one reading gives them, by id (each id once, none
+        given before): as :meth:`put` for each, keeping a few bytes per ended session, except
+        that the users of ended sessions are not marked changed (a month read afresh is
+        written whole; the users of running sessions always count as changed)."""
+        loaded = self._loaded_ids
+        for session_id, record in sessions:
+            if record.ended is None:
+                self.open[session_id] = record
+            elif self._add_ended(record):
+                loaded.append(session_id)
+        if any(a > b for a, b in pairwise(loaded)):
+            self._loaded_ids = array("q", sorted(loaded))
+
+    def _is_closed(self, session_id: int) -> bool:
+        if session_id in self._closed_ids:
+            return True
+        loaded = self._loaded_ids
+        at = bisect.bisect_left(loaded, session_id)
+        return at < len(loaded) and loaded[at] == session_id
+
+    def _add_ended(self, record: SessionRecord) -> bool:
+        """Add an ended session's part to the totals; False when it is not in the month."""
+        assert record.ended is not None
         part = self._part(record, record.ended)
         if part is None:
-            return True
+            return False
         started_here, seconds, _part_end = part
-        self._closed_ids.add(session_id)
         self._sessions += started_here
         self._seconds += seconds
         minutes = seconds / 60.0
@@ -154,15 +244,7 @@ class MonthAccumulator:
         self._sorted_minutes = None
         tally_labels(self._labels, record, started_here, seconds)
         end = as_utc(record.ended).timestamp()
-        user = self._closed_users.get(record.user_id)
-        if user is None:
-            self._closed_users[record.user_id] = (int(started_here), seconds, end)
-        else:
-            self._closed_users[record.user_id] = (
-                user[0] + started_here,
-                user[1] + seconds,
-                max(user[2], end),
-            )
+        self._closed_users.add(record.user_id, int(started_here), seconds, end)
         return True
 
     def figures(
@@ -173,7 +255,8 @@ class MonthAccumulator:
         label_limit: int = 20,
     ) -> MonthUsage:
         sessions, seconds = self._sessions, self._seconds
-        users = set(self._closed_users)
+        closed_users = self._closed_users
+        extra_users: set[int] = set()
         profiles, images = ({k: list(v) for k, v in table.items()} for table in self._labels)
         labels = (profiles, images)
         extra_lengths = []
@@ -184,7 +267,8 @@ class MonthAccumulator:
             started_here, part_seconds, part_end = part
             sessions += started_here
             seconds += part_seconds
-            users.add(record.user_id)
+            if record.user_id not in closed_users:
+                extra_users.add(record.user_id)
             if part_end == self.end:
                 extra_lengths.append(part_seconds / 60.0)
             tally_labels(labels, record, started_here, part_seconds)
@@ -194,7 +278,7 @@ class MonthAccumulator:
         return usage_of_month(
             self.month,
             sessions=sessions,
-            users=len(users),
+            users=len(closed_users) + len(extra_users),
             seconds=seconds,
             lengths=lengths + sorted(extra_lengths) if extra_lengths else lengths,
             labels=labels,

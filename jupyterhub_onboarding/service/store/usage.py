@@ -151,8 +151,7 @@ class UsageStore:
         cached = self._past.get(month)
         if cached is None:
             acc = MonthAccumulator(month)
-            for sid, record in month_sessions(conn, month):
-                acc.put(sid, record)
+            acc.load(month_sessions(conn, month))
             cached = acc.figures(now, daily_peaks=peaks, label_limit=label_limit)
             cached = with_groups(conn, cached, month, acc, now, label_limit)
             self._past[month] = cached
@@ -168,8 +167,7 @@ class UsageStore:
                 acc = None  # an ended session changed (who is counted): read the month again
         if acc is None or acc.month != month:
             acc = MonthAccumulator(month)
-            for sid, record in month_sessions(conn, month):
-                acc.put(sid, record)
+            acc.load(month_sessions(conn, month))
             self._changed_users, self._read_afresh = set(), True
         self._month = acc
         self._changed_sessions = set()
