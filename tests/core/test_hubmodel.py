@@ -45,6 +45,19 @@ def test_never_active_user():
     assert parse_user(user()).last_activity is None
 
 
+def test_users_in_no_group_share_one_empty_set():
+    """A full sync holds every user at once: no empty set is made per user."""
+    found = [
+        parse_user(user("a")),
+        parse_user(user("b", groups=[])),
+        parse_user(user("c", groups=["", None])),
+        parse_user(user("d", groups="x")),
+    ]
+    assert all(u.groups == frozenset() for u in found)
+    assert len({id(u.groups) for u in found}) == 1
+    assert parse_user(user("e", groups=["x"])).groups == frozenset({"x"})
+
+
 @pytest.mark.parametrize(
     "model",
     [
