@@ -44,6 +44,7 @@ import logging
 import os
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,6 +81,8 @@ RUNNING = 1_000
 
 TARGET_RSS_MIB = 150
 TARGET_STATUS_VS_HEALTH = 1.5
+#: Rounds of the three saturating loads (the ratios to health's are taken within a round).
+SATURATION_ROUNDS = 3
 TARGET_STATUS_P99_MS = 100
 TARGET_PAGE_SYNC_P99_MS = 200
 TARGET_GC_PAUSE_MS = 50
@@ -606,18 +609,25 @@ async def serve_and_measure(
         out["page_bytes"] = await check_pages(control)
 
         async def saturate() -> None:
-            log("  50 saturating clients")
-            saturated = {}
-            for path, headers in (
-                ("health", {}),
-                ("api/v1/status", control.status_headers),
-                ("metrics", control.status_headers),
-            ):
-                await schedule.room_for(duration + 5)
-                saturated[path] = await phase(
-                    control, path, {"load": closed(service, path, headers, duration)}
-                )
-            out["saturated"] = saturated
+            # rounds of health, status and metrics one after the other: each ratio is taken
+            # within a round, so a drift in what the machine gives (a shared host) between
+            # the loads does not read as a difference between the endpoints
+            log(f"  50 saturating clients, {SATURATION_ROUNDS} rounds")
+            rounds = []
+            for _round in range(SATURATION_ROUNDS):
+                saturated = {}
+                for path, headers in (
+                    ("health", {}),
+                    ("api/v1/status", control.status_headers),
+                    ("metrics", control.status_headers),
+                ):
+                    await schedule.room_for(duration + 5)
+                    saturated[path] = await phase(
+                        control, path, {"load": closed(service, path, headers, duration)}
+                    )
+                rounds.append(saturated)
+            out["saturated"] = rounds[0]
+            out["saturated_rounds"] = rounds
 
         async def beside_pages() -> None:
             log("  status/metrics at 500/s while an admin reloads a page")
@@ -880,6 +890,11 @@ def run(quick: bool) -> dict[str, Any]:
     return result
 
 
+def rounds_text(ratios: list[float]) -> str:
+    """Each round's ratio, as the targets table gives them."""
+    return "rounds " + " / ".join(f"{r:.2f}" for r in ratios)
+
+
 def report(
     quick: bool,
     sessions: int,
@@ -888,9 +903,14 @@ def report(
     polls: dict[str, Any],
 ) -> dict[str, Any]:
     sat = served["saturated"]
-    health = sat["health"]["load"]["median_ms"]
-    status = sat["api/v1/status"]["load"]["median_ms"]
-    metrics = sat["metrics"]["load"]["median_ms"]
+    # the targets: the median over the rounds of each round's ratio to health's median
+    ratios = {
+        path: [r[path]["load"]["median_ms"] / r["health"]["load"]["median_ms"] for r in rounds]
+        for path in ("api/v1/status", "metrics")
+        for rounds in [served.get("saturated_rounds") or [sat]]
+    }
+    status_ratio = statistics.median(ratios["api/v1/status"])
+    metrics_ratio = statistics.median(ratios["metrics"])
     mixed = served["mixed"]
     alone, busy = served["sync_page_alone"], served.get("sync_page_status")
     memories = {
@@ -954,17 +974,17 @@ def report(
         ),
         (
             "4",
-            "status median / health median, 50 clients",
-            f"{status / health:.2f}x ({ms(status)} / {ms(health)})",
+            "status median / health median, 50 clients (median of rounds)",
+            f"{status_ratio:.2f}x ({rounds_text(ratios['api/v1/status'])})",
             f"<= {TARGET_STATUS_VS_HEALTH}x",
-            met(status / health, TARGET_STATUS_VS_HEALTH),
+            met(status_ratio, TARGET_STATUS_VS_HEALTH),
         ),
         (
             "4",
-            "metrics median / health median, 50 clients",
-            f"{metrics / health:.2f}x ({ms(metrics)})",
+            "metrics median / health median, 50 clients (median of rounds)",
+            f"{metrics_ratio:.2f}x ({rounds_text(ratios['metrics'])})",
             f"<= {TARGET_STATUS_VS_HEALTH}x",
-            met(metrics / health, TARGET_STATUS_VS_HEALTH),
+            met(metrics_ratio, TARGET_STATUS_VS_HEALTH),
         ),
     ]
     for label, key in (
@@ -1078,8 +1098,9 @@ def report(
         [(k, v["rss_mib"], v["peak_rss_mib"]) for k, v in memories.items()],
     )
     saturated_table = print_table(
-        "50 saturating clients, closed loop (ms)",
+        "50 saturating clients, closed loop, in rounds (ms; 'vs health': within the round)",
         [
+            "round",
             "endpoint",
             "req/s",
             "median",
@@ -1092,18 +1113,20 @@ def report(
         ],
         [
             (
+                number,
                 k,
                 v["load"]["throughput_per_s"],
                 v["load"]["median_ms"],
                 v["load"]["p99_ms"],
                 v["load"]["max_ms"],
-                v["load"]["median_ms"] / health,
+                v["load"]["median_ms"] / one["health"]["load"]["median_ms"],
                 v["load"]["errors"]
                 + sum(n for s, n in v["load"]["statuses"].items() if s != "200"),
                 v["polls_during"],
                 v["gc_max_ms"],
             )
-            for k, v in sat.items()
+            for number, one in enumerate(served.get("saturated_rounds") or [sat], start=1)
+            for k, v in one.items()
         ],
     )
     mixed_table = print_table(
