@@ -5,8 +5,10 @@ import gc
 from jupyterhub_onboarding.service.collection import Collections
 
 # No full collection while the modules load (each would walk everything loaded so far, the
-# longest pause of a start), and what they built is out of later collections' reach.
+# longest pause of a start), and what they built is out of later collections' reach. The
+# service's modules are loaded here too: the application would load them on starting it.
 with Collections().held():
+    import jupyterhub_onboarding.service.wiring  # noqa: F401
     from jupyterhub_onboarding.app import main
 gc.freeze()
 
