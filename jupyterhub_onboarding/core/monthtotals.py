@@ -168,8 +168,8 @@ class MonthAccumulator:
         self.start, self.end = month_bounds(month)
         #: The running sessions, by id.
         self.open: dict[int, SessionRecord] = {}
-        #: The ids of the ended sessions added: those :meth:`load` read, in order, and those
-        #: :meth:`put` added since.
+        #: The ids of the ended sessions added: those :meth:`load` read (one sorted column)
+        #: and those :meth:`put` added (a set).
         self._loaded_ids = array("q")
         self._closed_ids: set[int] = set()
         self._sessions = 0
