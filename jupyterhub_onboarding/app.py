@@ -48,9 +48,6 @@ from .sourcesettings import SourceSettings
 
 #: Days an option counting days may have at most: ten years.
 MAX_DAYS = 3650
-#: Seconds a thread holds the interpreter lock before handing it over to one waiting for it
-#: (Python's default is 0.005).
-SWITCH_INTERVAL = 0.001
 
 
 def _parse_live_since(value: str) -> datetime:
@@ -522,10 +519,6 @@ jupyterhub-onboarding collect --hubs hubs.yaml      # report across many hubs
                 "Onboarding.api_token is empty: set it, or let the hub start the service "
                 "(the hub sets $JUPYTERHUB_API_TOKEN)"
             )
-        # requests are answered on the event loop while a poll's write and a page's rendering
-        # run on threads: a shorter hand-over of the interpreter lock keeps the loop's wait
-        # for it short while those threads compute
-        sys.setswitchinterval(SWITCH_INTERVAL)
         asyncio.run(self.serve())
 
     async def serve(self) -> None:
