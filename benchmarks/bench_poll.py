@@ -69,21 +69,32 @@ class PollRig:
             full_sync_interval=3600,
             overlap=900,
             stale_after=3600,
+            record_page=self._record_page,
         )
 
     async def _db(self, fn, *args, **kwargs):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, partial(fn, *args, **kwargs))
 
-    async def _record(self, seen, now, full, present=frozenset()) -> None:
+    async def _record_page(self, users, now):
         with Timer() as timer:
-            await self._db(self.store.record, seen, now, RULES, full=full, present=present)
-        self.record_seconds = timer.seconds
+            done = await self._db(self.store.record_page, users, now, RULES)
+        self.record_seconds += timer.seconds
+        return done
+
+    async def _record(self, seen, now, full, present=frozenset(), written=None) -> None:
+        ids = written.ids if written is not None else None
+        with Timer() as timer:
+            await self._db(
+                self.store.record, seen, now, RULES, full=full, present=present, written=ids
+            )
+        self.record_seconds += timer.seconds
 
     async def _after_poll(self) -> None:
         return None
 
     async def poll(self, full: bool) -> dict[str, Any]:
+        self.record_seconds = 0.0  # the write: a full read's chunks (beside its reads) and its end
         with Timer() as timer:
             ok = await self.tracker.poll(full=full)
         if not ok:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -18,6 +18,7 @@ from ..core.clock import Clock, as_utc
 from ..core.hubmodel import UserSeen, oldest_activity
 from ..core.snapshot import TrackerState
 from .hubclient import HubAPIError, HubClient
+from .store.poll import PageWritten, WrittenPages
 
 
 class PollObserver(Protocol):
@@ -25,14 +26,23 @@ class PollObserver(Protocol):
 
 
 #: Stores one poll: (users seen, when, whether users not seen are marked deleted, names
-#: of the hub's malformed entries, who are never marked deleted).
-Record = Callable[[list[UserSeen], datetime, bool, frozenset[str]], Awaitable[Any]]
+#: of the hub's malformed entries, who are never marked deleted, the pages of a full read
+#: written as they came, whose users are not marked deleted either).
+Record = Callable[
+    [list[UserSeen], datetime, bool, frozenset[str], WrittenPages | None], Awaitable[Any]
+]
+#: Stores one page of a full read as it comes; what it returns goes to ``WrittenPages.add``.
+RecordPage = Callable[[Sequence[UserSeen], datetime], Awaitable[PageWritten]]
 
 
 class Tracker:
     """Polls the hub and hands observations to *record*.
 
-    *record(seen, now, full, present)* stores one poll (it runs off the event loop);
+    *record(seen, now, full, present, written)* stores one poll (it runs off the event
+    loop). With *record_page*, a full read stores its pages as they come, *write_chunk*
+    users at a time, and hands *record* only the users it returns as kept, with the pages
+    it wrote (*written*), so 100,000 parsed users are never alive at once; without,
+    *record* gets every user.
     *after_poll()* is awaited after every poll, successful or not, to refresh the snapshot.
     The poll's outcome (``state``) is published only after *after_poll()*, so a reader who
     sees a poll's time also sees the figures it recorded.
@@ -57,10 +67,16 @@ class Tracker:
         stats: PollObserver | None = None,
         log: logging.Logger | None = None,
         hold_collections: Callable[[], AbstractContextManager[None]] | None = None,
+        record_page: RecordPage | None = None,
+        write_chunk: int = 2000,
     ) -> None:
         self.hub = hub
+        self.record_page = record_page
+        #: Users a full read writes at once, in a transaction each (written a page of 200 at
+        #: a time, the full sync took longer; see benchmarks/README.md, section 6).
+        self.write_chunk = write_chunk
         #: Entered around a full sync and the refresh after it (the service holds full
-        #: garbage collections back while 100,000 parsed users are alive).
+        #: garbage collections back while its many short-lived objects come and go).
         self.hold_collections = hold_collections or nullcontext
         self.record = record
         self.after_poll = after_poll
@@ -79,6 +95,8 @@ class Tracker:
         #: Names of those entries, where they could be read, and how many had none.
         self.last_read_rejected_names: set[str] = set()
         self.last_read_nameless = 0
+        #: The newest activity the last read saw (of every user, kept or not).
+        self.last_read_newest: datetime | None = None
         self._task: asyncio.Task | None = None
 
     def needs_full_sync(self, now: datetime) -> bool:
@@ -88,26 +106,23 @@ class Tracker:
             or now - self.last_full_sync >= self.full_sync_interval
         )
 
-    async def read_users(self, full: bool) -> list[UserSeen]:
-        """One poll's observations: every user (full), or the recently active ones."""
+    async def read_users(
+        self, full: bool, now: datetime, written: WrittenPages | None = None
+    ) -> list[UserSeen]:
+        """One poll's observations: every user (full), or the recently active ones. A full
+        read with *written* stores its pages as they come (``record_page``) and returns the
+        users they kept."""
         seen: list[UserSeen] = []
         self.last_read_rejected = 0
         self.last_read_rejected_names = set()
         self.last_read_nameless = 0
+        self.last_read_newest = None
         if full:
-            # Every user, in the hub's primary-key order: the hub has no index on
-            # last_activity, so sorting on it re-sorts the whole table for each page (a full
-            # read of 50,000 users took 1.5x a plain listing; see benchmarks/README.md), and
-            # offset paging by id does not shift when users become active mid-read.
-            async for page in self.hub.iter_user_pages(sort="id"):
-                seen.extend(page.users)
-                self.last_read_rejected += len(page.rejected)
-                self.last_read_rejected_names.update(page.rejected_names)
-                self.last_read_nameless += page.nameless
-            return seen
+            return await self._read_all(now, written)
         assert self.watermark is not None
         floor = self.watermark - self.overlap
         async for page in self.hub.iter_user_pages(sort="-last_activity"):
+            self._note_newest(page.users)
             seen.extend(page.users)
             oldest = oldest_activity(page.users)
             never_active = any(user.last_activity is None for user in page.users)
@@ -115,8 +130,53 @@ class Tracker:
                 break
         # users with a running server, whether or not their activity moved
         async for page in self.hub.iter_user_pages(state="active"):
+            self._note_newest(page.users)
             seen.extend(page.users)
         return seen
+
+    async def _read_all(self, now: datetime, written: WrittenPages | None) -> list[UserSeen]:
+        """Every user, in the hub's primary-key order: the hub has no index on last_activity,
+        so sorting on it re-sorts the whole table for each page (a full read of 50,000 users
+        took 1.5x a plain listing; see benchmarks/README.md), and offset paging by id does
+        not shift when users become active mid-read. With *written*, each chunk of
+        ``write_chunk`` users is written while the next pages are read."""
+        seen: list[UserSeen] = []
+        chunk: list[UserSeen] = []
+        writing: asyncio.Future[PageWritten] | None = None
+        try:
+            async for page in self.hub.iter_user_pages(sort="id"):
+                self._note_newest(page.users)
+                self.last_read_rejected += len(page.rejected)
+                self.last_read_rejected_names.update(page.rejected_names)
+                self.last_read_nameless += page.nameless
+                if written is None or self.record_page is None:
+                    seen.extend(page.users)
+                    continue
+                chunk.extend(page.users)
+                if len(chunk) >= self.write_chunk:
+                    if writing is not None:
+                        seen.extend(written.add(await writing))
+                    writing = asyncio.ensure_future(self.record_page(chunk, now))
+                    chunk = []
+            if written is not None and self.record_page is not None:
+                if writing is not None:
+                    seen.extend(written.add(await writing))
+                    writing = None
+                if chunk:
+                    seen.extend(written.add(await self.record_page(chunk, now)))
+        finally:
+            if writing is not None and not writing.done():
+                # the read failed: the write in flight ends before the poll does
+                await asyncio.wait([writing])
+            if writing is not None and writing.done() and not writing.cancelled():
+                writing.exception()  # retrieved: the read's own error is the poll's
+        return seen
+
+    def _note_newest(self, users: Sequence[UserSeen]) -> None:
+        times = [as_utc(u.last_activity) for u in users if u.last_activity is not None]
+        if self.last_read_newest is not None:
+            times.append(self.last_read_newest)
+        self.last_read_newest = max(times, default=None)
 
     async def poll(self, full: bool | None = None) -> bool:
         """Poll once; True on success. Never raises for hub or database trouble."""
@@ -130,8 +190,9 @@ class Tracker:
         requests_before = self.hub.counter.requests
         ok = False
         outcome = self.state
+        written = WrittenPages() if full and self.record_page is not None else None
         try:
-            seen = await self.read_users(full)
+            seen = await self.read_users(full, now, written)
             # a user whose entry could not be parsed is not gone: the malformed entries' names
             # are kept present, and an entry without a readable name could be anyone's
             nameless = self.last_read_nameless
@@ -142,7 +203,7 @@ class Tracker:
                     nameless,
                 )
             present = frozenset(self.last_read_rejected_names)
-            await self.record(seen, now, full and not nameless, present)
+            await self.record(seen, now, full and not nameless, present, written)
         except HubAPIError as error:
             outcome = self._failed(now, f"hub API: {error}")
         except SQLAlchemyError as error:
@@ -153,8 +214,7 @@ class Tracker:
             self.log.exception("Unexpected error during poll")
         else:
             ok = True
-            newest = max((as_utc(u.last_activity) for u in seen if u.last_activity), default=None)
-            known = [t for t in (self.watermark, newest) if t is not None]
+            known = [t for t in (self.watermark, self.last_read_newest) if t is not None]
             self.watermark = max(known) if known else now
             if full:
                 self.last_full_sync = now
@@ -162,7 +222,7 @@ class Tracker:
             self.log.info(
                 "%s poll recorded %d users in %.2fs",
                 "Full" if full else "Incremental",
-                len({u.name for u in seen}),
+                len(written.ids) if written is not None else len({u.name for u in seen}),
                 time.perf_counter() - started,
             )
         finally:

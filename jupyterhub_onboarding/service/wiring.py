@@ -41,6 +41,7 @@ from .hubinfo import read_hub_configuration
 from .metrics import routes as metrics_routes
 from .published import PublishedStatus
 from .store import Store
+from .store.poll import PageWritten, WrittenPages
 from .tracker import Tracker
 
 #: Seconds before the database is tried again at start, at first and at most.
@@ -110,6 +111,7 @@ class OnboardingService:
             stats=self.stats,
             log=self.log,
             hold_collections=self.collections.held,
+            record_page=self._record_page,
         )
         self.hub_auth = self._hub_auth(app)
         self.database_ready = False
@@ -245,8 +247,19 @@ class OnboardingService:
         self.settings = self._settings(live_since)
         self.database_ready = True
 
+    async def _record_page(self, users: Sequence[UserSeen], now: datetime) -> PageWritten:
+        await self.ensure_database()
+        # only the home directories need every name: no copy of 100,000 names without them
+        names = self.storage is not None
+        return await self.db(self.store.record_page, users, now, self.rules, names=names)
+
     async def _record(
-        self, seen: list[UserSeen], now: datetime, full: bool, present: frozenset[str]
+        self,
+        seen: list[UserSeen],
+        now: datetime,
+        full: bool,
+        present: frozenset[str],
+        written: WrittenPages | None = None,
     ) -> None:
         await self.ensure_database()
         result = await self.db(
@@ -257,11 +270,14 @@ class OnboardingService:
             full=full,
             present=present,
             label_keys=self.label_keys,
+            written=written.ids if written is not None else None,
         )
         self.log.debug("Recorded poll: %s", result)
         if self.storage is None:
-            return  # only the home directories need every name: no copy of 100,000 names
+            return
         names = frozenset(user.name for user in seen)
+        if written is not None:
+            names |= written.names
         if full or not names <= self.hub_usernames:  # no copy of every name when none is new
             self.hub_usernames = names if full else self.hub_usernames | names
 

@@ -8,6 +8,7 @@ import pytest
 
 from jupyterhub_onboarding.app import Onboarding
 from jupyterhub_onboarding.core.hubmodel import UserSeen
+from jupyterhub_onboarding.service.store.poll import WrittenPages
 from jupyterhub_onboarding.service.wiring import OnboardingService
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
@@ -59,3 +60,13 @@ async def test_without_home_directory_storage_no_name_is_kept(make_service):
     service = make_service(storage=False)
     await service._record(users("ann", "bo", "cy"), NOW, True, frozenset())
     assert service.hub_usernames == frozenset()
+
+
+async def test_a_full_read_written_page_by_page_keeps_the_names_of_every_page(make_service):
+    service = make_service(storage=True)
+    await service.ensure_database()
+    written = WrittenPages()
+    for page in (users("ann", "bo"), users("cy")):
+        written.add(await service._record_page(page, NOW))
+    await service._record([], NOW, True, frozenset(), written)
+    assert service.hub_usernames == {"ann", "bo", "cy"}

@@ -6,6 +6,7 @@ loop is checked alone: what a poll reads, when it stops reading, what it publish
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from jupyterhub_onboarding.core.hubmodel import Page, ServerSeen, UserSeen
 from jupyterhub_onboarding.service.hubclient import HubAPIError, RequestCount
+from jupyterhub_onboarding.service.store.poll import PageWritten
 from jupyterhub_onboarding.service.tracker import Tracker
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
@@ -77,7 +79,7 @@ class Recorder:
         self.tracker: Tracker | None = None
         self.state_seen_at_refresh: list = []
 
-    async def record(self, seen, now, full, present) -> None:
+    async def record(self, seen, now, full, present, written=None) -> None:
         if self.fail is not None:
             raise self.fail
         self.polls.append((list(seen), now, full))
@@ -327,7 +329,7 @@ async def test_a_full_sync_and_its_refresh_run_with_full_collections_held_back()
         finally:
             held -= 1
 
-    async def record(seen, now, full, present) -> None:
+    async def record(seen, now, full, present, written=None) -> None:
         inside.append(f"record held={held}")
 
     async def after_poll() -> None:
@@ -339,3 +341,99 @@ async def test_a_full_sync_and_its_refresh_run_with_full_collections_held_back()
     assert await tracker.poll(full=False)
     assert inside == ["record held=1", "refresh held=1", "record held=0", "refresh held=0"]
     assert held == 0
+
+
+async def test_a_full_read_writes_each_chunk_while_it_reads_the_next():
+    users = [user("a", 5), user("b", 1, running=True), user("c", 9), user("d", None)]
+    tracker, hub, _, recorder = make(users)
+    events: list = []
+    reading = hub.iter_user_pages
+    second_page_read = asyncio.Event()
+
+    async def pages(**params):
+        async for page in reading(**params):
+            await asyncio.sleep(0)  # the network
+            events.append(("read", [u.name for u in page.users]))
+            if page.users[0].name == "c":
+                second_page_read.set()
+            yield page
+
+    async def record_page(page_users, now):
+        events.append(("write", [u.name for u in page_users]))
+        assert now == T0
+        if page_users[0].name == "a":
+            # the first chunk's write ends only once the next page is read: it overlaps it
+            await asyncio.wait_for(second_page_read.wait(), timeout=10)
+            events.append(("written", ["a", "b"]))
+        kept = [u for u in page_users if u.servers]
+        return PageWritten([ord(u.name) for u in page_users], kept, frozenset())
+
+    hub.iter_user_pages = pages
+    tracker.record_page = record_page
+    tracker.write_chunk = 2  # a page of two users is a chunk
+    written = []
+    record = recorder.record
+
+    async def record_all(seen, now, full, present, pages_written=None):
+        written.append(pages_written)
+        await record(seen, now, full, present)
+
+    tracker.record = record_all
+    assert await tracker.poll() is True
+    assert events == [
+        ("read", ["a", "b"]),
+        ("write", ["a", "b"]),
+        ("read", ["c", "d"]),
+        ("written", ["a", "b"]),
+        ("write", ["c", "d"]),
+    ]
+    seen, _, full = recorder.polls[0]
+    assert full is True and names(seen) == ["b"]  # only what the pages kept
+    assert sorted(written[0].ids) == [ord(n) for n in "abcd"]
+    # the watermark is the newest activity of every page, kept or not
+    assert tracker.watermark == T0 - timedelta(minutes=1)
+
+    events.clear()
+    assert await tracker.poll(full=False) is True
+    assert not any(kind == "write" for kind, _ in events)  # incremental: recorded whole
+    assert written[-1] is None
+
+
+async def test_a_read_that_fails_mid_way_lets_the_write_in_flight_end_and_records_nothing():
+    tracker, hub, _, recorder = make([user(n, 5) for n in "abcd"])
+    writes: list = []
+    failing = hub.iter_user_pages
+
+    async def pages(**params):
+        async for page in failing(**params):
+            if page.users[0].name == "c":
+                raise HubAPIError("GET users failed: HTTP 502")
+            yield page
+
+    async def record_page(page_users, now):
+        await asyncio.sleep(0.01)
+        writes.append([u.name for u in page_users])
+        return PageWritten([], [], frozenset())
+
+    hub.iter_user_pages = pages
+    tracker.record_page = record_page
+    tracker.write_chunk = 2
+    assert await tracker.poll() is False
+    assert writes == [["a", "b"]]  # the chunk in flight was written before the poll ended
+    assert recorder.polls == []  # no poll recorded: nobody is marked deleted
+    assert "HTTP 502" in tracker.state.last_error
+
+
+async def test_a_full_read_writes_chunks_of_at_least_its_chunk_size_and_the_rest_at_the_end():
+    tracker, _, _, recorder = make([user(n, 5) for n in "abcde"])
+    chunks: list = []
+
+    async def record_page(page_users, now):
+        chunks.append([u.name for u in page_users])
+        return PageWritten([], [], frozenset())
+
+    tracker.record_page = record_page
+    tracker.write_chunk = 3  # pages of two: a chunk is written once it holds three or more
+    assert await tracker.poll() is True
+    assert chunks == [["a", "b", "c", "d"], ["e"]]
+    assert recorder.polls[0][0] == []

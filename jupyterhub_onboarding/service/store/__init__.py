@@ -8,7 +8,8 @@
 - ``events``: planned events;
 - ``billing``: closed months, their versions and the users behind them.
 
-Each part keeps its own cache. Recording a poll is one transaction over users and sessions;
+Each part keeps its own cache. Recording a poll is one transaction over users and sessions
+(a full read writes its users page by page first, each page in a transaction of its own);
 what it changed comes back as a ``RecordResult``, and the usage figures follow it. Reads do
 not write: first value and the per-user table are written by explicit calls after a poll
 (``record_milestones``, ``write_usage_table``). Every method is synchronous and short; the
@@ -35,7 +36,7 @@ from .billing import BillingStore
 from .events import EventStore
 from .monthtodate import previous_to_date
 from .onboarding import OnboardingStore
-from .poll import Poll
+from .poll import PageWritten, Poll, WrittenIds, merge_seen
 from .sessions import SessionStore
 from .usage import UsageStore
 from .users import KnownUser, UsersRecorded, UserStore
@@ -80,7 +81,7 @@ class Store:
         self.users = UserStore(self.engine)
         self.sessions = SessionStore()
         self.usage = UsageStore(self.engine, self.users.last_login_known)
-        self.user_table = UserTable(self.engine, self.log)
+        self.user_table = UserTable(self.engine, self.log, self.users.listed)
         self.onboarding = OnboardingStore(self.engine)
         self.events = EventStore(self.engine)
         self.billing = BillingStore(self.engine)
@@ -117,16 +118,27 @@ class Store:
         full: bool = False,
         present: Collection[str] = (),
         label_keys: LabelKeys | None = None,
+        written: WrittenIds | None = None,
     ) -> RecordResult:
         """Store one poll in a single transaction.
 
         Idempotent: recording the same observations twice changes nothing, so a poll that
         is retried after a crash counts nobody twice. With *full*, users missing from the
         hub are marked deleted (they stay counted), except those named in *present*: users
-        the hub listed in entries that could not be parsed. *seen* holds every running
-        server (each poll reads them all): sessions open, continue or end accordingly.
+        the hub listed in entries that could not be parsed, and those in *written*: the
+        users of a full read written page by page (``record_page``). *seen* holds every
+        running server (each poll reads them all): sessions open, continue or end
+        accordingly.
         """
-        poll = Poll.of(seen, now, rules, full=full, present=present, label_keys=label_keys)
+        poll = Poll.of(
+            seen,
+            now,
+            rules,
+            full=full,
+            present=present,
+            label_keys=label_keys,
+            written=written,
+        )
         try:
             with self.engine.begin() as conn:
                 users = self.users.record(conn, poll)
@@ -145,6 +157,25 @@ class Store:
             months_changed=sessions.months,
             sessions_changed=sessions.changed,
         )
+
+    def record_page(
+        self, seen: Sequence[UserSeen], now: datetime, rules: CountingRules, *, names: bool = False
+    ) -> PageWritten:
+        """Store the users of one page of a full read in a transaction of its own, so that a
+        read of 100,000 users never holds them all at once; the read's ``record`` then takes
+        the users this returns as kept (their servers and sessions) and the ids it wrote.
+        With *names*, the page's usernames come back too."""
+        merged = merge_seen(seen)
+        try:
+            with self.engine.begin() as conn:
+                ids = self.users.record_page(conn, merged, now, rules)
+                kept = self.sessions.needed(conn, merged.values())
+        except BaseException:
+            self.sessions.forget()
+            self.users.forget()
+            raise
+        self.users.adopt()
+        return PageWritten(ids, kept, frozenset(merged) if names else frozenset())
 
     def apply_rules(self, rules: CountingRules) -> int:
         """Recompute who is counted after the exclusions changed; returns rows changed."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from array import array
+from bisect import bisect_left
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,6 +28,8 @@ class Poll:
     #: Users the hub listed in entries that could not be parsed (not deleted by a full read).
     present: Collection[str] = ()
     label_keys: LabelKeys = field(default_factory=LabelKeys)
+    #: The users a full read wrote page by page (``Store.record_page``): not deleted either.
+    written: WrittenIds | None = None
 
     @classmethod
     def of(
@@ -37,9 +41,18 @@ class Poll:
         full: bool = False,
         present: Collection[str] = (),
         label_keys: LabelKeys | None = None,
+        written: WrittenIds | None = None,
     ) -> Poll:
         """The poll of *seen*, a user seen twice merged into one observation."""
-        return cls(merge_seen(seen), as_utc(now), rules, full, present, label_keys or LabelKeys())
+        return cls(
+            merge_seen(seen),
+            as_utc(now),
+            rules,
+            full,
+            present,
+            label_keys or LabelKeys(),
+            written,
+        )
 
 
 def merge_seen(seen: Iterable[UserSeen]) -> dict[str, UserSeen]:
@@ -59,3 +72,55 @@ def merge_seen(seen: Iterable[UserSeen]) -> dict[str, UserSeen]:
             groups=earlier.groups | user.groups,
         )
     return merged
+
+
+class WrittenIds:
+    """The store's ids of the users a full read wrote, 8 bytes each (sorted once read)."""
+
+    def __init__(self, ids: Iterable[int] = ()) -> None:
+        self._ids = array("q", ids)
+        self._sorted = False
+
+    def extend(self, ids: Iterable[int]) -> None:
+        self._ids.extend(ids)
+        self._sorted = False
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __contains__(self, user_id: object) -> bool:
+        if not self._sorted:
+            self._ids = array("q", sorted(self._ids))
+            self._sorted = True
+        at = bisect_left(self._ids, user_id)  # type: ignore[call-overload]
+        return at < len(self._ids) and self._ids[at] == user_id
+
+
+@dataclass(frozen=True)
+class PageWritten:
+    """What writing one page of a full read (``Store.record_page``) leaves for the poll."""
+
+    #: The store's ids of the page's users.
+    ids: Sequence[int]
+    #: The page's users the poll's own record reads again: those with a server, and those
+    #: with a session open (the sessions are recorded from the whole read, at its end).
+    kept: list[UserSeen]
+    #: The page's usernames, when a part of the service needs every name (else empty).
+    names: frozenset[str] = frozenset()
+
+
+@dataclass
+class WrittenPages:
+    """The pages of one full read written so far: what the poll's record needs of them."""
+
+    ids: WrittenIds = field(default_factory=WrittenIds)
+    names: set[str] = field(default_factory=set)
+
+    def add(self, page: PageWritten) -> list[UserSeen]:
+        """Note *page*; returns its users the poll's record needs."""
+        self.ids.extend(page.ids)
+        self.names.update(page.names)
+        return page.kept

@@ -3,7 +3,7 @@ running servers each poll sees; and the most servers running at one poll, per da
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,6 +82,14 @@ class SessionStore:
         """Read the sessions' state from the database again at the next poll (the poll in
         flight failed, so what it wrote is not there)."""
         self._state = None
+
+    def needed(self, conn: Connection, seen: Iterable[UserSeen]) -> list[UserSeen]:
+        """The users of *seen* that recording sessions reads: those with a server, and those
+        with a session open (its end is pinned to their activity)."""
+        if self._state is None:
+            self._state = load_state(conn)
+        open_users = {o.user for o in self._state.sessions}
+        return [user for user in seen if user.servers or user.name in open_users]
 
     def record(self, conn: Connection, poll: Poll) -> SessionsRecorded:
         """Open, touch and end sessions from the running servers of *poll*, in *conn*'s

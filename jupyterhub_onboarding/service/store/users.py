@@ -16,6 +16,7 @@ from sqlalchemy import (
     Row,
     and_,
     bindparam,
+    case,
     func,
     insert,
     select,
@@ -71,6 +72,24 @@ def user_ids(conn: Connection, names: Sequence[str]) -> dict[str, int]:
 def count(conn: Connection, *conditions: ColumnElement[bool]) -> int:
     """How many users meet *conditions*."""
     return conn.execute(select(func.count()).select_from(users).where(*conditions)).scalar_one()
+
+
+#: The key of the first-value window among ``active_within``'s windows.
+GENERATING = "generating"
+
+
+def active_within(
+    conn: Connection, now: datetime, windows: Mapping[str, timedelta]
+) -> dict[str, int]:
+    """Counted users whose last login is within each window before *now*: one read of the
+    widest window's users, not one per window."""
+    counts = [
+        func.coalesce(func.sum(case((users.c.last_login_at >= now - delta, 1), else_=0)), 0)
+        for delta in windows.values()
+    ]
+    widest = now - max(windows.values(), default=timedelta(0))
+    row = conn.execute(select(*counts).where(COUNTED, users.c.last_login_at >= widest)).one()
+    return {key: int(row[at]) for at, key in enumerate(windows)}
 
 
 class UserStore:
@@ -153,8 +172,25 @@ class UserStore:
         self._moved = moved
         deleted = 0
         if poll.full:
-            deleted = mark_deleted(conn, set(names).union(poll.present), poll.now)
+            kept = set(names).union(poll.present)
+            deleted = mark_deleted(conn, kept, poll.written or (), poll.now)
         return UsersRecorded(len(poll.seen), added, updated, activity_rows, deleted)
+
+    def record_page(
+        self, conn: Connection, seen: Mapping[str, UserSeen], now: datetime, rules: CountingRules
+    ) -> list[int]:
+        """Insert or update the users of one page of a full read, in *conn*'s transaction
+        (the read's own record marks the deleted ones); returns their ids."""
+        ids: list[int] = []
+        moved = Moved()
+        names = list(seen)
+        for start in range(0, len(names), BATCH):
+            batch = {name: seen[name] for name in names[start : start + BATCH]}
+            counts = record_batch(conn, batch, now, rules)
+            moved.update(counts[3])
+            ids.extend(counts[4].values())
+        self._moved = moved
+        return ids
 
     def apply_rules(self, rules: CountingRules) -> int:
         """Recompute who is counted after the exclusions changed; returns rows changed."""
@@ -204,9 +240,8 @@ class UserStore:
         kept = self._count
         with self.engine.connect() as conn:
             per_month = self._month_counts(conn)
-
-            def active_since(delta: timedelta) -> int:
-                return count(conn, COUNTED, users.c.last_login_at >= now - delta)
+            windows = {**ROLLING_WINDOWS, GENERATING: timedelta(days=generating_days)}
+            active = active_within(conn, now, windows)
 
             admin_first_login_at = kept(
                 ("admin_first_login",),
@@ -216,7 +251,7 @@ class UserStore:
             )
             login_months = [m for m in per_month if LOGIN in per_month[m]]
             return Aggregates(
-                users_logged_in=kept(("logged_in",), lambda: count(conn, LISTED)),
+                users_logged_in=self.listed(conn),
                 users_started_server=kept(
                     ("started_server",),
                     lambda: count(conn, COUNTED, users.c.first_server_at.is_not(None)),
@@ -227,13 +262,18 @@ class UserStore:
                     MonthCount(month_label(m), c.get(LOGIN, 0), c.get(SERVER, 0))
                     for m, c in sorted(per_month.items())
                 ),
-                rolling={period: active_since(delta) for period, delta in ROLLING_WINDOWS.items()},
-                generating_window_active=active_since(timedelta(days=generating_days)),
+                rolling={period: active[period] for period in ROLLING_WINDOWS},
+                generating_window_active=active[GENERATING],
                 admin_logged_in=admin_first_login_at is not None,
                 users_known=kept(("known",), lambda: count(conn)),
                 admin_first_login_at=as_utc(admin_first_login_at) if admin_first_login_at else None,
                 new_users=self._new_users(conn, login_months),
             )
+
+    def listed(self, conn: Connection) -> int:
+        """Counted users who have logged in (the rows of the per-user table), kept between
+        polls that do not move it."""
+        return self._count(("logged_in",), lambda: count(conn, LISTED))
 
     def last_login_known(self, conn: Connection) -> int:
         """Counted users with a last login (the total of the last-login buckets)."""
@@ -288,11 +328,12 @@ class Moved:
 
 def record_batch(
     conn: Connection, merged: Mapping[str, UserSeen], now: datetime, rules: CountingRules
-) -> tuple[int, int, int, Moved]:
+) -> tuple[int, int, int, Moved, dict[str, int]]:
     """Insert or update the users of one batch, their activity marks and the groups the poll
     saw them in.
 
-    Returns (users added, users updated, activity rows written, what that moved).
+    Returns (users added, users updated, activity rows written, what that moved, the users'
+    ids by name).
     """
     names = list(merged)
     existing = {
@@ -338,13 +379,16 @@ def record_batch(
     write_memberships(conn, memberships(merged, ids, now, active_months))
     written, first_in = write_marks(conn, marks)
     moved.months |= first_in
-    return len(new_rows), len(changed_rows), written, moved
+    return len(new_rows), len(changed_rows), written, moved, ids
 
 
-def mark_deleted(conn: Connection, present: Collection[str], now: datetime) -> int:
-    """Mark the users not named in *present* deleted at *now*; returns how many."""
+def mark_deleted(
+    conn: Connection, present: Collection[str], written: Collection[int], now: datetime
+) -> int:
+    """Mark the users neither named in *present* nor with their id in *written* deleted at
+    *now*; returns how many."""
     alive = conn.execute(select(users.c.id, users.c.name).where(users.c.deleted_at.is_(None)))
-    gone = [{"b_id": row.id} for row in alive if row.name not in present]
+    gone = [{"b_id": row.id} for row in alive if row.name not in present and row.id not in written]
     if gone:
         conn.execute(
             update(users).where(users.c.id == bindparam("b_id")).values(deleted_at=now), gone

@@ -9,7 +9,7 @@ a ``usage.MonthTable``), so that a page of it, in any order, is an index scan of
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,9 +112,16 @@ Run = tuple[Select, int]
 class UserTable:
     """The ``usage_user_months`` table, and pages of the per-user table of any month."""
 
-    def __init__(self, engine: Engine, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        log: logging.Logger,
+        listed: Callable[[Connection], int] | None = None,
+    ) -> None:
         self.engine = engine
         self.log = log
+        #: Counted users who have logged in, as the users' store keeps it between polls.
+        self._count_listed = listed or (lambda conn: count_rows(conn, users, LISTED))
         #: The rows of usage_user_months as last written by this process, and their month
         #: (None: not written yet, or a write failed: pages read the sessions).
         #: The month usage_user_months holds whole (None: write it whole at the next write).
@@ -144,7 +151,7 @@ class UserTable:
             self._month = None
             done = False
         with self.engine.connect() as conn:
-            self._listed = count_listed(conn, table.month)
+            self._listed = (self._count_listed(conn), count_with_sessions(conn, table.month))
         return done
 
     def _write(self, table: MonthTable) -> None:
@@ -292,13 +299,10 @@ def table_row(month: int, user_id: int, entry: UserMonth) -> dict[str, Any]:
     }
 
 
-def count_listed(conn: Connection, month: int) -> tuple[int, int]:
-    """How many rows the month's table has, with and without sessions (no bucket)."""
+def count_with_sessions(conn: Connection, month: int) -> int:
+    """How many rows of the month's table have sessions (no bucket)."""
     on_month = and_(usage_user_months.c.user_id == users.c.id, usage_user_months.c.month == month)
-    return (
-        count_rows(conn, users, LISTED),
-        count_rows(conn, users.join(usage_user_months, on_month), LISTED),
-    )
+    return count_rows(conn, users.join(usage_user_months, on_month), LISTED)
 
 
 def count_rows(conn: Connection, selectable: FromClause, *where: ColumnElement[bool]) -> int:
