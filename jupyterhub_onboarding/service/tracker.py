@@ -73,7 +73,7 @@ class Tracker:
         self.hub = hub
         self.record_page = record_page
         #: Users a full read writes at once, in a transaction each (written a page of 200 at
-        #: a time, the full sync took longer; see benchmarks/README.md, section 6).
+        #: a time, the full sync took longer; benchmarks/README.md, change 17).
         self.write_chunk = write_chunk
         #: Entered around a full sync and the refresh after it (the service holds full
         #: garbage collections back while its many short-lived objects come and go).

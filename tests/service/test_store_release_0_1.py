@@ -33,7 +33,7 @@ def store(tmp_path):
 
 
 def test_the_figures_of_release_0_1_are_kept(store):
-    assert store.schema_revision() == "0007"
+    assert store.schema_revision() == "0008"
     assert store.get_or_set_state("live_since", "not this") == "2026-10-20T09:00:00Z"
     store.record_milestones(5)  # the service's first refresh after the upgrade
     agg = store.aggregates(LAST_POLL, threshold=5)
