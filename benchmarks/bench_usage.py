@@ -360,8 +360,14 @@ def serving(scratch: Path, db_path: Path, duration: float) -> dict[str, Any]:
         first = httpx.get(
             f"http://127.0.0.1:{port}/services/onboarding/", headers=page_headers, timeout=60
         )
-        if first.status_code != 200 or "usage-users-table" not in first.text:
-            raise RuntimeError(f"landing page: HTTP {first.status_code}")
+        # the per-user table is on the Usage page since the landing page is by stage
+        usage = httpx.get(
+            f"http://127.0.0.1:{port}/services/onboarding/usage", headers=page_headers, timeout=60
+        )
+        if first.status_code != 200 or "usage-users-table" not in usage.text:
+            raise RuntimeError(
+                f"landing page: HTTP {first.status_code}; Usage page: HTTP {usage.status_code}"
+            )
         alone = asyncio.run(
             run_load(
                 "127.0.0.1",
