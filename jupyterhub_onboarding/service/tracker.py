@@ -142,6 +142,7 @@ class Tracker:
         ``write_chunk`` users is written while the next pages are read."""
         seen: list[UserSeen] = []
         chunk: list[UserSeen] = []
+        write = self.record_page if written is not None else None
         writing: asyncio.Future[PageWritten] | None = None
         try:
             async for page in self.hub.iter_user_pages(sort="id"):
@@ -149,21 +150,21 @@ class Tracker:
                 self.last_read_rejected += len(page.rejected)
                 self.last_read_rejected_names.update(page.rejected_names)
                 self.last_read_nameless += page.nameless
-                if written is None or self.record_page is None:
+                if write is None or written is None:
                     seen.extend(page.users)
                     continue
                 chunk.extend(page.users)
                 if len(chunk) >= self.write_chunk:
                     if writing is not None:
                         seen.extend(written.add(await writing))
-                    writing = asyncio.ensure_future(self.record_page(chunk, now))
+                    writing = asyncio.ensure_future(write(chunk, now))
                     chunk = []
-            if written is not None and self.record_page is not None:
+            if write is not None and written is not None:
                 if writing is not None:
                     seen.extend(written.add(await writing))
                     writing = None
                 if chunk:
-                    seen.extend(written.add(await self.record_page(chunk, now)))
+                    seen.extend(written.add(await write(chunk, now)))
         finally:
             if writing is not None and not writing.done():
                 # the read failed: the write in flight ends before the poll does

@@ -9,7 +9,8 @@
 - ``billing``: closed months, their versions and the users behind them.
 
 Each part keeps its own cache. Recording a poll is one transaction over users and sessions
-(a full read writes its users page by page first, each page in a transaction of its own);
+(a full read writes its users first, a chunk of pages at a time, each chunk in a
+transaction of its own);
 what it changed comes back as a ``RecordResult``, and the usage figures follow it. Reads do
 not write: first value and the per-user table are written by explicit calls after a poll
 (``record_milestones``, ``write_usage_table``). Every method is synchronous and short; the
